@@ -1,0 +1,36 @@
+# Set-up and entry points. Each target creates the virtual environment it needs (.venv).
+#   make run                 # install, then train the OCDN on the embedded Gaussian toy
+#   make run ARGS="model=logreg -m seed=0..9"
+#   make test                # install, then run the whole test suite (what CI runs)
+#
+# torch: a CPU build is installed first (TORCH_SPEC) so nothing pulls the multi-GB CUDA wheels.
+# On a GPU machine use: make run TORCH_SPEC=torch   (the normal CUDA build from PyPI).
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+PY := $(VENV)/bin/python
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: install run test bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) run.py $(ARGS)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) benchmarks/bench_training.py
+
+clean:
+	rm -rf $(VENV) outputs multirun mlruns mlflow.db .pytest_cache

@@ -1,0 +1,8 @@
+"""oneclass: Hydra-configured experiments for one-class (unsupervised) anomaly detection.
+
+Every detector follows one scoring contract (see :mod:`oneclass.models.base`): ``fit`` on
+background-only training data, then ``score`` returns one float per event, higher = more
+anomalous. Metrics, plots and tracking live in :mod:`oneclass.pipeline`, never in models.
+"""
+
+__version__ = "0.1.0"

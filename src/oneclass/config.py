@@ -1,0 +1,75 @@
+"""Building objects from config, with errors a user can act on.
+
+All objects (models, datasets, trainers, trackers) are built through :func:`build`, i.e. Hydra's
+``instantiate`` on a node with a ``_target_``. A new model or dataset is one class plus one YAML.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from oneclass.errors import ConfigError, OneClassError
+
+
+def build(node: DictConfig, what: str, **kwargs: Any) -> Any:
+    """Instantiate ``node`` (a config with ``_target_``), re-raising its errors as one line.
+
+    Parameters
+    ----------
+    node : the config node, e.g. ``cfg.model``.
+    what : the group name used in messages (``"model"``, ``"dataset"`` ...).
+    kwargs : extra constructor arguments known only at run time (e.g. ``n_features``).
+    """
+    if node is None or "_target_" not in node:
+        raise ConfigError(f"{what}: the config has no _target_; pick one with {what}=<name>")
+    try:
+        return instantiate(node, **kwargs, _convert_="all")
+    except InstantiationException as exc:
+        cause = exc.__cause__
+        while cause is not None and not isinstance(cause, OneClassError):
+            if isinstance(cause, TypeError) and "argument" in str(cause):
+                raise ConfigError(f"{what} ({node._target_}): {cause}") from None
+            cause = cause.__cause__
+        if isinstance(cause, OneClassError):
+            raise cause from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        raise ConfigError(f"{what}: cannot build {node._target_}: {first}") from None
+
+
+def flatten(cfg: DictConfig | dict, prefix: str = "") -> dict[str, Any]:
+    """Flatten a (resolved) config into ``{"model.lr": 0.001, ...}`` for tracking params."""
+    container = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+    out: dict[str, Any] = {}
+    for key, value in container.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, prefix=f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def require_int(value: Any, name: str) -> int:
+    """``value`` as an int, or a ConfigError naming ``name`` (bools and strings are refused)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def require_number(value: Any, name: str) -> float:
+    """``value`` as a float, or a ConfigError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    return float(value)
+
+
+def require_positive(value: Any, name: str, integer: bool = False) -> float | int:
+    """A strictly positive number (or int), or a ConfigError naming ``name``."""
+    number = require_int(value, name) if integer else require_number(value, name)
+    if not number > 0:
+        raise ConfigError(f"{name} must be positive, got {value!r}")
+    return number

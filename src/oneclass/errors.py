@@ -1,0 +1,21 @@
+"""User-facing errors.
+
+Anything raised as a :class:`OneClassError` is reported to the user as one line (``error: ...``)
+naming the problem and the fix, never as a traceback from inside a library.
+"""
+
+
+class OneClassError(Exception):
+    """Base class of the errors that are the user's to fix (config, data, environment)."""
+
+
+class ConfigError(OneClassError, ValueError):
+    """A configuration value is invalid (wrong type, out of range, unknown name)."""
+
+
+class DataError(OneClassError, ValueError):
+    """An input file or dataset is missing, malformed or unusable."""
+
+
+class TrainingError(OneClassError, RuntimeError):
+    """Training or scoring produced unusable numbers (NaN loss, non-finite scores)."""
