@@ -43,6 +43,7 @@ class JobInfo:
     sweep_id: str | None = None
     sweep_dir: str | None = None
     overrides: list[str] = field(default_factory=list)
+    choices: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def current(cls, default_output: str | os.PathLike | None = None) -> "JobInfo":
@@ -59,6 +60,7 @@ class JobInfo:
             launch_dir=Path(hc.runtime.cwd),
             multirun=multirun,
             overrides=list(hc.overrides.task),
+            choices={k: str(v) for k, v in hc.runtime.choices.items() if v is not None and not k.startswith("hydra/")},
         )
         if multirun:
             info.job_num = int(hc.job.num)
@@ -77,10 +79,13 @@ def _git_commit(path: Path) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
-def run_name(cfg: DictConfig) -> str:
-    model = str(cfg.model._target_).rsplit(".", 1)[-1]
-    name = cfg.get("name") or model.lower()
-    return f"{name}-seed{cfg.seed}"
+def detector_name(cfg: DictConfig, job: JobInfo) -> str:
+    """The model's config name (``logreg``, ``ocsvm_iad``...), else its class name in lower case."""
+    return job.choices.get("model") or str(cfg.model._target_).rsplit(".", 1)[-1].lower()
+
+
+def run_name(cfg: DictConfig, job: JobInfo) -> str:
+    return f"{detector_name(cfg, job)}-seed{cfg.seed}"
 
 
 def _quiet_lightning() -> None:
@@ -123,12 +128,19 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> dict[str, float]:
     job = job or JobInfo.current()
     _quiet_lightning()
     tracker: Tracker = build(cfg.logger, "logger", root_dir=job.launch_dir)
-    tags = {"mlflow.source.name": "oneclass", "overrides": " ".join(job.overrides), "output_dir": str(job.output_dir)}
+    tags = {
+        "mlflow.source.name": "oneclass",
+        "model": detector_name(cfg, job),
+        "dataset": job.choices.get("dataset") or str(cfg.dataset.get("name", "")),
+        "seed": str(cfg.seed),
+        "overrides": " ".join(job.overrides),
+        "output_dir": str(job.output_dir),
+    }
     if commit := _git_commit(job.launch_dir):
         tags["git_commit"] = commit
     if job.multirun:
         tags.update(sweep_id=str(job.sweep_id), sweep_dir=str(job.sweep_dir), job_num=str(job.job_num))
-    name = run_name(cfg)
+    name = run_name(cfg, job)
     started = time.perf_counter()
     with tracker.start_run(name, tags=tags):
         tracker.log_params(flatten(cfg))
