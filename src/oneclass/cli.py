@@ -16,7 +16,7 @@ from pathlib import Path
 from oneclass.errors import ConfigError, OneClassError
 
 # key=a..b where a or b looks like an integer; the key may carry Hydra's +, ++ or ~ prefixes
-_RANGE = re.compile(r"^(?P<key>[+~]{0,2}[\w.@/-]+)=(?P<a>[+-]?\w*)\.\.(?P<b>[+-]?\w*)$")
+_RANGE = re.compile(r"^(?P<key>[+~]{0,2}[\w.@/-]+)=(?P<a>[+-]?[\w.]*?)\.\.(?P<b>[+-]?[\w.]*)$")
 _INT = re.compile(r"^[+-]?\d+$")
 SUBCOMMANDS = {
     "download": "oneclass.data.download",
