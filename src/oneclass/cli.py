@@ -74,6 +74,9 @@ def check_group_choices(argv: list[str], conf: Path) -> None:
 
 
 def _task(cfg):
+    import logging
+
+    logging.getLogger("numexpr").setLevel(logging.WARNING)  # logs at import (pandas), before the pipeline can
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
