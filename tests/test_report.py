@@ -48,13 +48,26 @@ def log_run(client, exp_id, tmp_path, model, seed, shift=1.0, sweep="sweep-a", d
     return rid, float(roc_auc_score(labels, scores))
 
 
+@pytest.fixture(scope="module")
+def empty_db(tmp_path_factory) -> Path:
+    """A freshly initialised SQLite store, made once (MLflow's schema migrations take seconds)."""
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
 @pytest.fixture
-def store(tmp_path, monkeypatch):
+def store(tmp_path, monkeypatch, empty_db):
     """An empty SQLite store in tmp_path (the report's default location when run from there)."""
+    import shutil
+
     from mlflow.tracking import MlflowClient
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    shutil.copy(empty_db, tmp_path / "mlflow.db")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri)
     exp_id = client.create_experiment("gaussian", artifact_location=(tmp_path / "mlruns").as_uri())
@@ -63,16 +76,16 @@ def store(tmp_path, monkeypatch):
 
 @pytest.fixture
 def two_detectors(store, tmp_path):
-    """ocdn (matches the reference row 'ocdn, 20 epochs') and logreg, three seeds each, one sweep;
-    plus an older sweep and a failed run that must not be picked."""
+    """LHCO-tagged runs of ocdn (matches the reference row 'ocdn, 20 epochs') and logreg, three
+    seeds each, one sweep; plus an older sweep and a failed run that must not be picked."""
     client, exp_id, uri = store
-    log_run(client, exp_id, tmp_path, "ocdn", 0, shift=0.2, sweep="old-sweep")
+    log_run(client, exp_id, tmp_path, "ocdn", 0, shift=0.2, sweep="old-sweep", dataset="lhco")
     aucs = {}
     for model, shift in (("ocdn", 1.0), ("logreg", 0.5)):
         for seed in range(3):
-            _, auc = log_run(client, exp_id, tmp_path, model, seed, shift=shift)
+            _, auc = log_run(client, exp_id, tmp_path, model, seed, shift=shift, dataset="lhco")
             aucs.setdefault(model, []).append(auc)
-    log_run(client, exp_id, tmp_path, "ocdn", 7, with_scores=False, status="FAILED")
+    log_run(client, exp_id, tmp_path, "ocdn", 7, with_scores=False, status="FAILED", dataset="lhco")
     return client, exp_id, uri, aucs
 
 
@@ -160,7 +173,7 @@ def test_settings_split_detectors(store, tmp_path):
     client, exp_id, uri = store
     for epochs in (5, 10):
         for seed in range(2):
-            log_run(client, exp_id, tmp_path, "ocdn", seed, epochs=epochs, sweep="s")
+            log_run(client, exp_id, tmp_path, "ocdn", seed, epochs=epochs, sweep="s", dataset="lhco_rnd")
     assert report_main(["--output", str(tmp_path / "r"), "--no-mlflow"]) == 0
     table = _read_table(tmp_path / "r" / "table.csv")
     assert set(table) == {"ocdn (epochs=5)", "ocdn (epochs=10)"}
@@ -174,8 +187,13 @@ def test_filter_selects_single_runs(store, tmp_path):
         log_run(client, exp_id, tmp_path, "logreg", seed, sweep=None)
     with pytest.raises(ReportError, match="no sweep runs"):
         report_main(["--no-mlflow"])
+    log_run(client, exp_id, tmp_path, "ocdn", 0, sweep=None)
     assert report_main(["--filter", "tags.model = 'logreg'", "--output", str(tmp_path / "r"), "--no-mlflow"]) == 0
+    assert set(_read_table(tmp_path / "r" / "table.csv")) == {"logreg"}
     assert _read_table(tmp_path / "r" / "table.csv")["logreg"]["n_runs"] == "2"
+    # the LHCO reference is never put beside another dataset's numbers
+    assert report_main(["--filter", "tags.model = 'ocdn'", "--output", str(tmp_path / "o"), "--no-mlflow"]) == 0
+    assert _read_table(tmp_path / "o" / "table.csv")["ocdn"]["ref_auc_mean"] == ""
 
 
 @pytest.mark.parametrize("case", ["no_store", "no_match", "no_scores", "mixed", "bad_filter", "no_experiment"])

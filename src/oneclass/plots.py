@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from oneclass.metrics import Evaluation, SeedBand, roc_curve, sic_above_cut  # noqa: E402
+from oneclass.metrics import Evaluation, SeedBand, roc_auc, roc_curve, sic_above_cut  # noqa: E402
 
 SIC_LABEL = r"SIC = TPR / $\sqrt{\mathrm{FPR}}$"
 ROC_X = "background efficiency (FPR)"
@@ -113,12 +113,12 @@ def comparison_figure(detectors: list[dict], kind: str, stem: Path, title: str =
             n = d["n_runs"]
             ax_roc.plot(band.fpr, band.tpr_mean, color=c,
                         label=f"{d['label']} (AUC {d['auc_mean']:.3f} $\\pm$ {d['auc_std']:.3f}, {n} runs)")
-            ax_roc.fill_between(band.fpr, band.tpr_mean - band.tpr_std, band.tpr_mean + band.tpr_std,
+            ax_roc.fill_between(band.fpr, np.clip(band.tpr_mean - band.tpr_std, 0, 1), np.clip(band.tpr_mean + band.tpr_std, 0, 1),
                                 color=c, alpha=0.2, lw=0)
             ok = np.isfinite(band.sic_mean)
             x, m, sd = band.tpr_mean[ok], band.sic_mean[ok], band.sic_std[ok]
             ax_sic.plot(x, m, color=c, label=f"{d['label']} (max SIC per run {d['max_sic_mean']:.2f} $\\pm$ {d['max_sic_std']:.2f})")
-            ax_sic.fill_between(x, m - sd, m + sd, color=c, alpha=0.2, lw=0)
+            ax_sic.fill_between(x, np.clip(m - sd, 0, None), m + sd, color=c, alpha=0.2, lw=0)
             if ok.any():
                 sic_top = max(sic_top, float(np.nanmax(m + sd)))
     ax_roc.plot([0, 1], [0, 1], "k--", lw=1, label="random guess")
@@ -183,7 +183,7 @@ def snapshot_figure(rows: list[tuple[str, dict]], path: Path, formats: tuple[str
         styles = ["-", "--", "-.", ":"]
         for i, (e, shade, scores) in enumerate(zip(epochs, shades, snap["scores"])):
             fpr, tpr, _ = roc_curve(scores, labels)
-            auc = float(np.trapezoid(tpr, fpr)) if hasattr(np, "trapezoid") else float(np.trapz(tpr, fpr))
+            auc = roc_auc(scores, labels)
             fpr, tpr = _thin(fpr, tpr)
             ax_roc.plot(fpr, tpr, color=shade, ls=styles[i % len(styles)], lw=2.5 - 0.4 * (i % 4),
                         label=f"epoch {e} (AUC {auc:.4f})")

@@ -48,6 +48,8 @@ SNAPSHOT_FILE = "snapshots.npz"
 # params that tell runs of one model apart (besides the seed); others (accelerator...) do not
 _SETTING_PREFIXES = ("model.", "dataset.")
 _SETTING_KEYS = ("trainer.max_epochs", "trainer.max_steps")
+# committed reference tables (oneclass.reference) by dataset: a dataset tag starting with the key
+REFERENCES = {"lhco": "lhco_paper"}
 
 
 class ReportError(DataError):
@@ -134,7 +136,7 @@ def select_runs(client, experiment: str | None = None, sweep: str | None = None,
             raise ConfigError(f"--sweep {sweep!r}: a sweep id has no quotes")
         clauses.append(f"tags.sweep_id = '{sweep}'")
     if filter_string:
-        clauses.append(f"({filter_string})" if " or " in filter_string.lower() else filter_string)
+        clauses.append(filter_string)
     runs = _search(client, [e.experiment_id for e in exps], " and ".join(clauses))
     runs = [r for r in runs if r.data.tags.get(REPORT_TAG) != "true"]
     where = f"experiment '{experiment}'" if experiment else "the store"
@@ -148,7 +150,7 @@ def select_runs(client, experiment: str | None = None, sweep: str | None = None,
         raise ReportError(f"no {what} match {asked} in {where}; {hint}")
     if sweep:
         return runs, sweep
-    if filter_string and not toy:
+    if filter_string:
         return runs, "filtered-" + time.strftime("%Y%m%d-%H%M%S")
     # latest sweep (or, for the toy, the latest run and its sweep)
     newest = runs[0] if toy else next((r for r in runs if r.data.tags.get("sweep_id")), None)
@@ -381,7 +383,7 @@ def markdown_table(rows: list[dict], header: str, min_background: int) -> str:
 
 # --------------------------------------------------------------------------- summary run
 def _metric_key(label: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.\-/ ]", "_", label).replace(" ", "_").strip("_")
+    return re.sub(r"[^A-Za-z0-9_.\-/]+", "_", label).strip("_")
 
 
 def log_summary_run(client, experiment_id: str, label: str, output: Path, params: dict, metrics: dict[str, float],
@@ -459,12 +461,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _comparison(client, runs: list, output: Path, label: str, dataset: str, min_background: int):
-    from oneclass import plots
+def reference_rows(dataset: str) -> list[dict]:
+    """The committed reference table for this dataset (published numbers on LHCO only), else []."""
     from oneclass.reference import load as load_reference
 
+    for prefix, name in REFERENCES.items():
+        if dataset.startswith(prefix):
+            return load_reference(name)
+    return []
+
+
+def _comparison(client, runs: list, output: Path, label: str, dataset: str, min_background: int):
+    from oneclass import plots
+
     loaded = load_scores(client, runs)
-    summary = summarize(group_runs(loaded), min_background, load_reference("lhco_paper"))
+    summary = summarize(group_runs(loaded), min_background, reference_rows(dataset))
     output.mkdir(parents=True, exist_ok=True)
     title = f"{dataset}: {label} ({len(loaded)} runs)"
     files = plots.comparison_figure(summary, "best", output / "roc_sic_best", title)
