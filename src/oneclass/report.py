@@ -419,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Figures (ROC, SIC: best seed and mean +- std) and a table per detector from MLflow runs. "
                     "Default selection: the latest sweep in the store.")
     p.add_argument("--experiment", help="MLflow experiment name (default: all experiments)")
-    p.add_argument("--sweep", help="sweep id (run tag sweep_id, printed by `mlflow ui`); default: the latest sweep")
+    p.add_argument("--sweep", help="sweep id: the runs' tag sweep_id, e.g. 01-18-10-6b09b8c6 (multirun folder name + hash; see `mlflow ui`); default: the latest sweep")
     p.add_argument("--filter", dest="filter_string",
                    help="MLflow filter string, e.g. \"tags.model = 'ocdn' and params.trainer.max_epochs = '10'\"; "
                         "without --sweep all matching runs are used")
