@@ -26,6 +26,7 @@ from oneclass.config import build, flatten, require_int
 from oneclass.data.base import DataBundle, Dataset
 from oneclass.errors import ConfigError, TrainingError
 from oneclass.metrics import Evaluation, evaluate
+from oneclass.snapshots import snapshot_callbacks
 from oneclass.tracking import Tracker
 from oneclass.training import EpochProgress, EpochTracking
 
@@ -158,6 +159,7 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> dict[str, float]:
         t0 = time.perf_counter()
         if isinstance(detector, L.LightningModule):
             callbacks: list[L.Callback] = [EpochTracking(tracker)]
+            callbacks += snapshot_callbacks(cfg, data.x_test, data.y_test, job.output_dir)
             if not job.multirun:
                 callbacks.append(EpochProgress(desc=name))
             trainer = make_trainer(cfg, callbacks)
