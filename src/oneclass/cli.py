@@ -16,7 +16,7 @@ from pathlib import Path
 from oneclass.errors import ConfigError, OneClassError
 
 # key=a..b where a or b looks like an integer; the key may carry Hydra's +, ++ or ~ prefixes
-_RANGE = re.compile(r"^(?P<key>[+~]{0,2}[\w.@/-]+)=(?P<a>[+-]?\w*)\.\.(?P<b>[+-]?\w*)$")
+_RANGE = re.compile(r"^(?P<key>[+~]{0,2}[\w.@/-]+)=(?P<a>[+-]?[\w.]*?)\.\.(?P<b>[+-]?[\w.]*)$")
 _INT = re.compile(r"^[+-]?\d+$")
 SUBCOMMANDS = {
     "download": "oneclass.data.download",
@@ -74,6 +74,9 @@ def check_group_choices(argv: list[str], conf: Path) -> None:
 
 
 def _task(cfg):
+    import logging
+
+    logging.getLogger("numexpr").setLevel(logging.WARNING)  # logs at import (pandas), before the pipeline can
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
