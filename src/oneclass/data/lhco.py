@@ -257,8 +257,8 @@ class LHCO(Dataset):
         self.sb_high = require_number(sb_high, "dataset.sb_high")
         if not self.sr_low < self.sr_high:
             raise ConfigError(f"dataset.sr_low ({sr_low}) must be below dataset.sr_high ({sr_high})")
-        if not (self.sb_low <= self.sr_low and self.sb_high >= self.sr_high):
-            raise ConfigError(f"sidebands must enclose the signal region: need sb_low <= sr_low and sb_high >= sr_high, "
+        if region == "sb" and not (self.sb_low <= self.sr_low and self.sb_high >= self.sr_high):
+            raise ConfigError(f"region=sb: the sidebands must enclose the signal region, need dataset.sb_low <= sr_low and sb_high >= sr_high, "
                               f"got sb [{sb_low}, {sb_high}], sr [{sr_low}, {sr_high}]")
         self.n_train = _optional_count(n_train, "dataset.n_train")
         self.n_test_background = _optional_count(n_test_background, "dataset.n_test_background")
