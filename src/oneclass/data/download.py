@@ -191,7 +191,7 @@ def parser() -> argparse.ArgumentParser:
         prog="oneclass download",
         description="Download an official dataset, verify its md5 against the Zenodo record, write it atomically.",
     )
-    p.add_argument("dataset", choices=sorted(SOURCES), help="lhco: LHC Olympics 2020 R&D features file (Zenodo 4536377, ~130 MB)")
+    p.add_argument("dataset", choices=sorted(SOURCES), help="lhco: LHC Olympics 2020 R&D features file (Zenodo 4536377, 1.1 M events)")
     p.add_argument("--dest", help=f"output file (default: $ONECLASS_DATA_DIR or ./data, then lhco/{OFFICIAL_FILE})")
     p.add_argument("--url", help="file URL (default: Zenodo; env ONECLASS_LHCO_URL); file:// works")
     p.add_argument("--record-url", help="Zenodo record API URL listing the md5 (default: Zenodo; env ONECLASS_LHCO_RECORD_URL)")
