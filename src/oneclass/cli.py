@@ -95,6 +95,10 @@ def hydra_main(argv: list[str]) -> None:
 
     conf = config_dir()
     check_group_choices(argv, conf)
+    # Hydra's argparse cannot take a flag between positional overrides (`a=1 -m b=2` fails with
+    # "unrecognized arguments"); -m/--multirun take no value, so move them to the front.
+    flags = [a for a in argv if a in ("-m", "--multirun")]
+    argv = flags + [a for a in argv if a not in ("-m", "--multirun")]
     sys.argv = [sys.argv[0], *translate_ranges(argv)]
     hydra.main(config_path=str(conf), config_name="config", version_base="1.3")(_task)()
 
