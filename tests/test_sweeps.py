@@ -167,7 +167,7 @@ def test_killed_job_resumes_from_its_last_epoch_and_matches_an_uninterrupted_run
     cfg = cfg_factory("trainer.max_epochs=2", "seed=5")
     launch = tmp_path / "launch"
     make_trainer = pipeline.make_trainer
-    monkeypatch.setattr(pipeline, "make_trainer", lambda c, cbs: make_trainer(c, cbs + [_Preempt()]))
+    monkeypatch.setattr(pipeline, "make_trainer", lambda c, cbs, **kw: make_trainer(c, cbs + [_Preempt()], **kw))
     with pytest.raises(SystemExit):
         run(cfg, JobInfo(output_dir=launch / "out1", launch_dir=launch))
     monkeypatch.setattr(pipeline, "make_trainer", make_trainer)
@@ -339,7 +339,7 @@ def mlflow_server(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=20)
+            proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
@@ -378,9 +378,24 @@ def test_gpu_job_keeps_its_data_on_the_device(cfg_factory, tmp_path, monkeypatch
             seen["device"] = pl_module.train_data.device.type
 
     make_trainer = pipeline.make_trainer
-    monkeypatch.setattr(pipeline, "make_trainer", lambda c, cbs: make_trainer(c, cbs + [Probe()]))
+    monkeypatch.setattr(pipeline, "make_trainer", lambda c, cbs, **kw: make_trainer(c, cbs + [Probe()], **kw))
     cfg = cfg_factory("trainer=gpu", f"trainer.precision={precision}")
     cfg.trainer.accelerator = "gpu"
     metrics = run(cfg, JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path))
     assert seen["device"] == "cuda"
     assert 0.5 < metrics["test_auc"] <= 1.0
+
+
+def test_gpu_slots_give_parallel_jobs_different_gpus(tmp_path):
+    """The lock logic behind one-job-per-GPU (runs without GPUs: it only hands out indices)."""
+    import threading
+
+    with jobenv.gpu_slot(2, tmp_path) as first, jobenv.gpu_slot(2, tmp_path) as second:
+        assert {first, second} == {0, 1}
+        got = []
+        waiter = threading.Thread(target=lambda: got.append(jobenv.gpu_slot(2, tmp_path, poll_s=0.05).__enter__()))
+        waiter.start()
+        time.sleep(0.3)
+        assert got == []  # both held: the third job waits
+    waiter.join(timeout=5)
+    assert got == [0]

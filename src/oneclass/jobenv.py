@@ -9,11 +9,15 @@ uses an explicit ``MlflowClient``, never the fluent API's active run or global t
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import random
+import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -130,3 +134,30 @@ def cluster_plugins() -> list[Any]:
     if SLURMEnvironment.detect():
         return [SLURMEnvironment(auto_requeue=False)]
     return []
+
+
+@contextmanager
+def gpu_slot(n_gpus: int, lock_dir: str | os.PathLike | None = None, poll_s: float = 1.0) -> Iterator[int]:
+    """Hold one of this machine's ``n_gpus`` GPUs for the duration of a job (one job per GPU).
+
+    Parallel jobs (joblib workers) each take the first GPU nobody holds, through an exclusive
+    ``flock`` on ``<lock_dir>/gpu<i>.lock`` (a local folder: locks are per machine), and wait if
+    all are held. The lock goes with the process, so a crashed job frees its GPU.
+    """
+    directory = Path(lock_dir or Path(tempfile.gettempdir()) / f"oneclass-gpu-locks-{os.getuid()}")
+    directory.mkdir(parents=True, exist_ok=True)
+    while True:
+        for index in range(n_gpus):
+            handle = open(directory / f"gpu{index}.lock", "w")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            try:
+                yield index
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                handle.close()
+            return
+        time.sleep(poll_s)

@@ -13,6 +13,7 @@ import os
 import subprocess
 import time
 import warnings
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,7 +109,7 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=".*litlogger.*")
 
 
-def make_trainer(cfg: DictConfig, callbacks: list[L.Callback]) -> L.Trainer:
+def make_trainer(cfg: DictConfig, callbacks: list[L.Callback], devices: list[int] | None = None) -> L.Trainer:
     """The Lightning Trainer from ``cfg.trainer`` with the pipeline's callbacks added.
 
     Under SLURM, Lightning's own auto-requeue is switched off (submitit owns requeueing, see
@@ -122,6 +123,8 @@ def make_trainer(cfg: DictConfig, callbacks: list[L.Callback]) -> L.Trainer:
         kwargs["enable_checkpointing"] = True
     if cfg.trainer.get("plugins") is None and (plugins := jobenv.cluster_plugins()):
         kwargs["plugins"] = plugins
+    if devices is not None:
+        kwargs["devices"] = devices
     trainer = build(cfg.trainer, "trainer", callbacks=extra + callbacks, **kwargs)
     if not isinstance(trainer, L.Trainer):
         raise ConfigError(f"trainer._target_ must build a lightning Trainer, got {type(trainer).__name__}")
@@ -173,7 +176,7 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> dict[str, float]:
         if cfg.get("resume") is True and (done := tracker.find_finished(fingerprint)):
             return _skip(job, tracker, done)
     started = time.perf_counter()
-    with tracker.start_run(name, tags=tags), jobenv.isolated() as found:
+    with tracker.start_run(name, tags=tags), jobenv.isolated() as found, ExitStack() as held:
         job.run_id, job.process = tracker.run_id, found
         tracker.log_params(flatten(cfg))
         found["threads_used"] = jobenv.set_threads(jobenv.job_threads(cfg.get("threads"), job.parallel_jobs, job.cpus_per_task))
@@ -200,7 +203,8 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> dict[str, float]:
                 if ckpt_path is not None:
                     log.info("resuming %s from %s (%d epochs done)", name, ckpt_path, epochs_done)
                     tracker.set_tags({"resumed_from": str(ckpt_path), "resumed_after_epochs": str(epochs_done)})
-            trainer = make_trainer(cfg, callbacks)
+            gpu = held.enter_context(jobenv.gpu_slot(n_gpus)) if (n_gpus := _gpus_to_share(cfg, job)) else None
+            trainer = make_trainer(cfg, callbacks, devices=None if gpu is None else [gpu])
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", ".*does not have many workers.*")
                 warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
@@ -238,6 +242,15 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> dict[str, float]:
         print(f"results: {job.output_dir}", flush=True)
         print(tracker.describe(), flush=True)
     return metrics
+
+
+def _gpus_to_share(cfg: DictConfig, job: JobInfo) -> int:
+    """Parallel jobs on a multi-GPU machine with one device each: the number of GPUs to share, else 0."""
+    import torch
+
+    wants_gpu = str(cfg.trainer.get("accelerator")) in ("gpu", "cuda") and cfg.trainer.get("devices") == 1
+    n = torch.cuda.device_count() if wants_gpu and (job.parallel_jobs or 0) > 1 else 0
+    return n if n > 1 else 0
 
 
 def _skip(job: JobInfo, tracker: Tracker, run_id: str) -> dict[str, float]:
