@@ -154,6 +154,9 @@ class MlflowTracker(Tracker):
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             # Ctrl-C (Lightning turns it into SystemExit) and SLURM preemption (submitit exits) are KILLED
             killed = isinstance(exc, (KeyboardInterrupt, SystemExit))
+            if killed:
+                code = f", exit code {exc.code}" if isinstance(exc, SystemExit) else ""
+                message = f"interrupted ({type(exc).__name__}{code}): Ctrl-C or preemption; rerun the job to resume"
             try:
                 self.set_tags({"error": message, "error_type": type(exc).__name__})
             finally:
