@@ -48,7 +48,7 @@ def retry(fn: Callable[..., Any], *args: Any, attempts: int = RETRIES, **kwargs:
         except Exception as exc:
             if attempt == attempts or not is_transient(exc):
                 raise
-            log.debug("tracking call %s failed (%s); retry %d in %.1f s", getattr(fn, "__name__", fn), exc, attempt, delay)
+            log.info("tracking call %s failed (%s); retry %d in %.1f s", getattr(fn, "__name__", fn), exc, attempt, delay)
             time.sleep(delay * (0.5 + _jitter.random()))
             delay = min(delay * 2, 5.0)
 
