@@ -59,3 +59,15 @@ def cfg_factory(tmp_path, monkeypatch):
         return cfg
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _restore_global_seed_env():
+    """``lightning.seed_everything`` writes PL_GLOBAL_SEED into os.environ; keep it from leaking
+    into later tests and the subprocesses they start."""
+    before = os.environ.get("PL_GLOBAL_SEED")
+    yield
+    if before is None:
+        os.environ.pop("PL_GLOBAL_SEED", None)
+    else:
+        os.environ["PL_GLOBAL_SEED"] = before
