@@ -154,7 +154,7 @@ def test_autoencoder_detects_events_off_a_2d_subspace():
     rng = np.random.default_rng(1)
     basis = np.linalg.qr(rng.normal(size=(5, 5)))[0]
     plane, normal = basis[:, :2], basis[:, 2:]
-    x_train = (rng.normal(size=(3000, 2)) * 2) @ plane.T
+    x_train = (rng.normal(size=(2000, 2)) * 2) @ plane.T
     x_normal = (rng.normal(size=(500, 2)) * 2) @ plane.T
     # anomalies: on-plane like the normal events, plus an off-plane component of length 2
     off = rng.normal(size=(500, 3))
@@ -163,7 +163,7 @@ def test_autoencoder_detects_events_off_a_2d_subspace():
     y_test = np.r_[np.zeros(500), np.ones(500)].astype(np.int8)
     L.seed_everything(0, verbose=False)
     model = Autoencoder(n_features=5, hidden=[64, 64], latent=2, batch_size=64)
-    model.fit(x_train.astype(np.float32), trainer=cpu_trainer(8))
+    model.fit(x_train.astype(np.float32), trainer=cpu_trainer(5))
     assert roc_auc(model.score(x_test), y_test) > 0.9
 
 
