@@ -163,7 +163,7 @@ def test_autoencoder_detects_events_off_a_2d_subspace():
     y_test = np.r_[np.zeros(500), np.ones(500)].astype(np.int8)
     L.seed_everything(0, verbose=False)
     model = Autoencoder(n_features=5, hidden=[64, 64], latent=2, batch_size=64)
-    model.fit(x_train.astype(np.float32), trainer=cpu_trainer(5))
+    model.fit(x_train.astype(np.float32), trainer=cpu_trainer(8))
     assert roc_auc(model.score(x_test), y_test) > 0.9
 
 
