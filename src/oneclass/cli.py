@@ -16,7 +16,7 @@ from pathlib import Path
 from oneclass.errors import ConfigError, OneClassError
 
 # key=a..b where a or b looks like an integer; the key may carry Hydra's +, ++ or ~ prefixes
-_RANGE = re.compile(r"^(?P<key>[+~]{0,2}[\w.@/-]+)=(?P<a>[+-]?\w*)\.\.(?P<b>[+-]?\w*)$")
+_RANGE = re.compile(r"^(?P<key>[+~]{0,2}[\w.@/-]+)=(?P<a>[+-]?[\w.]*?)\.\.(?P<b>[+-]?[\w.]*)$")
 _INT = re.compile(r"^[+-]?\d+$")
 SUBCOMMANDS = {
     "download": "oneclass.data.download",
@@ -74,6 +74,9 @@ def check_group_choices(argv: list[str], conf: Path) -> None:
 
 
 def _task(cfg):
+    import logging
+
+    logging.getLogger("numexpr").setLevel(logging.WARNING)  # logs at import (pandas), before the pipeline can
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
@@ -92,6 +95,10 @@ def hydra_main(argv: list[str]) -> None:
 
     conf = config_dir()
     check_group_choices(argv, conf)
+    # Hydra's argparse cannot take a flag between positional overrides (`a=1 -m b=2` fails with
+    # "unrecognized arguments"); -m/--multirun take no value, so move them to the front.
+    flags = [a for a in argv if a in ("-m", "--multirun")]
+    argv = flags + [a for a in argv if a not in ("-m", "--multirun")]
     sys.argv = [sys.argv[0], *translate_ranges(argv)]
     hydra.main(config_path=str(conf), config_name="config", version_base="1.3")(_task)()
 

@@ -8,6 +8,7 @@ background events (FPR * n_background < min_background).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,3 +85,94 @@ def evaluate(scores: np.ndarray, labels: np.ndarray, min_background: int = 10) -
         tpr=tpr,
         sic=sic_curve(fpr, tpr),
     )
+
+
+# --------------------------------------------------------------------------- across seeds
+# The report averages curves from different seeds on one FPR grid (never by concatenating
+# scores): TPR is interpolated at fixed background efficiencies, then averaged pointwise.
+
+
+def fpr_grid(n: int = 400, lowest: float = 1e-6) -> np.ndarray:
+    """Background efficiencies from ``lowest`` to 1: log-spaced (SIC lives at small FPR) and
+    linear (the ROC's bulk), merged and sorted."""
+    if not 0 < lowest < 1:
+        raise ValueError(f"lowest must be in (0, 1), got {lowest}")
+    grid = np.concatenate([np.logspace(np.log10(lowest), 0.0, n), np.linspace(0.0, 1.0, n)[1:]])
+    return np.unique(grid)
+
+
+def roc_on_grid(fpr: np.ndarray, tpr: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """TPR of a ROC curve at the background efficiencies ``grid`` (linear interpolation).
+
+    Where several points share one FPR (ties, vertical steps) the highest TPR is used: the
+    efficiency a cut at that background level can reach.
+    """
+    fpr = np.asarray(fpr, dtype=np.float64)
+    tpr = np.asarray(tpr, dtype=np.float64)
+    ufpr, inverse = np.unique(fpr, return_inverse=True)
+    best = np.full(len(ufpr), -np.inf)
+    np.maximum.at(best, inverse, tpr)
+    return np.interp(grid, ufpr, best)
+
+
+def spread(values) -> tuple[float, float]:
+    """(mean, std) of per-seed numbers; std is the sample standard deviation (ddof=1), 0 for one value."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        raise ValueError("no values")
+    std = float(np.std(values, ddof=1)) if values.size > 1 else 0.0
+    return float(np.mean(values)), std
+
+
+@dataclass(frozen=True)
+class SeedBand:
+    """Mean and +-1 std over seeds of ROC and SIC curves on a common FPR grid.
+
+    ``sic_*`` are NaN where the grid's FPR keeps fewer than ``min_background`` test background
+    events in some run (SIC is undefined or pure noise there).
+    """
+
+    fpr: np.ndarray
+    tpr_mean: np.ndarray
+    tpr_std: np.ndarray
+    sic_mean: np.ndarray
+    sic_std: np.ndarray
+    tpr_runs: np.ndarray  # (n_runs, n_grid)
+    sic_runs: np.ndarray  # (n_runs, n_grid)
+
+
+def seed_band(curves: list[tuple[np.ndarray, np.ndarray, int]], grid: np.ndarray | None = None,
+              min_background: int = 10) -> SeedBand:
+    """Average ROC and SIC curves of several runs.
+
+    Parameters
+    ----------
+    curves : one ``(fpr, tpr, n_background)`` per run (n_background: test background events).
+    grid : FPR grid (default :func:`fpr_grid`).
+    min_background : SIC is only computed where every run keeps >= this many background events.
+    """
+    if not curves:
+        raise ValueError("no curves to average")
+    grid = fpr_grid() if grid is None else np.asarray(grid, dtype=np.float64)
+    tpr_runs = np.stack([roc_on_grid(f, t, grid) for f, t, _ in curves])
+    lowest_fpr = max(min_background / n_bkg for _, _, n_bkg in curves)
+    sic_runs = np.where(grid[None, :] >= lowest_fpr, sic_curve(np.broadcast_to(grid, tpr_runs.shape), tpr_runs), np.nan)
+    ddof = 1 if len(curves) > 1 else 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN SIC columns below the cut
+        return SeedBand(
+            fpr=grid,
+            tpr_mean=tpr_runs.mean(axis=0),
+            tpr_std=tpr_runs.std(axis=0, ddof=ddof),
+            sic_mean=np.nanmean(sic_runs, axis=0),
+            sic_std=np.nanstd(sic_runs, axis=0, ddof=ddof),
+            tpr_runs=tpr_runs,
+            sic_runs=sic_runs,
+        )
+
+
+def sic_above_cut(fpr: np.ndarray, tpr: np.ndarray, n_background: int, min_background: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """(tpr, sic) of one ROC curve restricted to cuts keeping >= ``min_background`` background events."""
+    fpr = np.asarray(fpr, dtype=np.float64)
+    ok = np.rint(fpr * n_background) >= min_background
+    return np.asarray(tpr)[ok], sic_curve(fpr[ok], np.asarray(tpr)[ok])

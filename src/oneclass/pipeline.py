@@ -26,6 +26,7 @@ from oneclass.config import build, flatten, require_int
 from oneclass.data.base import DataBundle, Dataset
 from oneclass.errors import ConfigError, TrainingError
 from oneclass.metrics import Evaluation, evaluate
+from oneclass.snapshots import snapshot_callbacks
 from oneclass.tracking import Tracker
 from oneclass.training import EpochProgress, EpochTracking
 
@@ -88,9 +89,12 @@ def run_name(cfg: DictConfig, job: JobInfo) -> str:
     return f"{detector_name(cfg, job)}-seed{cfg.seed}"
 
 
-def _quiet_lightning() -> None:
-    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+def _quiet_libraries() -> None:
+    """Keep a job's console to its own lines: libraries' INFO chatter and known-harmless warnings off."""
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning", "numexpr", "matplotlib", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
+    warnings.filterwarnings("ignore", message=".*litlogger.*")
 
 
 def make_trainer(cfg: DictConfig, callbacks: list[L.Callback]) -> L.Trainer:
@@ -126,7 +130,7 @@ def write_artifacts(cfg: DictConfig, data: DataBundle, scores: np.ndarray, ev: E
 def run(cfg: DictConfig, job: JobInfo | None = None) -> dict[str, float]:
     """Run one experiment job and return its test metrics (``test_auc``, ``test_max_sic``)."""
     job = job or JobInfo.current()
-    _quiet_lightning()
+    _quiet_libraries()
     tracker: Tracker = build(cfg.logger, "logger", root_dir=job.launch_dir)
     tags = {
         "mlflow.source.name": "oneclass",
@@ -155,6 +159,7 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> dict[str, float]:
         t0 = time.perf_counter()
         if isinstance(detector, L.LightningModule):
             callbacks: list[L.Callback] = [EpochTracking(tracker)]
+            callbacks += snapshot_callbacks(cfg, data.x_test, data.y_test, job.output_dir)
             if not job.multirun:
                 callbacks.append(EpochProgress(desc=name))
             trainer = make_trainer(cfg, callbacks)

@@ -40,6 +40,14 @@ class TensorBatches:
 import lightning.pytorch as L  # noqa: E402
 
 
+def epoch_loss(trainer: L.Trainer, pl_module: L.LightningModule) -> float | None:
+    """This epoch's mean training loss, at ``on_train_epoch_end`` of a callback."""
+    if hasattr(pl_module, "epoch_loss"):
+        return pl_module.epoch_loss()
+    value = trainer.callback_metrics.get("train_loss")
+    return None if value is None else float(value)
+
+
 class EpochTracking(L.Callback):
     """Forwards the model's per-epoch ``train_loss`` to the tracker (one write per epoch)."""
 
@@ -47,9 +55,9 @@ class EpochTracking(L.Callback):
         self.tracker = tracker
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        loss = trainer.callback_metrics.get("train_loss")
+        loss = epoch_loss(trainer, pl_module)
         if loss is not None:
-            self.tracker.log_metrics({"train_loss": float(loss)}, step=trainer.current_epoch)
+            self.tracker.log_metrics({"train_loss": loss}, step=trainer.current_epoch)
 
 
 class EpochProgress(L.Callback):
@@ -67,9 +75,9 @@ class EpochProgress(L.Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.bar is not None:
-            loss = trainer.callback_metrics.get("train_loss")
+            loss = epoch_loss(trainer, pl_module)
             if loss is not None:
-                self.bar.set_postfix(train_loss=f"{float(loss):.4g}", refresh=False)
+                self.bar.set_postfix(train_loss=f"{loss:.4g}", refresh=False)
             self.bar.update(1)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

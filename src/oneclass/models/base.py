@@ -152,10 +152,20 @@ class LightningDetector(L.LightningModule):
     def on_train_epoch_start(self) -> None:
         self._loss_sum, self._loss_count = None, 0
 
-    def on_train_epoch_end(self) -> None:
+    def epoch_loss(self) -> float | None:
+        """Mean training loss over the current epoch's batches so far (the whole epoch at its end).
+
+        Callbacks read this: Lightning runs callbacks' ``on_train_epoch_end`` before the module's,
+        so ``trainer.callback_metrics`` still holds the previous epoch's value there.
+        """
         if self._loss_sum is None:
+            return None
+        return (self._loss_sum / self._loss_count).item()
+
+    def on_train_epoch_end(self) -> None:
+        mean = self.epoch_loss()
+        if mean is None:
             return
-        mean = (self._loss_sum / self._loss_count).item()
         if not math.isfinite(mean):
             raise TrainingError(
                 f"{type(self).__name__}: training loss is {mean} in epoch {self.current_epoch}; "

@@ -30,7 +30,7 @@ class OCDN(LightningDetector):
     hidden : widths of the hidden layers (paper: [128, 128, 128]).
     reg : L2 activity regularisation of the hidden activations, added to the loss as
         reg * mean over the batch of sum over units of a^2 (Keras ``activity_regularizer=l2(reg)``).
-    init : ``glorot`` (Keras default, as in the authors' code) or ``torch`` (PyTorch default).
+    init : ``torch`` (PyTorch default) or ``glorot`` (Keras default, as in the authors' code).
     """
 
     def __init__(
@@ -41,7 +41,7 @@ class OCDN(LightningDetector):
         reg: float = 0.0,
         batch_size: int = 256,
         weight_decay: float = 0.0,
-        init: str = "glorot",
+        init: str = "torch",
         batches_per_step: int | None = None,
     ) -> None:
         super().__init__(n_features=n_features, lr=lr, weight_decay=weight_decay, batch_size=batch_size,

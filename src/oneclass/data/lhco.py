@@ -1,0 +1,413 @@
+"""LHC Olympics 2020 R&D dataset (Kasieczka, Nachman, Shih; Zenodo record 4536377) in the
+five-feature form of the resonant anomaly detection literature, selected and split as in the
+OCDN paper.
+
+Two file formats are read, detected from the file's first bytes:
+
+* the official features file ``events_anomalydetection_v2.features.h5`` (pandas HDF5 table with
+  per-jet columns ``pxj1 pyj1 pzj1 mj1 tau1j1 tau2j1 ... label`` in GeV); the five features are
+  computed here (:func:`features_from_jets`);
+* a CATHODE-style ``.npy`` array with columns ``mjj mj1 delta_mj tau21_1 tau21_2 label``
+  (masses in TeV).
+
+Features (all in TeV where dimensionful): ``mjj`` dijet invariant mass, ``mj1`` mass of the
+lighter jet, ``delta_mj`` heavier minus lighter jet mass, ``tau21_1`` / ``tau21_2`` the
+N-subjettiness ratio tau2/tau1 of the lighter / heavier jet (0 where tau1 = 0).
+
+Split (the paper's protocol): of the background events in the selected mjj region, the first
+``n_train`` (in file order, or in a fixed permutation drawn from ``split_seed``) are the training
+set and the last ``n_test_background`` are test background; test signal is every selected signal
+event (or the last ``n_test_signal``). The split never depends on the run's seed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from oneclass.config import require_int, require_number
+from oneclass.data.base import DataBundle, Dataset
+from oneclass.data.paths import data_dir, resolve
+from oneclass.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+FEATURES = ("mjj", "mj1", "delta_mj", "tau21_1", "tau21_2")
+NPY_COLUMNS = (*FEATURES, "label")
+JET_COLUMNS = ("pxj1", "pyj1", "pzj1", "mj1", "tau1j1", "tau2j1",
+               "pxj2", "pyj2", "pzj2", "mj2", "tau1j2", "tau2j2", "label")
+OFFICIAL_FILE = "events_anomalydetection_v2.features.h5"
+REGIONS = ("sr", "sb", "all")
+PREPROCESS = ("none", "standardize", "minmax")
+
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_NPY_MAGIC = b"\x93NUMPY"
+GEV_PER_TEV = 1000.0
+
+
+def default_path() -> Path:
+    """Where ``oneclass download lhco`` puts the official file: ``<data dir>/lhco/<file>``."""
+    return data_dir() / "lhco" / OFFICIAL_FILE
+
+
+def missing_file_message(path: Path) -> str:
+    return (f"LHCO data file {path} not found; download the official file with `oneclass download lhco` "
+            f"(saved as {default_path()}) or point to an existing .h5/.npy file with dataset.path=/path/to/file")
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading
+
+
+def features_from_jets(cols: dict[str, np.ndarray]) -> np.ndarray:
+    """The five paper features from per-jet columns in GeV (vectorised over events).
+
+    Parameters
+    ----------
+    cols : arrays ``pxj1 pyj1 pzj1 mj1 tau1j1 tau2j1`` and the same for jet 2, each shape (n,).
+
+    Returns
+    -------
+    (n, 5) float64: mjj [TeV], lighter-jet mass [TeV], heavier minus lighter mass [TeV],
+    tau21 of the lighter jet, tau21 of the heavier jet (0 where tau1 = 0).
+    """
+    c = {k: np.asarray(cols[k], dtype=np.float64) for k in JET_COLUMNS if k != "label"}
+    # E = sqrt(|p|^2 + m^2) per jet; mjj^2 = (E1 + E2)^2 - |p1 + p2|^2 (clipped at 0 against rounding).
+    e1 = np.sqrt(c["pxj1"] ** 2 + c["pyj1"] ** 2 + c["pzj1"] ** 2 + c["mj1"] ** 2)
+    e2 = np.sqrt(c["pxj2"] ** 2 + c["pyj2"] ** 2 + c["pzj2"] ** 2 + c["mj2"] ** 2)
+    m2 = (e1 + e2) ** 2 - (c["pxj1"] + c["pxj2"]) ** 2 - (c["pyj1"] + c["pyj2"]) ** 2 - (c["pzj1"] + c["pzj2"]) ** 2
+    mjj = np.sqrt(np.clip(m2, 0.0, None))
+
+    def tau21(tau2: np.ndarray, tau1: np.ndarray) -> np.ndarray:
+        out = np.zeros_like(tau2)
+        np.divide(tau2, tau1, out=out, where=tau1 != 0)
+        return np.where(np.isnan(tau1) | np.isnan(tau2), np.nan, out)
+
+    t21_j1 = tau21(c["tau2j1"], c["tau1j1"])
+    t21_j2 = tau21(c["tau2j2"], c["tau1j2"])
+    # Lighter jet first; on equal masses jet 1 counts as the lighter one.
+    swap = c["mj2"] < c["mj1"]
+    m_light = np.where(swap, c["mj2"], c["mj1"])
+    m_heavy = np.where(swap, c["mj1"], c["mj2"])
+    t21_light = np.where(swap, t21_j2, t21_j1)
+    t21_heavy = np.where(swap, t21_j1, t21_j2)
+    return np.column_stack([mjj / GEV_PER_TEV, m_light / GEV_PER_TEV, (m_heavy - m_light) / GEV_PER_TEV,
+                            t21_light, t21_heavy])
+
+
+def detect_format(path: Path) -> str:
+    """``"hdf5"`` or ``"npy"`` from the file's magic bytes."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(_HDF5_MAGIC):
+        return "hdf5"
+    if head.startswith(_NPY_MAGIC):
+        return "npy"
+    raise DataError(f"{path}: not an HDF5 (.h5) or NumPy (.npy) file; the LHCO reader takes the official "
+                    f"Zenodo {OFFICIAL_FILE} or a .npy with columns {' '.join(NPY_COLUMNS)}")
+
+
+def _read_npy(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"{path}: cannot read as .npy ({str(exc).splitlines()[0]}); re-create or re-download the file") from None
+    if arr.ndim != 2 or arr.shape[1] != len(NPY_COLUMNS):
+        raise DataError(f"{path}: expected a 2-D array with {len(NPY_COLUMNS)} columns ({' '.join(NPY_COLUMNS)}), "
+                        f"got shape {arr.shape}; save the five features and the label in that order")
+    if not np.issubdtype(arr.dtype, np.number):
+        raise DataError(f"{path}: expected numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64, copy=False)
+    return arr[:, :5], arr[:, 5]
+
+
+def _read_hdf5(path: Path, key: str | None) -> tuple[np.ndarray, np.ndarray]:
+    import pandas as pd
+
+    try:
+        with pd.HDFStore(path, mode="r") as store:
+            keys = [k.lstrip("/") for k in store.keys()]
+            if key is None:
+                if len(keys) == 1:
+                    key = keys[0]
+                elif "df" in keys:
+                    key = "df"
+                else:
+                    raise DataError(f"{path}: the HDF5 file holds tables {keys or '(none)'}; pick one with dataset.hdf_key=<name>")
+            elif key not in keys:
+                raise DataError(f"{path}: no table '{key}' in the HDF5 file (it holds {keys or 'none'}); fix dataset.hdf_key")
+            frame = store.get(key)
+    except DataError:
+        raise
+    except Exception as exc:  # pandas/pytables raise many types for unreadable files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: cannot read as a pandas HDF5 table ({first}); re-download it with `oneclass download lhco`") from None
+    if not hasattr(frame, "columns"):
+        raise DataError(f"{path}: table '{key}' is not a pandas DataFrame")
+    missing = [c for c in JET_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path}: HDF5 table '{key}' lacks column(s) {' '.join(missing)}; expected the official "
+                        f"LHCO features file with {' '.join(JET_COLUMNS)}")
+    try:
+        cols = {c: frame[c].to_numpy(dtype=np.float64) for c in JET_COLUMNS}
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{path}: non-numeric values in the jet columns ({exc})") from None
+    return features_from_jets(cols), cols["label"]
+
+
+_CACHE: dict[tuple, tuple[np.ndarray, np.ndarray, str]] = {}
+
+
+def read_events(path: str | os.PathLike, hdf_key: str | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """All events of an LHCO file: features (n, 5) float64, raw labels (n,) float64, format name.
+
+    Results are cached per (path, size, mtime) so a seed sweep in one process reads the file once;
+    the returned arrays are read-only.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(missing_file_message(path))
+    if not path.is_file():
+        raise DataError(f"{path} is not a file; point dataset.path at the LHCO .h5 or .npy file")
+    st = path.stat()
+    cache_key = (str(path.resolve()), st.st_size, st.st_mtime_ns, hdf_key)
+    if cache_key not in _CACHE:
+        fmt = detect_format(path)
+        x, labels = _read_npy(path) if fmt == "npy" else _read_hdf5(path, hdf_key)
+        x = np.ascontiguousarray(x)
+        labels = np.ascontiguousarray(labels)
+        x.setflags(write=False)
+        labels.setflags(write=False)
+        _CACHE.clear()  # keep at most one file (the official one is ~50 MB as features)
+        _CACHE[cache_key] = (x, labels, fmt)
+    return _CACHE[cache_key]
+
+
+# ----------------------------------------------------------------------------------------------
+# Dataset
+
+
+def _optional_count(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    n = require_int(value, name)
+    if n <= 0:
+        raise ConfigError(f"{name} must be a positive integer or null, got {value!r}")
+    return n
+
+
+class LHCO(Dataset):
+    """LHC Olympics 2020 R&D events, selected in mjj and split as in the OCDN paper.
+
+    Parameters
+    ----------
+    path : the .h5 (official) or .npy (CATHODE-style) file; None = ``<data dir>/lhco/`` +
+        the official file name, where ``oneclass download lhco`` puts it. Relative paths are
+        taken from the launch directory.
+    region : ``sr`` (sr_low < mjj < sr_high), ``sb`` (sb_low < mjj < sr_low or sr_high < mjj <
+        sb_high) or ``all`` (no mjj cut). mjj in TeV.
+    n_train, n_test_background : background events for training (the first ones) and testing
+        (the last ones); None = the first 80% / the remaining events.
+    n_test_signal : test signal events (the last ones); None = all selected signal not used in
+        training.
+    split_seed : None = file order (the paper's protocol); an integer = a fixed permutation of the
+        selected background and signal drawn from it before splitting. Never the run's seed.
+    train_signal_fraction : fraction f of signal in the training set: n_train background plus
+        round(n_train f / (1 - f)) signal events (taken from the front of the signal list, so
+        they are disjoint from the test signal). 0 = background only (the paper).
+    features : feature subset, in the order given (e.g. drop ``mjj``).
+    preprocess : ``none`` (the paper: raw TeV masses, tau21 as is), ``standardize`` or ``minmax``;
+        statistics from the training set only.
+    drop_nan : drop events with NaN or infinite values (the count is logged) instead of failing.
+    hdf_key : HDF5 table name; None = the only table, or ``df``.
+    """
+
+    def __init__(
+        self,
+        name: str = "lhco",
+        path: str | None = None,
+        region: str = "sr",
+        sr_low: float = 3.3,
+        sr_high: float = 3.7,
+        sb_low: float = 3.1,
+        sb_high: float = 3.9,
+        n_train: int | None = 97081,
+        n_test_background: int | None = 24270,
+        n_test_signal: int | None = None,
+        split_seed: int | None = None,
+        train_signal_fraction: float = 0.0,
+        features: Sequence[str] = FEATURES,
+        preprocess: str = "none",
+        drop_nan: bool = False,
+        hdf_key: str | None = None,
+    ) -> None:
+        self.name = name
+        self.path = None if path is None else str(path)
+        if region not in REGIONS:
+            raise ConfigError(f"dataset.region must be one of {', '.join(REGIONS)}, got {region!r}")
+        self.region = region
+        self.sr_low = require_number(sr_low, "dataset.sr_low")
+        self.sr_high = require_number(sr_high, "dataset.sr_high")
+        self.sb_low = require_number(sb_low, "dataset.sb_low")
+        self.sb_high = require_number(sb_high, "dataset.sb_high")
+        if not self.sr_low < self.sr_high:
+            raise ConfigError(f"dataset.sr_low ({sr_low}) must be below dataset.sr_high ({sr_high})")
+        if region == "sb" and not (self.sb_low <= self.sr_low and self.sb_high >= self.sr_high):
+            raise ConfigError(f"region=sb: the sidebands must enclose the signal region, need dataset.sb_low <= sr_low and sb_high >= sr_high, "
+                              f"got sb [{sb_low}, {sb_high}], sr [{sr_low}, {sr_high}]")
+        self.n_train = _optional_count(n_train, "dataset.n_train")
+        self.n_test_background = _optional_count(n_test_background, "dataset.n_test_background")
+        self.n_test_signal = _optional_count(n_test_signal, "dataset.n_test_signal")
+        if split_seed is not None and require_int(split_seed, "dataset.split_seed") < 0:
+            raise ConfigError(f"dataset.split_seed must be null or an integer >= 0, got {split_seed!r}")
+        self.split_seed = split_seed
+        self.train_signal_fraction = require_number(train_signal_fraction, "dataset.train_signal_fraction")
+        if not 0.0 <= self.train_signal_fraction < 1.0:
+            raise ConfigError(f"dataset.train_signal_fraction must be in [0, 1), got {train_signal_fraction!r}")
+        if isinstance(features, str) or not features:
+            raise ConfigError(f"dataset.features must be a non-empty list drawn from {list(FEATURES)}, got {features!r}")
+        features = tuple(features)
+        unknown = [f for f in features if f not in FEATURES]
+        if unknown:
+            raise ConfigError(f"dataset.features: unknown feature(s) {unknown}; choose from {list(FEATURES)}")
+        if len(set(features)) != len(features):
+            raise ConfigError(f"dataset.features lists a feature twice: {list(features)}")
+        self.features = features
+        if preprocess not in PREPROCESS:
+            raise ConfigError(f"dataset.preprocess must be one of {', '.join(PREPROCESS)}, got {preprocess!r}")
+        self.preprocess = preprocess
+        if not isinstance(drop_nan, bool):
+            raise ConfigError(f"dataset.drop_nan must be true or false, got {drop_nan!r}")
+        self.drop_nan = drop_nan
+        self.hdf_key = hdf_key
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def file(self) -> Path:
+        return default_path() if self.path is None else resolve(self.path)
+
+    def region_mask(self, mjj: np.ndarray) -> np.ndarray:
+        if self.region == "sr":
+            return (mjj > self.sr_low) & (mjj < self.sr_high)
+        if self.region == "sb":
+            return ((mjj > self.sb_low) & (mjj < self.sr_low)) | ((mjj > self.sr_high) & (mjj < self.sb_high))
+        return np.ones(len(mjj), dtype=bool)
+
+    def region_text(self) -> str:
+        if self.region == "sr":
+            return f"region=sr ({self.sr_low} < mjj < {self.sr_high} TeV)"
+        if self.region == "sb":
+            return (f"region=sb ({self.sb_low} < mjj < {self.sr_low} or {self.sr_high} < mjj < {self.sb_high} TeV)")
+        return "region=all"
+
+    def read(self) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """Features (n, 5) and int8 labels of every usable event in the file, plus facts for ``info``."""
+        path = self.file()
+        x, labels, fmt = read_events(path, self.hdf_key)
+        info: dict[str, Any] = {"file": str(path), "format": fmt, "n_events_file": len(x)}
+        bad = ~(np.isfinite(x).all(axis=1) & np.isfinite(labels))
+        n_bad = int(bad.sum())
+        if n_bad:
+            if not self.drop_nan:
+                raise DataError(f"{path}: {n_bad} of {len(x)} events have NaN or infinite values; "
+                                f"fix the file or drop them with dataset.drop_nan=true")
+            log.warning("%s: dropped %d events with NaN or infinite values (dataset.drop_nan=true)", path, n_bad)
+            x, labels = x[~bad], labels[~bad]
+        info["n_dropped_nan"] = n_bad
+        values = np.unique(labels)
+        if not np.isin(values, (0.0, 1.0)).all():
+            shown = ", ".join(f"{v:g}" for v in values[:8]) + (" ..." if len(values) > 8 else "")
+            raise DataError(f"{path}: the label column must be 0 (background) or 1 (signal), found {shown}; "
+                            f"check the column order ({' '.join(NPY_COLUMNS)} for .npy)")
+        return x, labels.astype(np.int8), info
+
+    def load(self, seed: int) -> DataBundle:
+        """Training and test arrays. ``seed`` (the run's seed) is deliberately unused: the split
+        depends only on the file and ``split_seed``, so a seed sweep varies only the training."""
+        x, labels, info = self.read()
+        path = info["file"]
+        inside = self.region_mask(x[:, 0])
+        bkg = x[inside & (labels == 0)]
+        sig = x[inside & (labels == 1)]
+        if len(bkg) == 0:
+            lo, hi = (float(x[:, 0].min()), float(x[:, 0].max())) if len(x) else (float("nan"), float("nan"))
+            raise DataError(f"{path}: {self.region_text()} leaves no background (training) events; the file's mjj "
+                            f"spans [{lo:.3f}, {hi:.3f}] TeV, so change dataset.region or its edges")
+        if self.split_seed is not None:
+            rng = np.random.default_rng(self.split_seed)
+            bkg = bkg[rng.permutation(len(bkg))]
+            sig = sig[rng.permutation(len(sig))]
+
+        n_bkg = len(bkg)
+        n_train = self.n_train if self.n_train is not None else int(0.8 * n_bkg)
+        n_test_bkg = self.n_test_background if self.n_test_background is not None else n_bkg - n_train
+        if n_train <= 0 or n_test_bkg <= 0 or n_train + n_test_bkg > n_bkg:
+            raise DataError(f"{path}: {self.region_text()} has {n_bkg} background events, too few for "
+                            f"n_train={n_train} plus n_test_background={n_test_bkg}; lower dataset.n_train "
+                            f"or dataset.n_test_background (or set them to null for an 80/20 split)")
+        x_train = bkg[:n_train]
+        x_test_bkg = bkg[n_bkg - n_test_bkg:]
+
+        f = self.train_signal_fraction
+        n_train_sig = int(round(n_train * f / (1.0 - f))) if f > 0 else 0
+        n_sig_left = len(sig) - n_train_sig
+        n_test_sig = self.n_test_signal if self.n_test_signal is not None else n_sig_left
+        if n_sig_left <= 0 or n_test_sig <= 0 or n_test_sig > n_sig_left:
+            raise DataError(f"{path}: {self.region_text()} has {len(sig)} signal events, too few for "
+                            f"{n_train_sig} training (train_signal_fraction={f:g}) plus "
+                            f"{n_test_sig if self.n_test_signal is not None else 'at least 1'} test signal events; "
+                            f"lower dataset.n_test_signal or dataset.train_signal_fraction")
+        if n_train_sig:
+            x_train = np.concatenate([x_train, sig[:n_train_sig]])
+        x_test_sig = sig[len(sig) - n_test_sig:]
+
+        cols = [FEATURES.index(name) for name in self.features]
+        x_train = x_train[:, cols]
+        x_test = np.concatenate([x_test_bkg, x_test_sig])[:, cols]
+        y_test = np.concatenate([np.zeros(n_test_bkg, np.int8), np.ones(n_test_sig, np.int8)])
+        x_train, x_test, stats = preprocess(x_train, x_test, self.preprocess)
+
+        info.update({
+            "region": self.region, "split_seed": self.split_seed,
+            "n_background_selected": n_bkg, "n_signal_selected": len(sig),
+            "n_train": n_train, "n_train_signal": n_train_sig,
+            "n_test_background": n_test_bkg, "n_test_signal": n_test_sig,
+            "preprocess": self.preprocess, **stats,
+        })
+        log.info("LHCO %s: %s, %d background + %d signal selected; train %d background + %d signal, "
+                 "test %d background + %d signal", path, self.region_text(), n_bkg, len(sig), n_train,
+                 n_train_sig, n_test_bkg, n_test_sig)
+        return DataBundle(
+            name=self.name,
+            x_train=x_train.astype(np.float32),
+            x_test=x_test.astype(np.float32),
+            y_test=y_test,
+            feature_names=self.features,
+            info=info,
+        )
+
+
+def preprocess(x_train: np.ndarray, x_test: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray, dict[str, list[float]]]:
+    """Scale both sets with statistics of the training set only.
+
+    ``standardize``: (x - mean) / std; ``minmax``: (x - min) / (max - min); a constant feature
+    is only shifted. Returns the scaled arrays and the statistics (for ``info``).
+    """
+    if how == "none":
+        return x_train, x_test, {}
+    if how == "standardize":
+        shift, scale = x_train.mean(axis=0), x_train.std(axis=0)
+        names = ("mean", "std")
+    elif how == "minmax":
+        shift, scale = x_train.min(axis=0), x_train.max(axis=0) - x_train.min(axis=0)
+        names = ("min", "range")
+    else:
+        raise ConfigError(f"dataset.preprocess must be one of {', '.join(PREPROCESS)}, got {how!r}")
+    scale = np.where(scale > 0, scale, 1.0)
+    stats = {f"preprocess_{names[0]}": shift.tolist(), f"preprocess_{names[1]}": scale.tolist()}
+    return (x_train - shift) / scale, (x_test - shift) / scale, stats

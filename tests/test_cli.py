@@ -1,0 +1,82 @@
+"""Command-line handling: `key=a..b` ranges and one-line errors for bad names."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from oneclass.cli import check_group_choices, config_dir, translate_ranges
+from oneclass.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    "arg, expected",
+    [
+        ("seed=0..9", "seed=range(0,10)"),
+        ("seed=3..3", "seed=range(3,4)"),
+        ("seed=-2..1", "seed=range(-2,2)"),
+        ("+extra.n=1..2", "+extra.n=range(1,3)"),
+        ("model.hidden.0=16..18", "model.hidden.0=range(16,19)"),
+    ],
+)
+def test_integer_ranges_become_hydra_ranges(arg, expected):
+    assert translate_ranges([arg]) == [expected]
+
+
+@pytest.mark.parametrize(
+    "arg",
+    ["-m", "--cfg", "job", "-sc", "install=bash", "seed=range(0,10)", "seed=0,1,2", "model=ocdn,logreg",
+     "dataset.path=../shared/data/lhco/x.npy", "dataset.path=..", "hydra.sweep.dir=a..b/c", "name=foo..bar"],
+)
+def test_everything_else_is_left_untouched(arg):
+    assert translate_ranges([arg]) == [arg]
+
+
+@pytest.mark.parametrize("arg", ["seed=0..x", "seed=a..9", "seed=0..", "seed=1.5..3"])
+def test_non_integer_range_is_an_error(arg):
+    with pytest.raises(ConfigError, match="two integers"):
+        translate_ranges([arg])
+
+
+def test_reversed_range_is_an_error():
+    with pytest.raises(ConfigError, match="empty range"):
+        translate_ranges(["seed=9..0"])
+
+
+def test_unknown_group_option_names_the_available_ones():
+    with pytest.raises(ConfigError, match=r"unknown model 'ocdnn'; available: .*logreg.*ocdn"):
+        check_group_choices(["model=ocdnn"], config_dir())
+    with pytest.raises(ConfigError, match="unknown model 'nope'"):
+        check_group_choices(["-m", "model=ocdn,nope"], config_dir())
+    check_group_choices(["model=ocdn,logreg", "trainer.max_epochs=3", "hydra/launcher=basic"], config_dir())
+
+
+def _run(*args, cwd):
+    return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["model=nosuch"], "error: unknown model 'nosuch'"),
+        (["-m", "seed=0..x"], "error: in 'seed=0..x': a..b ranges need two integers"),
+        (["seed=abc", "logger=none"], "error: seed must be an integer, got 'abc'"),
+        (["model.batch_size=-4", "logger=none"], "error: model.batch_size must be positive, got -4"),
+        (["dataset.signal_mean=abc", "logger=none"], "error: dataset.signal_mean must be a number, got 'abc'"),
+    ],
+)
+def test_bad_input_gives_one_line_error(tmp_path, args, message):
+    proc = _run(*args, cwd=tmp_path)
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    assert lines[-1].startswith(message), proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_config_key_fails_fast(tmp_path):
+    proc = _run("trainer.max_epoch=5", cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "max_epoch" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,85 @@
+"""One job end to end: exactly one MLflow run with the promised metrics, params and artifacts;
+a multirun over `seed=0..2` through the real command line."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from oneclass.errors import ConfigError
+from oneclass.pipeline import JobInfo, run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _client(tmp_path: Path) -> MlflowClient:
+    return MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+
+
+def test_one_job_is_one_mlflow_run_with_metrics_params_and_artifacts(cfg_factory, tmp_path):
+    cfg = cfg_factory("trainer.max_epochs=3", "seed=7")
+    metrics = run(cfg, JobInfo(output_dir=tmp_path / "job", launch_dir=tmp_path))
+    client = _client(tmp_path)
+    experiment = client.get_experiment_by_name("gaussian")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1
+    r = runs[0]
+    assert r.info.status == "FINISHED"
+    assert r.data.metrics["test_auc"] == pytest.approx(metrics["test_auc"])
+    assert r.data.metrics["test_max_sic"] == pytest.approx(metrics["test_max_sic"])
+    history = client.get_metric_history(r.info.run_id, "train_loss")
+    assert sorted(m.step for m in history) == [0, 1, 2]
+    assert all(np.isfinite(m.value) for m in history)
+    assert r.data.params["model.lr"] == "0.001"
+    assert r.data.params["dataset.signal_mean"] == "0.0"
+    assert r.data.params["seed"] == "7"
+    assert r.data.tags["seed"] == "7" and r.data.tags["model"] == "ocdn" and r.data.tags["dataset"] == "gaussian"
+    names = {a.path for a in client.list_artifacts(r.info.run_id)}
+    assert {"config.yaml", "scores.npz", "roc.png", "sic.png", "model.ckpt"} <= names
+    local = Path(client.download_artifacts(r.info.run_id, "scores.npz", str(tmp_path / "dl")))
+    with np.load(local) as npz:
+        assert npz["scores"].shape == npz["labels"].shape == (4000,)
+        from sklearn.metrics import roc_auc_score
+
+        assert roc_auc_score(npz["labels"], npz["scores"]) == pytest.approx(metrics["test_auc"])
+
+
+def test_same_seed_twice_gives_identical_scores(cfg_factory, tmp_path):
+    out = []
+    for i in range(2):
+        job = JobInfo(output_dir=tmp_path / f"job{i}", launch_dir=tmp_path)
+        run(cfg_factory("logger=none", "seed=3"), job)
+        with np.load(job.output_dir / "scores.npz") as npz:
+            out.append(npz["scores"])
+    np.testing.assert_array_equal(out[0], out[1])
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [("model.batch_size=-1", "model.batch_size must be positive"),
+     ("dataset.signal_mean=abc", "dataset.signal_mean must be a number"),
+     ("seed=abc", "seed must be an integer")],
+)
+def test_bad_values_raise_config_errors(cfg_factory, tmp_path, override, message):
+    with pytest.raises(ConfigError, match=message):
+        run(cfg_factory("logger=none", override), JobInfo(output_dir=tmp_path / "job", launch_dir=tmp_path))
+
+
+@pytest.mark.slow
+def test_seed_range_sweep_makes_three_runs_sharing_a_sweep_id(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "-m", "seed=0..2", "trainer.max_epochs=1", "dataset.n_train=1000",
+         "dataset.n_test_background=1000", "dataset.n_test_signal=1000"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("test AUC") == 3  # one line per finished job
+    client = _client(tmp_path)
+    runs = client.search_runs([client.get_experiment_by_name("gaussian").experiment_id])
+    assert sorted(int(r.data.params["seed"]) for r in runs) == [0, 1, 2]
+    assert len({r.data.tags["sweep_id"] for r in runs}) == 1
+    assert sorted(r.data.tags["job_num"] for r in runs) == ["0", "1", "2"]
+    assert all("test_auc" in r.data.metrics and "test_max_sic" in r.data.metrics for r in runs)
