@@ -179,7 +179,7 @@ def test_ocsvm_far_point_scores_higher_than_training_mean(preset, solver, cfg_fa
 
 
 def test_ocsvm_score_is_one_minus_score_samples(cfg_factory):
-    cfg = cfg_factory("model=ocsvm_oad")
+    cfg = cfg_factory("model=ocsvm_oad", "model.solver=exact")
     x = np.random.default_rng(0).normal(size=(300, 2))
     model = build(cfg.model, "model", n_features=2).fit(x)
     np.testing.assert_allclose(model.score(x), 1 - model.estimator_.score_samples(x))

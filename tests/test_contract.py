@@ -19,9 +19,12 @@ from oneclass.pipeline import make_trainer
 MODELS = sorted(p.stem for p in (config_dir() / "model").glob("*.yaml"))
 # Short schedules that keep each fit to about a second; the detectors' own settings otherwise.
 FAST = {
-    "deepsvdd": ["model.hidden=[64,64]", "model.rep_dim=16", "model.lr=1e-3", "model.pretrain_epochs=1"],
+    "deepsvdd": ["model.hidden=[64,64]", "model.rep_dim=16", "model.lr=1e-3", "model.pretrain=true",
+                 "model.pretrain_epochs=1"],
     "deepsvdd_soft": ["model.hidden=[64,64]", "model.rep_dim=16", "model.lr=1e-3", "model.warm_up_epochs=0"],
     "ae": ["model.hidden=[64,64]", "model.batch_size=64"],
+    # a linear OCDN turns from its random initial direction to the background-to-signal one slowly
+    "logreg": ["trainer.max_epochs=100"],
 }
 
 
