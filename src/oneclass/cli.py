@@ -82,11 +82,13 @@ def _task(cfg):
 
     from oneclass.pipeline import run
 
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        from oneclass.sweep import run_job
+
+        return run_job(cfg)  # a failed job is recorded, never stops the sweep (see oneclass.sweep)
     try:
         return run(cfg)
     except OneClassError as exc:
-        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-            raise
         raise SystemExit(f"error: {exc}") from None
 
 

@@ -13,6 +13,7 @@ import os
 import subprocess
 import time
 import warnings
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ import lightning.pytorch as L
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from oneclass import plots
+from oneclass import jobenv, plots, resume
 from oneclass.config import build, flatten, require_int
 from oneclass.data.base import DataBundle, Dataset
 from oneclass.errors import ConfigError, TrainingError
@@ -45,6 +46,13 @@ class JobInfo:
     sweep_dir: str | None = None
     overrides: list[str] = field(default_factory=list)
     choices: dict[str, str] = field(default_factory=dict)
+    # jobs sharing this machine at once (joblib's n_jobs) and a cluster job's cores: sizes torch threads
+    parallel_jobs: int | None = None
+    cpus_per_task: int | None = None
+    # filled in by run(): "finished" / "skipped", the MLflow run id, the process state found at start
+    status: str | None = None
+    run_id: str | None = None
+    process: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def current(cls, default_output: str | os.PathLike | None = None) -> "JobInfo":
@@ -69,6 +77,11 @@ class JobInfo:
             info.sweep_dir = sweep_dir
             digest = hashlib.sha1(sweep_dir.encode()).hexdigest()[:8]
             info.sweep_id = f"{Path(sweep_dir).name}-{digest}"
+            launcher = hc.launcher
+            if "JoblibLauncher" in str(launcher.get("_target_", "")):
+                info.parallel_jobs = jobenv.concurrent_jobs(launcher.get("n_jobs"))
+            cpus = launcher.get("cpus_per_task")
+            info.cpus_per_task = int(cpus) if isinstance(cpus, int) and cpus > 0 else None
         return info
 
 
@@ -97,10 +110,23 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=".*litlogger.*")
 
 
-def make_trainer(cfg: DictConfig, callbacks: list[L.Callback]) -> L.Trainer:
-    """The Lightning Trainer from ``cfg.trainer`` with the pipeline's callbacks added."""
+def make_trainer(cfg: DictConfig, callbacks: list[L.Callback], devices: list[int] | None = None) -> L.Trainer:
+    """The Lightning Trainer from ``cfg.trainer`` with the pipeline's callbacks added.
+
+    Under SLURM, Lightning's own auto-requeue is switched off (submitit owns requeueing, see
+    ``jobenv.cluster_plugins``); the pipeline's resume checkpoint needs ``enable_checkpointing``.
+    """
+    from lightning.pytorch.callbacks import Checkpoint
+
     extra = list(cfg.trainer.get("callbacks") or [])
-    trainer = build(cfg.trainer, "trainer", callbacks=extra + callbacks)
+    kwargs: dict[str, Any] = {}
+    if any(isinstance(c, Checkpoint) for c in callbacks):
+        kwargs["enable_checkpointing"] = True
+    if cfg.trainer.get("plugins") is None and (plugins := jobenv.cluster_plugins()):
+        kwargs["plugins"] = plugins
+    if devices is not None:
+        kwargs["devices"] = devices
+    trainer = build(cfg.trainer, "trainer", callbacks=extra + callbacks, **kwargs)
     if not isinstance(trainer, L.Trainer):
         raise ConfigError(f"trainer._target_ must build a lightning Trainer, got {type(trainer).__name__}")
     return trainer
@@ -145,9 +171,18 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> dict[str, float]:
     if job.multirun:
         tags.update(sweep_id=str(job.sweep_id), sweep_dir=str(job.sweep_dir), job_num=str(job.job_num))
     name = run_name(cfg, job)
+    fingerprint = resume.fingerprint(cfg)
+    if fingerprint:
+        tags["config_fingerprint"] = fingerprint
+        if cfg.get("resume") is True and (done := tracker.find_finished(fingerprint)):
+            return _skip(job, tracker, done)
     started = time.perf_counter()
-    with tracker.start_run(name, tags=tags):
+    with tracker.start_run(name, tags=tags), jobenv.isolated() as found, ExitStack() as held:
+        job.run_id, job.process = tracker.run_id, found
         tracker.log_params(flatten(cfg))
+        found["threads_used"] = jobenv.set_threads(jobenv.job_threads(cfg.get("threads"), job.parallel_jobs, job.cpus_per_task))
+        if cfg.get("resume") not in (None, True, False):
+            raise ConfigError(f"resume must be true or false, got {cfg.resume!r}")
         seed = require_int(cfg.seed, "seed")
         L.seed_everything(seed, workers=False, verbose=False)
 
@@ -156,17 +191,26 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> dict[str, float]:
         detector = build(cfg.model, "model", n_features=data.n_features)
 
         trainer = None
+        ckpt_dir = resume.checkpoint_dir(job.launch_dir, name, fingerprint) if fingerprint else None
         t0 = time.perf_counter()
         if isinstance(detector, L.LightningModule):
             callbacks: list[L.Callback] = [EpochTracking(tracker)]
             callbacks += snapshot_callbacks(cfg, data.x_test, data.y_test, job.output_dir)
             if not job.multirun:
                 callbacks.append(EpochProgress(desc=name))
-            trainer = make_trainer(cfg, callbacks)
+            ckpt_path = None
+            if ckpt_dir is not None:
+                callbacks.append(resume.LastCheckpoint(ckpt_dir))
+                ckpt_path, epochs_done = resume.usable_checkpoint(ckpt_dir / resume.LAST)
+                if ckpt_path is not None:
+                    log.info("resuming %s from %s (%d epochs done)", name, ckpt_path, epochs_done)
+                    tracker.set_tags({"resumed_from": str(ckpt_path), "resumed_after_epochs": str(epochs_done)})
+            gpu = held.enter_context(jobenv.gpu_slot(n_gpus)) if (n_gpus := _gpus_to_share(cfg, job)) else None
+            trainer = make_trainer(cfg, callbacks, devices=None if gpu is None else [gpu])
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", ".*does not have many workers.*")
                 warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
-                detector.fit(data.x_train, trainer=trainer)
+                detector.fit(data.x_train, trainer=trainer, ckpt_path=str(ckpt_path) if ckpt_path else None)
         else:
             detector.fit(data.x_train)
         fit_time = time.perf_counter() - t0
@@ -176,6 +220,10 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> dict[str, float]:
         score_time = time.perf_counter() - t0
         if scores.shape != (len(data.x_test),):
             raise TrainingError(f"{type(detector).__name__}.score returned shape {scores.shape} for {len(data.x_test)} events")
+        if not np.isfinite(scores).all():
+            epochs = f" after {trainer.current_epoch} epochs" if trainer is not None else ""
+            raise TrainingError(f"{type(detector).__name__} ({detector_name(cfg, job)}): {int((~np.isfinite(scores)).sum())} "
+                                f"of {len(scores)} test scores are NaN or infinite{epochs}; the model diverged (lower model.lr?)")
         ev = evaluate(scores, data.y_test, min_background=require_int(cfg.eval.min_background, "eval.min_background"))
 
         write_artifacts(cfg, data, scores, ev, name, job.output_dir)
@@ -183,6 +231,8 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> dict[str, float]:
         metrics = {**ev.metrics(), "fit_time_s": fit_time, "score_time_s": score_time}
         tracker.log_metrics(metrics)
         tracker.log_artifacts(job.output_dir)
+        job.status = "finished"
+    resume.discard(ckpt_dir)
 
     elapsed = time.perf_counter() - started
     if job.multirun:
@@ -194,3 +244,21 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> dict[str, float]:
         print(f"results: {job.output_dir}", flush=True)
         print(tracker.describe(), flush=True)
     return metrics
+
+
+def _gpus_to_share(cfg: DictConfig, job: JobInfo) -> int:
+    """Parallel jobs on a multi-GPU machine with one device each: the number of GPUs to share, else 0."""
+    import torch
+
+    wants_gpu = str(cfg.trainer.get("accelerator")) in ("gpu", "cuda") and cfg.trainer.get("devices") == 1
+    n = torch.cuda.device_count() if wants_gpu and (job.parallel_jobs or 0) > 1 else 0
+    return n if n > 1 else 0
+
+
+def _skip(job: JobInfo, tracker: Tracker, run_id: str) -> dict[str, float]:
+    """``resume=true`` and this exact config already has a FINISHED run: do nothing, say so."""
+    job.status, job.run_id = "skipped", run_id
+    over = " ".join(job.overrides) or "(no overrides)"
+    prefix = f"[job {job.job_num}] {over}" if job.multirun else "this config"
+    print(f"{prefix}: skipped, identical config already FINISHED in MLflow run {run_id} (resume=true)", flush=True)
+    return {}

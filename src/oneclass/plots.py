@@ -50,17 +50,22 @@ def _thin(x: np.ndarray, y: np.ndarray, n: int = 4000) -> tuple[np.ndarray, np.n
     return x[idx], y[idx]
 
 
+def _finish_roc_axes(ax, fontsize: int = 8) -> None:
+    """Random-guess diagonal, axis labels and unit limits of a ROC panel."""
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="random guess")
+    ax.set_xlabel(ROC_X)
+    ax.set_ylabel(ROC_Y)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.legend(loc="lower right", fontsize=fontsize)
+
+
 def roc_figure(ev: Evaluation, path: Path, label: str) -> Path:
     """ROC curve (signal efficiency against background efficiency) with the random-guess line."""
     fig, ax = plt.subplots(figsize=(5, 4.5))
     fpr, tpr = _thin(ev.fpr, ev.tpr)
     ax.plot(fpr, tpr, label=f"{label} (AUC = {ev.auc:.3f})")
-    ax.plot([0, 1], [0, 1], "k--", lw=1, label="random guess")
-    ax.set_xlabel("background efficiency (FPR)")
-    ax.set_ylabel("signal efficiency (TPR)")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.legend(loc="lower right")
+    _finish_roc_axes(ax, fontsize=10)
     return _save(fig, path)
 
 
@@ -121,12 +126,7 @@ def comparison_figure(detectors: list[dict], kind: str, stem: Path, title: str =
             ax_sic.fill_between(x, np.clip(m - sd, 0, None), m + sd, color=c, alpha=0.2, lw=0)
             if ok.any():
                 sic_top = max(sic_top, float(np.nanmax(m + sd)))
-    ax_roc.plot([0, 1], [0, 1], "k--", lw=1, label="random guess")
-    ax_roc.set_xlabel(ROC_X)
-    ax_roc.set_ylabel(ROC_Y)
-    ax_roc.set_xlim(0, 1)
-    ax_roc.set_ylim(0, 1)
-    ax_roc.legend(loc="lower right", fontsize=8)
+    _finish_roc_axes(ax_roc)
     _random_sic(ax_sic)
     ax_sic.set_xlabel(ROC_Y)
     ax_sic.set_ylabel(SIC_LABEL)
@@ -187,12 +187,7 @@ def snapshot_figure(rows: list[tuple[str, dict]], path: Path, formats: tuple[str
             fpr, tpr = _thin(fpr, tpr)
             ax_roc.plot(fpr, tpr, color=shade, ls=styles[i % len(styles)], lw=2.5 - 0.4 * (i % 4),
                         label=f"epoch {e} (AUC {auc:.4f})")
-        ax_roc.plot([0, 1], [0, 1], "k--", lw=1, label="random guess")
-        ax_roc.set_xlabel(ROC_X)
-        ax_roc.set_ylabel(ROC_Y)
-        ax_roc.set_xlim(0, 1)
-        ax_roc.set_ylim(0, 1)
-        ax_roc.legend(loc="lower right", fontsize=8)
+        _finish_roc_axes(ax_roc)
         ax_roc.set_title("ROC after each epoch", fontsize=10)
     if formats:
         return save_all(fig, Path(path), formats)

@@ -3,12 +3,22 @@
 The pipeline is the only caller. The MLflow tracker talks to the store through an explicit
 ``MlflowClient`` (never the fluent ``mlflow.start_run`` API), so no active run, tracking URI or
 experiment leaks from one job into the next when a worker process runs several jobs.
+
+Parallel jobs share one store. Every call to the store goes through :func:`retry`: SQLite answers
+"database is locked" when two writers collide (immediately, without waiting, when a read
+transaction must be upgraded), and a tracking server may be briefly unreachable; such calls are
+retried with jittered exponential backoff. The store and experiment are created once by the
+launching process before jobs start (:meth:`MlflowTracker.prepare`, called by the sweep callback),
+so jobs never race on SQLite schema creation.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,6 +26,31 @@ from typing import Any
 from oneclass.errors import ConfigError
 
 MAX_PARAM_LEN = 6000
+RETRIES = 10
+_TRANSIENT = ("database is locked", "database table is locked", "busy", "deadlock", "could not obtain lock",
+              "connection", "no such table", "duplicate column", "temporarily unavailable", "timed out", "max retries exceeded", "503", "502")
+_jitter = random.Random()  # never the global RNG: that belongs to the job's seed
+log = logging.getLogger(__name__)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A store error worth retrying (lock contention, a server momentarily unreachable)."""
+    text = f"{type(exc).__name__} {exc}".lower()
+    return any(t in text for t in _TRANSIENT)
+
+
+def retry(fn: Callable[..., Any], *args: Any, attempts: int = RETRIES, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, retried on transient store errors (0.1 s doubling to 5 s, jittered)."""
+    delay = 0.1
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if attempt == attempts or not is_transient(exc):
+                raise
+            log.info("tracking call %s failed (%s); retry %d in %.1f s", getattr(fn, "__name__", fn), exc, attempt, delay)
+            time.sleep(delay * (0.5 + _jitter.random()))
+            delay = min(delay * 2, 5.0)
 
 
 class Tracker:
@@ -37,6 +72,13 @@ class Tracker:
     def set_tags(self, tags: dict[str, str]) -> None: ...
 
     def log_artifacts(self, local_dir: str | os.PathLike, artifact_path: str | None = None) -> None: ...
+
+    def find_finished(self, fingerprint: str) -> str | None:
+        """Id of a FINISHED run with this ``config_fingerprint`` tag, if the store has one."""
+        return None
+
+    def prepare(self) -> None:
+        """Create the store and experiment (once, before parallel jobs start)."""
 
     def describe(self) -> str:
         """One line telling the user where the run can be seen."""
@@ -84,16 +126,17 @@ class MlflowTracker(Tracker):
         for name in ("alembic", "mlflow.store.db.utils"):
             logging.getLogger(name).setLevel(logging.WARNING)
         self.client = MlflowClient(tracking_uri=self.tracking_uri)
-        experiment = self.client.get_experiment_by_name(self.experiment_name)
+        experiment = retry(self.client.get_experiment_by_name, self.experiment_name)
         if experiment is None:
             artifact_location = None
             if self.tracking_uri.startswith("sqlite:"):
                 # keep artifacts beside the SQLite store, not wherever the process happens to run
                 artifact_location = (Path(self.tracking_uri.removeprefix("sqlite:///")).parent / "mlruns").resolve().as_uri()
             try:
-                self.experiment_id = self.client.create_experiment(self.experiment_name, artifact_location=artifact_location)
+                self.experiment_id = retry(self.client.create_experiment, self.experiment_name,
+                                           artifact_location=artifact_location)
             except Exception:  # created concurrently by another job
-                experiment = self.client.get_experiment_by_name(self.experiment_name)
+                experiment = retry(self.client.get_experiment_by_name, self.experiment_name)
                 if experiment is None:
                     raise
                 self.experiment_id = experiment.experiment_id
@@ -103,44 +146,55 @@ class MlflowTracker(Tracker):
     @contextmanager
     def start_run(self, run_name: str, tags: dict[str, str] | None = None) -> Iterator["MlflowTracker"]:
         self._connect()
-        run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags or {})
+        run = retry(self.client.create_run, self.experiment_id, run_name=run_name, tags=tags or {})
         self.run_id = run.info.run_id
         try:
             yield self
         except BaseException as exc:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            # Ctrl-C (Lightning turns it into SystemExit) and SLURM preemption (submitit exits) are KILLED
+            killed = isinstance(exc, (KeyboardInterrupt, SystemExit))
+            if killed:
+                code = f", exit code {exc.code}" if isinstance(exc, SystemExit) else ""
+                message = f"interrupted ({type(exc).__name__}{code}): Ctrl-C or preemption; rerun the job to resume"
             try:
-                self.client.set_tag(self.run_id, "error", message[:5000])
-                self.client.set_tag(self.run_id, "error_type", type(exc).__name__)
+                self.set_tags({"error": message, "error_type": type(exc).__name__})
             finally:
-                status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-                self.client.set_terminated(self.run_id, status=status)
+                retry(self.client.set_terminated, self.run_id, status="KILLED" if killed else "FAILED")
             raise
         else:
-            self.client.set_terminated(self.run_id, status="FINISHED")
+            retry(self.client.set_terminated, self.run_id, status="FINISHED")
+
+    def prepare(self) -> None:
+        self._connect()
+
+    def find_finished(self, fingerprint: str) -> str | None:
+        self._connect()
+        runs = retry(self.client.search_runs, [self.experiment_id],
+                     filter_string=f"tags.config_fingerprint = '{fingerprint}' and attributes.status = 'FINISHED'",
+                     max_results=1)
+        return runs[0].info.run_id if runs else None
 
     def log_params(self, params: dict[str, Any]) -> None:
         from mlflow.entities import Param
 
         items = [Param(k, str(v)[:MAX_PARAM_LEN]) for k, v in params.items()]
         for i in range(0, len(items), 100):  # MLflow accepts at most 100 params per batch
-            self.client.log_batch(self.run_id, params=items[i : i + 100])
+            retry(self.client.log_batch, self.run_id, params=items[i : i + 100])
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        import time
-
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), now, step or 0) for k, v in metrics.items()])
+        retry(self.client.log_batch, self.run_id, metrics=[Metric(k, float(v), now, step or 0) for k, v in metrics.items()])
 
     def set_tags(self, tags: dict[str, str]) -> None:
         from mlflow.entities import RunTag
 
-        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()])
+        retry(self.client.log_batch, self.run_id, tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()])
 
     def log_artifacts(self, local_dir: str | os.PathLike, artifact_path: str | None = None) -> None:
-        self.client.log_artifacts(self.run_id, str(local_dir), artifact_path)
+        retry(self.client.log_artifacts, self.run_id, str(local_dir), artifact_path)
 
     def describe(self) -> str:
         uri = self.tracking_uri

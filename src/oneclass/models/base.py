@@ -100,7 +100,8 @@ class LightningDetector(L.LightningModule):
         self._train_x = torch.as_tensor(x, dtype=torch.float32, device=device)
         batches = TensorBatches(self._train_x, batch_size=self.batch_size * self.batches_per_step, shuffle=True)
         try:
-            trainer.fit(self, train_dataloaders=batches, ckpt_path=ckpt_path)
+            # a resumed checkpoint is loaded safely: tensors and plain containers only
+            trainer.fit(self, train_dataloaders=batches, ckpt_path=ckpt_path, weights_only=True if ckpt_path else None)
         finally:
             self._train_x = None
         return self
