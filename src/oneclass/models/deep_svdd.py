@@ -1,0 +1,259 @@
+"""Deep SVDD (Ruff et al., "Deep One-Class Classification", ICML 2018), after their PyTorch reference.
+
+A network phi maps events into a ``rep_dim``-dimensional space where the background is pulled
+towards a fixed centre c; the anomaly score is the squared distance d^2 = |phi(x) - c|^2.
+
+* one-class objective: mean d^2 (+ Adam weight decay);
+* soft-boundary objective: R^2 + 1/nu * mean(max(0, d^2 - R^2)), R not trained by gradient but
+  set to the (1 - nu)-quantile of the distances d after ``warm_up_epochs`` epochs; score d^2 - R^2.
+
+Reference behaviour kept here (``lukasruff/Deep-SVDD-PyTorch``, ``src/optim/deepSVDD_trainer.py``):
+c is the mean of the network outputs in **eval mode** over the training data before training,
+coordinates with |c| < eps are moved to +-eps; R is updated after **every optimizer step** from
+that mini-batch's distances (``radius_update=batch``), starting at epoch ``warm_up_epochs``
+(reference: 10; with the OCDN authors' 10-epoch runs R therefore stays 0).
+``radius_update=epoch`` instead sets R once per epoch from all training events (eval mode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from oneclass.config import require_int, require_positive
+from oneclass.errors import ConfigError, TrainingError
+from oneclass.models.base import LightningDetector, require_fraction
+from oneclass.models.components import activation, hidden_sizes
+from oneclass.training import TensorBatches
+
+OBJECTIVES = ("one-class", "soft-boundary")
+NETS = ("mlp", "paper_fc")
+RADIUS_UPDATES = ("batch", "epoch")
+# Bounded activations saturate to a constant, which lets the network collapse onto c (Ruff et al. Sec. 3.3).
+BOUNDED = ("tanh", "sigmoid")
+
+
+def make_net(kind: str, n_in: int, hidden: Sequence[int], n_out: int, act: str = "leaky_relu",
+             batch_norm: bool = True, dropout: float = 0.5) -> nn.Sequential:
+    """A Deep SVDD network (or the mirrored decoder for pretraining: ``n_in=rep_dim``).
+
+    ``mlp``: bias-free Linear -> [BatchNorm without affine parameters] -> ``act`` per hidden layer,
+    then a bias-free Linear (Ruff's rules: no bias, no bounded activations).
+    ``paper_fc``: Linear(h) -> BatchNorm -> ReLU -> Dropout per hidden layer, then a bias-free
+    Linear: the OCDN authors' network (its biases and affine BatchNorm break Ruff's rules).
+    """
+    layers: list[nn.Module] = []
+    width = n_in
+    for h in hidden:
+        if kind == "mlp":
+            layers.append(nn.Linear(width, h, bias=False))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(h, eps=1e-4, affine=False))
+            layers.append(activation(act))
+        else:
+            layers += [nn.Linear(width, h), nn.BatchNorm1d(h), nn.ReLU(), nn.Dropout(dropout)]
+        width = h
+    layers.append(nn.Linear(width, n_out, bias=False))
+    return nn.Sequential(*layers)
+
+
+def radius(d2: torch.Tensor, nu: float) -> torch.Tensor:
+    """The optimal soft-boundary radius for fixed weights: the (1 - nu)-quantile of sqrt(d^2)."""
+    return torch.quantile(d2.detach().double().sqrt(), 1.0 - nu)
+
+
+class DeepSVDD(LightningDetector):
+    """Deep SVDD detector; ``forward`` is d^2 (one-class) or d^2 - R^2 (soft-boundary).
+
+    Parameters
+    ----------
+    objective : ``one-class`` or ``soft-boundary``.
+    net : ``mlp`` (bias-free, Ruff's rules) or ``paper_fc`` (the OCDN authors' LHCO network).
+    hidden : hidden widths (both nets). rep_dim : output (feature-space) dimension.
+    activation : ``mlp`` only; unbounded activations only.
+    batch_norm : ``mlp`` only: BatchNorm without affine parameters after each hidden layer (as
+        Ruff's networks). dropout : ``paper_fc`` only.
+    nu : in (0, 1]; soft-boundary: the fraction of training events allowed outside the sphere.
+    warm_up_epochs : soft-boundary epochs before R is first updated (reference: 10).
+    radius_update : ``batch`` (reference: after every optimizer step, from that batch) or ``epoch``.
+    eps : centre coordinates with |c| < eps become +-eps (zero becomes +eps).
+    lr_milestones : epochs at which the learning rate is multiplied by 0.1.
+    pretrain : train a mirrored autoencoder first; its encoder is this network's initialisation.
+    pretrain_epochs, pretrain_lr, pretrain_weight_decay : its schedule (lr/weight decay default
+        to the main ones).
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        objective: str = "one-class",
+        net: str = "mlp",
+        hidden: Sequence[int] = (512, 512),
+        rep_dim: int = 128,
+        activation: str = "leaky_relu",
+        batch_norm: bool = True,
+        dropout: float = 0.5,
+        nu: float = 0.1,
+        warm_up_epochs: int = 10,
+        radius_update: str = "batch",
+        eps: float = 0.1,
+        lr: float = 1e-4,
+        weight_decay: float = 1e-6,
+        lr_milestones: Sequence[int] = (),
+        batch_size: int = 128,
+        pretrain: bool = False,
+        pretrain_epochs: int = 10,
+        pretrain_lr: float | None = None,
+        pretrain_weight_decay: float | None = None,
+        batches_per_step: int | None = None,
+    ) -> None:
+        super().__init__(n_features=n_features, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
+                         batches_per_step=batches_per_step)
+        if objective not in OBJECTIVES:
+            raise ConfigError(f"model.objective must be one of {list(OBJECTIVES)}, got {objective!r}")
+        if net not in NETS:
+            raise ConfigError(f"model.net must be one of {list(NETS)}, got {net!r}")
+        if radius_update not in RADIUS_UPDATES:
+            raise ConfigError(f"model.radius_update must be one of {list(RADIUS_UPDATES)}, got {radius_update!r}")
+        if net == "mlp" and activation in BOUNDED:
+            raise ConfigError(f"model.activation={activation!r} is bounded, which lets Deep SVDD collapse onto c; "
+                              "use relu, leaky_relu or elu")
+        for name, flag in (("batch_norm", batch_norm), ("pretrain", pretrain)):
+            if not isinstance(flag, bool):
+                raise ConfigError(f"model.{name} must be true or false, got {flag!r}")
+        if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
+            raise ConfigError(f"model.dropout must be in [0, 1), got {dropout!r}")
+        self.objective = objective
+        self.nu = require_fraction(nu, "model.nu")
+        self.warm_up_epochs = require_int(warm_up_epochs, "model.warm_up_epochs")
+        if self.warm_up_epochs < 0:
+            raise ConfigError(f"model.warm_up_epochs must be >= 0, got {warm_up_epochs!r}")
+        self.radius_update = radius_update
+        self.eps = require_positive(eps, "model.eps")
+        self.lr_milestones = sorted(require_int(m, "model.lr_milestones[]") for m in (lr_milestones or []))
+        self.pretrain = pretrain
+        self.pretrain_epochs = require_int(pretrain_epochs, "model.pretrain_epochs")
+        if self.pretrain_epochs < 0:
+            raise ConfigError(f"model.pretrain_epochs must be >= 0, got {pretrain_epochs!r}")
+        self.pretrain_lr = self.lr if pretrain_lr is None else require_positive(pretrain_lr, "model.pretrain_lr")
+        self.pretrain_weight_decay = self.weight_decay if pretrain_weight_decay is None else float(pretrain_weight_decay)
+        if self.pretrain_weight_decay < 0:
+            raise ConfigError(f"model.pretrain_weight_decay must be >= 0, got {pretrain_weight_decay!r}")
+        self.save_hyperparameters()
+        self.hidden = hidden_sizes(hidden)
+        self.rep_dim = require_positive(rep_dim, "model.rep_dim", integer=True)
+        self.net_kind, self.act, self.batch_norm, self.dropout = net, activation, batch_norm, float(dropout)
+        self.net = make_net(net, self.n_features, self.hidden, self.rep_dim, activation, batch_norm, self.dropout)
+        # Saved in the checkpoint with the weights; `centre_set` skips re-initialisation on resume.
+        self.register_buffer("c", torch.zeros(self.rep_dim))
+        self.register_buffer("R", torch.zeros(()))
+        self.register_buffer("centre_set", torch.tensor(False))
+        self._pending_d2: torch.Tensor | None = None
+        self.pretrain_losses_: list[float] = []
+
+    # ------------------------------------------------------------------ scoring
+    def dist2(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.net(x) - self.c).pow(2).sum(dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """d^2 (one-class) or d^2 - R^2 (soft-boundary) of each event, shape (n,)."""
+        d2 = self.dist2(x)
+        return d2 - self.R**2 if self.objective == "soft-boundary" else d2
+
+    def training_loss(self, x: torch.Tensor) -> torch.Tensor:
+        # The reference updates R right after each optimizer step from the distances computed before
+        # it; applying the pending update before the next batch's loss is the same sequence.
+        self._apply_pending_radius()
+        d2 = self.dist2(x)
+        if self.objective == "one-class":
+            return d2.mean()
+        if self.radius_update == "batch" and self.current_epoch >= self.warm_up_epochs:
+            self._pending_d2 = d2.detach()
+        return self.R**2 + F.relu(d2 - self.R**2).mean() / self.nu
+
+    def _apply_pending_radius(self) -> None:
+        if self._pending_d2 is not None:
+            self.R.fill_(radius(self._pending_d2, self.nu).item())
+            self._pending_d2 = None
+
+    # ------------------------------------------------------------------ set-up and schedule
+    @torch.no_grad()
+    def _outputs(self, x: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
+        """Network outputs of ``x`` in eval mode (the mode is restored afterwards)."""
+        was_training = self.net.training
+        self.net.eval()
+        try:
+            return torch.cat([self.net(x[i : i + chunk]) for i in range(0, len(x), chunk)])
+        finally:
+            self.net.train(was_training)
+
+    @torch.no_grad()
+    def init_centre(self, x: torch.Tensor) -> torch.Tensor:
+        """c = mean network output (eval mode) over ``x``; coordinates with |c| < eps set to +-eps."""
+        c = self._outputs(x).double().mean(dim=0)
+        small = c.abs() < self.eps
+        c[small] = torch.where(c[small] < 0, -self.eps, self.eps).to(c.dtype)
+        self.c.copy_(c.to(self.c.dtype))
+        self.centre_set.fill_(True)
+        return self.c
+
+    def pretrain_autoencoder(self, x: torch.Tensor) -> list[float]:
+        """Train ``self.net`` as the encoder of a mirrored autoencoder (MSE, Adam) for ``pretrain_epochs``.
+
+        A plain loop over the same shuffled tensor batches as the main training: a Trainer cannot
+        be re-entered from inside its own ``fit``, and a second Trainer would have to copy the
+        first one's device/precision set-up; the loop runs on the data's device with the run's
+        seeded generator. The decoder is discarded afterwards (it is not part of the checkpoint).
+        """
+        decoder = make_net(self.net_kind, self.rep_dim, self.hidden[::-1], self.n_features, self.act,
+                           self.batch_norm, self.dropout).to(x.device)
+        params = list(self.net.parameters()) + list(decoder.parameters())
+        opt = torch.optim.Adam(params, lr=self.pretrain_lr, weight_decay=self.pretrain_weight_decay)
+        self.net.train()
+        decoder.train()
+        losses = []
+        for epoch in range(self.pretrain_epochs):
+            total, count = torch.zeros((), device=x.device), 0
+            for batch in TensorBatches(x, self.batch_size, shuffle=True):
+                loss = F.mse_loss(decoder(self.net(batch)), batch)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += loss.detach() * len(batch)
+                count += len(batch)
+            mean = (total / max(count, 1)).item()
+            if not torch.isfinite(torch.tensor(mean)):
+                raise TrainingError(f"DeepSVDD pretraining loss is {mean} in epoch {epoch}; lower model.pretrain_lr")
+            losses.append(mean)
+        return losses
+
+    def on_fit_start(self) -> None:
+        if bool(self.centre_set):  # resumed from a checkpoint: c (and R) are already there
+            return
+        x = self.train_data
+        if self.pretrain and self.pretrain_epochs > 0:
+            self.pretrain_losses_ = self.pretrain_autoencoder(x)
+        self.init_centre(x)
+
+    def on_train_epoch_end(self) -> None:
+        if self.objective == "soft-boundary":
+            if self.radius_update == "batch":
+                self._apply_pending_radius()
+            elif self.current_epoch >= self.warm_up_epochs:
+                self.R.fill_(radius(self.dist2_eval(self.train_data), self.nu).item())
+        super().on_train_epoch_end()
+
+    def dist2_eval(self, x: torch.Tensor) -> torch.Tensor:
+        """d^2 of ``x`` in eval mode."""
+        return (self._outputs(x) - self.c).pow(2).sum(dim=1)
+
+    def configure_optimizers(self):
+        opt = torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        if not self.lr_milestones:
+            return opt
+        # Stepped at each epoch end by the base class: epoch e runs at lr * 0.1^(#milestones <= e).
+        sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=self.lr_milestones, gamma=0.1)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
