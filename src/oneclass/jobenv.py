@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import os
 import random
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -72,16 +73,17 @@ def _rng_digest() -> str:
 
 def process_state() -> dict[str, Any]:
     """What a job finds when it starts: proof that nothing leaked from an earlier job in this process."""
-    import mlflow
-
-    active = mlflow.active_run()
+    # Only look at MLflow if something already imported it: a process that never did can hold no
+    # active run, and importing it here would cost every job (logger=none too) a second or more.
+    mlflow = sys.modules.get("mlflow")
+    active = mlflow.active_run() if mlflow else None
     return {
         "pid": os.getpid(),
         "torch_threads": torch.get_num_threads(),
         "rng": _rng_digest(),
         "pl_global_seed": os.environ.get("PL_GLOBAL_SEED"),
         "mlflow_active_run": active.info.run_id if active else None,
-        "mlflow_tracking_uri": mlflow.get_tracking_uri(),
+        "mlflow_tracking_uri": mlflow.get_tracking_uri() if mlflow else None,
     }
 
 

@@ -12,7 +12,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import roc_auc_score, roc_curve as _sk_roc_curve
+from sklearn.metrics import auc as _sk_auc, roc_auc_score, roc_curve as _sk_roc_curve
 
 from oneclass.errors import TrainingError
 
@@ -52,13 +52,14 @@ def sic_curve(fpr: np.ndarray, tpr: np.ndarray) -> np.ndarray:
 def max_sic(scores: np.ndarray, labels: np.ndarray, min_background: int = 10) -> float:
     """Maximum of TPR / sqrt(FPR) over thresholds keeping >= ``min_background`` background events."""
     fpr, tpr, _ = roc_curve(scores, labels)
-    n_background = int((np.asarray(labels).ravel() == 0).sum())
+    return max_sic_of_curve(fpr, tpr, int((np.asarray(labels).ravel() == 0).sum()), min_background)
+
+
+def max_sic_of_curve(fpr: np.ndarray, tpr: np.ndarray, n_background: int, min_background: int = 10) -> float:
+    """:func:`max_sic` of a ROC curve computed on a test set with ``n_background`` background events."""
     if n_background < min_background:
         raise ValueError(f"min_background={min_background} but the test set has only {n_background} background events")
-    # counts of background kept at each threshold, exactly (fpr * n is an integer up to rounding)
-    kept = np.rint(fpr * n_background)
-    ok = kept >= min_background
-    return float(np.max(sic_curve(fpr[ok], tpr[ok])))
+    return float(np.max(sic_above_cut(fpr, tpr, n_background, min_background)[1]))
 
 
 @dataclass(frozen=True)
@@ -77,10 +78,10 @@ class Evaluation:
 
 def evaluate(scores: np.ndarray, labels: np.ndarray, min_background: int = 10) -> Evaluation:
     """ROC, SIC, AUC and max SIC of one scored test set."""
-    fpr, tpr, _ = roc_curve(scores, labels)
+    fpr, tpr, _ = roc_curve(scores, labels)  # one sort of the scores; AUC and max SIC follow from it
     return Evaluation(
-        auc=roc_auc(scores, labels),
-        max_sic=max_sic(scores, labels, min_background),
+        auc=float(_sk_auc(fpr, tpr)),
+        max_sic=max_sic_of_curve(fpr, tpr, int((np.asarray(labels).ravel() == 0).sum()), min_background),
         fpr=fpr,
         tpr=tpr,
         sic=sic_curve(fpr, tpr),
@@ -174,5 +175,6 @@ def seed_band(curves: list[tuple[np.ndarray, np.ndarray, int]], grid: np.ndarray
 def sic_above_cut(fpr: np.ndarray, tpr: np.ndarray, n_background: int, min_background: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """(tpr, sic) of one ROC curve restricted to cuts keeping >= ``min_background`` background events."""
     fpr = np.asarray(fpr, dtype=np.float64)
+    # background events kept at each cut, exactly (fpr * n is an integer up to rounding)
     ok = np.rint(fpr * n_background) >= min_background
     return np.asarray(tpr)[ok], sic_curve(fpr[ok], np.asarray(tpr)[ok])

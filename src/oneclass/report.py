@@ -299,16 +299,15 @@ def summarize(groups: dict[str, list[RunScores]], min_background: int, reference
     for label, runs in groups.items():
         aucs, sics, curves = [], [], []
         for r in runs:
-            fpr, tpr, _ = metrics.roc_curve(r.scores, r.labels)
             n_bkg = int((r.labels == 0).sum())
             if n_bkg < min_background:
                 raise ReportError(f"run {r.name} ({r.run_id[:8]}) has {n_bkg} test background events, fewer than "
                                   f"--min-background {min_background}")
-            r.extra.update(auc=metrics.roc_auc(r.scores, r.labels),
-                           max_sic=metrics.max_sic(r.scores, r.labels, min_background), n_background=n_bkg)
-            aucs.append(r.extra["auc"])
-            sics.append(r.extra["max_sic"])
-            curves.append((fpr, tpr, n_bkg))
+            ev = metrics.evaluate(r.scores, r.labels, min_background)
+            r.extra.update(auc=ev.auc, max_sic=ev.max_sic, n_background=n_bkg)
+            aucs.append(ev.auc)
+            sics.append(ev.max_sic)
+            curves.append((ev.fpr, ev.tpr, n_bkg))
         ibest = int(np.argmax(aucs))
         auc_mean, auc_std = metrics.spread(aucs)
         sic_mean, sic_std = metrics.spread(sics)

@@ -118,6 +118,8 @@ class MlflowTracker(Tracker):
         self.experiment_id: str | None = None
 
     def _connect(self) -> None:
+        if self.client is not None:  # once per job: find_finished (resume=true) and start_run both need it
+            return
         import logging
 
         from mlflow.tracking import MlflowClient

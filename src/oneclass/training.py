@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import lightning.pytorch as L
 import torch
 
 
@@ -37,7 +38,6 @@ class TensorBatches:
 
 
 # --------------------------------------------------------------------------- callbacks
-import lightning.pytorch as L  # noqa: E402
 
 
 def epoch_loss(trainer: L.Trainer, pl_module: L.LightningModule) -> float | None:
