@@ -3,11 +3,16 @@
 #   make run ARGS="model=logreg -m seed=0..9"
 #   make test                # install, then run the whole test suite (what CI runs)
 #
-# torch: a CPU build is installed first (TORCH_SPEC) so nothing pulls the multi-GB CUDA wheels.
+# torch is installed first (TORCH_SPEC), pinned, so nothing pulls another build. Which build a
+# plain `pip install torch==2.13.0` gives depends on the index: PyPI serves CUDA builds for Linux
+# (gigabytes); PyTorch's CPU index serves the CPU build:
+#   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# (our CI machines' package mirror serves the CPU build for this pin, so TORCH_INDEX stays empty there).
 # On a GPU machine use: make run TORCH_SPEC=torch   (the normal CUDA build from PyPI).
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
 PY := $(VENV)/bin/python
 ARGS ?=
 PYTEST_ARGS ?=
@@ -17,7 +22,7 @@ PYTEST_ARGS ?=
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $@
 

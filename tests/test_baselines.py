@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import lightning.pytorch as L
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 
+from oneclass.cli import config_dir
 from oneclass.config import build
 from oneclass.errors import ConfigError
 from oneclass.metrics import roc_auc
 from oneclass.models.autoencoder import Autoencoder
 from oneclass.models.deep_svdd import DeepSVDD
 from oneclass.models.ocsvm import OneClassSVM
+from oneclass.nets import SVDDMLP, DenseEncoder
 
 
 def cpu_trainer(epochs: int) -> L.Trainer:
@@ -34,9 +39,10 @@ def blob_and_ring(seed: int = 0, n: int = 2000):
     return x_train.astype(np.float32), x_test, y_test
 
 
-def small_svdd(**kw) -> DeepSVDD:
-    args = dict(n_features=2, hidden=[32, 32], rep_dim=8, lr=1e-3, batch_size=64, pretrain=False)
-    return DeepSVDD(**{**args, **kw})
+def small_svdd(net: dict | None = None, **kw) -> DeepSVDD:
+    """A small Deep SVDD; ``net`` updates the SVDDMLP arguments (hidden [32, 32], rep_dim 8)."""
+    args = dict(n_features=2, lr=1e-3, batch_size=64, pretrain=False)
+    return DeepSVDD(net=partial(SVDDMLP, **{"hidden": [32, 32], "rep_dim": 8, **(net or {})}), **{**args, **kw})
 
 
 # ------------------------------------------------------------------ Deep SVDD
@@ -49,7 +55,9 @@ def test_deep_svdd_mlp_has_no_bias_terms():
 
 
 def test_deep_svdd_paper_fc_is_the_authors_network():
-    model = small_svdd(n_features=5, net="paper_fc", hidden=[512, 512], rep_dim=128)
+    paper_fc = OmegaConf.to_container(OmegaConf.load(config_dir() / "model" / "net" / "paper_fc.yaml"))
+    paper_fc = {k: v for k, v in paper_fc.items() if not k.startswith("_")}
+    model = small_svdd(n_features=5, net=paper_fc, allow_bias=True)
     kinds = [type(m).__name__ for m in model.net]
     assert kinds == ["Linear", "BatchNorm1d", "ReLU", "Dropout"] * 2 + ["Linear"]
     assert model.net[0].bias is not None and model.net[-1].bias is None
@@ -84,7 +92,7 @@ def test_deep_svdd_detects_ring_around_blob(objective):
 
 def test_soft_boundary_radius_is_the_quantile_after_each_step():
     """Reference order: R updated after every step from that batch's distances, used by the next batch."""
-    model = small_svdd(objective="soft-boundary", nu=0.2, warm_up_epochs=0, batch_norm=False)
+    model = small_svdd(objective="soft-boundary", nu=0.2, warm_up_epochs=0, net={"batch_norm": False})
     model.init_centre(torch.randn(200, 2))
     x1, x2 = torch.randn(64, 2), torch.randn(64, 2)
     model.training_loss(x1)
@@ -137,7 +145,7 @@ def test_deep_svdd_rejects_nu_outside_unit_interval(bad, cfg_factory):
 
 def test_deep_svdd_refuses_bounded_activation():
     with pytest.raises(ConfigError, match="bounded"):
-        small_svdd(activation="tanh")
+        small_svdd(net={"activation": "tanh"})
 
 
 # ------------------------------------------------------------------ autoencoder
@@ -162,7 +170,7 @@ def test_autoencoder_detects_events_off_a_2d_subspace():
     x_test = np.concatenate([x_normal, x_anom]).astype(np.float32)
     y_test = np.r_[np.zeros(500), np.ones(500)].astype(np.int8)
     L.seed_everything(0, verbose=False)
-    model = Autoencoder(n_features=5, hidden=[64, 64], latent=2, batch_size=64)
+    model = Autoencoder(n_features=5, net=partial(DenseEncoder, hidden=[64, 64], rep_dim=2), batch_size=64)
     model.fit(x_train.astype(np.float32), trainer=cpu_trainer(8))
     assert roc_auc(model.score(x_test), y_test) > 0.9
 

@@ -19,10 +19,10 @@ from oneclass.pipeline import make_trainer
 MODELS = sorted(p.stem for p in (config_dir() / "model").glob("*.yaml"))
 # Short schedules that keep each fit to about a second; the detectors' own settings otherwise.
 FAST = {
-    "deepsvdd": ["model.hidden=[64,64]", "model.rep_dim=16", "model.lr=1e-3", "model.pretrain=true",
+    "deepsvdd": ["model.net.hidden=[64,64]", "model.net.rep_dim=16", "model.lr=1e-3", "model.pretrain=true",
                  "model.pretrain_epochs=1"],
-    "deepsvdd_soft": ["model.hidden=[64,64]", "model.rep_dim=16", "model.lr=1e-3", "model.warm_up_epochs=0"],
-    "ae": ["model.hidden=[64,64]", "model.batch_size=64"],
+    "deepsvdd_soft": ["model.net.hidden=[64,64]", "model.net.rep_dim=16", "model.lr=1e-3", "model.warm_up_epochs=0"],
+    "ae": ["model.net.hidden=[64,64]", "model.batch_size=64"],
     # a linear OCDN turns from its random initial direction to the background-to-signal one slowly
     "logreg": ["trainer.max_epochs=100"],
 }
@@ -31,7 +31,7 @@ FAST = {
 def fit_and_score(cfg):
     L.seed_everything(cfg.seed, verbose=False)
     data = build(cfg.dataset, "dataset").load(cfg.seed)
-    detector = build(cfg.model, "model", n_features=data.n_features)
+    detector = build(cfg.model, "model", input_shape=data.input_shape)
     trainer = make_trainer(cfg, []) if isinstance(detector, L.LightningModule) else None
     fitted = detector.fit(data.x_train, trainer=trainer)
     return detector, fitted, detector.score(data.x_test), data

@@ -1,6 +1,7 @@
 """The OCDN: the paper's known answers on the Gaussian toy, saturation-proof scores, and the
 training path computing exactly what a plain PyTorch loop computes."""
 
+from functools import partial
 from math import erf, sqrt
 
 import lightning.pytorch as L
@@ -12,21 +13,23 @@ from oneclass.data.gaussian import GaussianToy
 from oneclass.errors import ConfigError
 from oneclass.metrics import roc_auc
 from oneclass.models.ocdn import OCDN
+from oneclass.nets import MLP
+from oneclass.snapshots import ScoreSnapshots
 
 
 def phi(z: float) -> float:
     return 0.5 * (1 + erf(z / sqrt(2)))
 
 
-def trainer(epochs: int) -> L.Trainer:
+def trainer(epochs: int, callbacks: list | None = None) -> L.Trainer:
     return L.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                     enable_progress_bar=False, enable_model_summary=False)
+                     enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks)
 
 
-def fit_logreg(data, epochs: int, seed: int = 0) -> OCDN:
+def fit_logreg(data, epochs: int, seed: int = 0, callbacks: list | None = None) -> OCDN:
     L.seed_everything(seed, verbose=False)
-    model = OCDN(n_features=1, hidden=[], batch_size=256)
-    return model.fit(data.x_train, trainer=trainer(epochs))
+    model = OCDN(n_features=1, net=partial(MLP, hidden=[]), batch_size=256)
+    return model.fit(data.x_train, trainer=trainer(epochs, callbacks))
 
 
 @pytest.mark.slow
@@ -37,14 +40,17 @@ def test_logistic_ocdn_reaches_the_analytic_auc_at_every_epoch(signal_mean):
     data = GaussianToy(signal_mean=signal_mean, n_train=100_000, n_test_background=100_000,
                        n_test_signal=100_000).load(seed=0)
     expected = phi((signal_mean + 2) / sqrt(2))
-    auc5 = roc_auc(fit_logreg(data, 5).score(data.x_test), data.y_test)
-    auc50 = roc_auc(fit_logreg(data, 50).score(data.x_test), data.y_test)
+    # one training of 50 epochs, test scores snapshotted after epochs 5 and 50
+    snaps = ScoreSnapshots([5, 50], data.x_test, data.y_test)
+    fit_logreg(data, 50, callbacks=[snaps])
+    assert snaps.saved_epochs == [5, 50]
+    auc5, auc50 = (roc_auc(s, data.y_test) for s in snaps.scores)
     assert auc50 == pytest.approx(expected, abs=0.01)
     assert auc5 == pytest.approx(auc50, abs=0.005)
 
 
 def test_scores_rank_correctly_where_float32_sigmoids_tie():
-    model = OCDN(n_features=1, hidden=[])
+    model = OCDN(n_features=1, net=partial(MLP, hidden=[]))
     with torch.no_grad():
         model.net.out.weight.fill_(1.0)
         model.net.out.bias.fill_(0.0)
@@ -91,8 +97,8 @@ def test_training_path_computes_exactly_the_plain_loop():
 def test_activity_regularisation_adds_the_l2_of_hidden_activations():
     torch.manual_seed(0)
     x = torch.randn(64, 3)
-    plain = OCDN(n_features=3, hidden=[8, 8], reg=0.0)
-    reg = OCDN(n_features=3, hidden=[8, 8], reg=0.5)
+    plain = OCDN(n_features=3, net=partial(MLP, hidden=[8, 8]), reg=0.0)
+    reg = OCDN(n_features=3, net=partial(MLP, hidden=[8, 8]), reg=0.5)
     reg.load_state_dict(plain.state_dict())
     _, acts = plain.net(x, return_hidden=True)
     penalty = sum(a.pow(2).sum(1).mean() for a in acts)
@@ -100,7 +106,7 @@ def test_activity_regularisation_adds_the_l2_of_hidden_activations():
 
 
 def test_bce_against_zero_is_softplus_of_the_logit():
-    model = OCDN(n_features=2, hidden=[4])
+    model = OCDN(n_features=2, net=partial(MLP, hidden=[4]))
     x = torch.randn(10, 2)
     assert model.training_loss(x).item() == pytest.approx(torch.nn.functional.softplus(model(x)).mean().item(), rel=1e-6)
 
@@ -108,7 +114,8 @@ def test_bce_against_zero_is_softplus_of_the_logit():
 @pytest.mark.parametrize(
     "kwargs, message",
     [({"batch_size": 0}, "model.batch_size must be positive"), ({"lr": -1.0}, "model.lr must be positive"),
-     ({"hidden": [128, -1]}, "model.hidden must be a list of positive integers"), ({"reg": -0.1}, "model.reg must be >= 0"),
+     ({"net": partial(MLP, hidden=[128, -1])}, "model.net.hidden must be a list of positive integers"),
+     ({"reg": -0.1}, "model.reg must be >= 0"),
      ({"init": "he"}, "model.init must be 'glorot' or 'torch'")],
 )
 def test_bad_hyperparameters_are_config_errors(kwargs, message):

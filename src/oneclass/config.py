@@ -12,7 +12,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from oneclass.errors import ConfigError, OneClassError
+from oneclass.errors import ConfigError, OneClassError, first_line
 
 
 def build(node: DictConfig, what: str, **kwargs: Any) -> Any:
@@ -36,8 +36,7 @@ def build(node: DictConfig, what: str, **kwargs: Any) -> Any:
             cause = cause.__cause__
         if isinstance(cause, OneClassError):
             raise cause from None
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-        raise ConfigError(f"{what}: cannot build {node._target_}: {first}") from None
+        raise ConfigError(f"{what}: cannot build {node._target_}: {first_line(exc)}") from None
 
 
 def flatten(cfg: DictConfig | dict, prefix: str = "") -> dict[str, Any]:
@@ -73,3 +72,13 @@ def require_positive(value: Any, name: str, integer: bool = False) -> float | in
     if not number > 0:
         raise ConfigError(f"{name} must be positive, got {value!r}")
     return number
+
+
+def require_fraction(value: Any, name: str, low_open: bool = True) -> float:
+    """A number in (0, 1] (or [0, 1] with ``low_open=False``), else a ConfigError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name} must be a number in (0, 1], got {value!r}")
+    ok = (0 < value <= 1) if low_open else (0 <= value <= 1)
+    if not ok:
+        raise ConfigError(f"{name} must be in {'(0, 1]' if low_open else '[0, 1]'}, got {value!r}")
+    return float(value)

@@ -19,3 +19,9 @@ class DataError(OneClassError, ValueError):
 
 class TrainingError(OneClassError, RuntimeError):
     """Training or scoring produced unusable numbers (NaN loss, non-finite scores)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message, else its type name (for one-line errors)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -26,6 +26,7 @@ from oneclass import jobenv, plots, resume
 from oneclass.config import build, flatten, require_int
 from oneclass.data.base import DataBundle, Dataset
 from oneclass.errors import ConfigError, TrainingError
+from oneclass.models.base import Detector
 from oneclass.metrics import Evaluation, evaluate
 from oneclass.snapshots import snapshot_callbacks
 from oneclass.tracking import Tracker
@@ -148,15 +149,57 @@ def save_detector(detector: Any, trainer: L.Trainer | None, directory: Path) -> 
 def write_artifacts(cfg: DictConfig, data: DataBundle, scores: np.ndarray, ev: Evaluation, label: str, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    np.savez_compressed(out / "scores.npz", scores=scores, labels=data.y_test)
+    # index: each test row's position in its source (file row, image number), to trace a score back
+    np.savez_compressed(out / "scores.npz", scores=scores, labels=data.y_test, index=data.test_index)
     plots.roc_figure(ev, out / "roc.png", label)
     plots.sic_figure(ev, out / "sic.png", label)
 
 
-def run(cfg: DictConfig, job: JobInfo | None = None) -> dict[str, float]:
-    """Run one experiment job and return its test metrics (``test_auc``, ``test_max_sic``)."""
-    job = job or JobInfo.current()
-    _quiet_libraries()
+@dataclass
+class PreparedJob:
+    """One job's set-up, shared by every detector it runs: config, where it runs, the tracker,
+    the run tags, the data (loaded once, on first use) and the trainer factory.
+
+    Built by :func:`prepare`; :func:`run_detector` runs one detector on it and records one MLflow run.
+    """
+
+    cfg: DictConfig
+    job: JobInfo
+    tracker: Tracker
+    name: str
+    tags: dict[str, str]
+    fingerprint: str | None
+    ckpt_dir: Path | None
+    finished_run: str | None = None
+    _data: DataBundle | None = None
+
+    def data(self) -> DataBundle:
+        """The dataset's arrays for this job's seed, loaded on first use."""
+        if self._data is None:
+            dataset: Dataset = build(self.cfg.dataset, "dataset")
+            self._data = dataset.load(require_int(self.cfg.seed, "seed"))
+        return self._data
+
+    def threads(self) -> int | None:
+        return jobenv.job_threads(self.cfg.get("threads"), self.job.parallel_jobs, self.job.cpus_per_task)
+
+    def trainer(self, callbacks: list[L.Callback], held: ExitStack) -> L.Trainer:
+        """A Lightning Trainer from ``cfg.trainer`` with ``callbacks``; on a multi-GPU machine shared
+        by parallel jobs it claims one free GPU for as long as ``held`` is open."""
+        gpu = held.enter_context(jobenv.gpu_slot(n_gpus)) if (n_gpus := _gpus_to_share(self.cfg, self.job)) else None
+        return make_trainer(self.cfg, callbacks, devices=None if gpu is None else [gpu])
+
+
+def _code_commit() -> str | None:
+    """The git commit of the oneclass code that runs (not of the launch directory), if it is a checkout."""
+    return _git_commit(Path(__file__).resolve().parent)
+
+
+def prepare(cfg: DictConfig, job: JobInfo) -> PreparedJob:
+    """Set up a job: the tracker, its run name and tags, the resume fingerprint (and whether an
+    identical config already FINISHED), the checkpoint folder. Reads no data."""
+    from oneclass import __version__
+
     tracker: Tracker = build(cfg.logger, "logger", root_dir=job.launch_dir)
     tags = {
         "mlflow.source.name": "oneclass",
@@ -165,84 +208,119 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> dict[str, float]:
         "seed": str(cfg.seed),
         "overrides": " ".join(job.overrides),
         "output_dir": str(job.output_dir),
+        "oneclass_version": __version__,
     }
-    if commit := _git_commit(job.launch_dir):
+    if commit := _code_commit():
         tags["git_commit"] = commit
     if job.multirun:
         tags.update(sweep_id=str(job.sweep_id), sweep_dir=str(job.sweep_dir), job_num=str(job.job_num))
     name = run_name(cfg, job)
     fingerprint = resume.fingerprint(cfg)
+    finished = None
     if fingerprint:
         tags["config_fingerprint"] = fingerprint
-        if cfg.get("resume") is True and (done := tracker.find_finished(fingerprint)):
-            return _skip(job, tracker, done)
-    started = time.perf_counter()
-    with tracker.start_run(name, tags=tags), jobenv.isolated() as found, ExitStack() as held:
+        if cfg.get("resume") is True:
+            finished = tracker.find_finished(fingerprint)
+    ckpt_dir = resume.checkpoint_dir(job.launch_dir, name, fingerprint) if fingerprint else None
+    return PreparedJob(cfg=cfg, job=job, tracker=tracker, name=name, tags=tags, fingerprint=fingerprint,
+                       ckpt_dir=ckpt_dir, finished_run=finished)
+
+
+def _fit(prep: PreparedJob, detector: Any, data: DataBundle, held: ExitStack) -> L.Trainer | None:
+    """Train ``detector`` on the job's training data; Lightning detectors get the pipeline's
+    callbacks (epoch tracking, snapshots, progress, resume checkpoint). Returns the trainer used."""
+    if not isinstance(detector, L.LightningModule):
+        detector.fit(data.x_train)
+        return None
+    cfg, job = prep.cfg, prep.job
+    callbacks: list[L.Callback] = [EpochTracking(prep.tracker)]
+    callbacks += snapshot_callbacks(cfg, data.x_test, data.y_test, job.output_dir)
+    if not job.multirun:
+        callbacks.append(EpochProgress(desc=prep.name))
+    ckpt_path = None
+    if prep.ckpt_dir is not None:
+        callbacks.append(resume.LastCheckpoint(prep.ckpt_dir))
+        ckpt_path, epochs_done = resume.usable_checkpoint(prep.ckpt_dir / resume.LAST)
+        if ckpt_path is not None:
+            log.info("resuming %s from %s (%d epochs done)", prep.name, ckpt_path, epochs_done)
+            prep.tracker.set_tags({"resumed_from": str(ckpt_path), "resumed_after_epochs": str(epochs_done)})
+    trainer = prep.trainer(callbacks, held)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
+        detector.fit(data.x_train, trainer=trainer, ckpt_path=str(ckpt_path) if ckpt_path else None)
+    return trainer
+
+
+def _score(detector: Any, data: DataBundle, label: str, trainer: L.Trainer | None) -> np.ndarray:
+    """Test scores as float64 (n,), checked: the right shape and all finite."""
+    scores = np.asarray(detector.score(data.x_test), dtype=np.float64)
+    if scores.shape != (len(data.x_test),):
+        raise TrainingError(f"{type(detector).__name__}.score returned shape {scores.shape} for {len(data.x_test)} events")
+    if not np.isfinite(scores).all():
+        epochs = f" after {trainer.current_epoch} epochs" if trainer is not None else ""
+        raise TrainingError(f"{type(detector).__name__} ({label}): {int((~np.isfinite(scores)).sum())} "
+                            f"of {len(scores)} test scores are NaN or infinite{epochs}; the model diverged (lower model.lr?)")
+    return scores
+
+
+def run_detector(prep: PreparedJob) -> tuple[dict[str, float], Evaluation]:
+    """Run the job's detector on its data and record it as one MLflow run: params, seeding, data
+    (loaded once per job), build, fit, score, evaluate, artifacts, metrics. A failure on the way
+    marks the run FAILED (KILLED for Ctrl-C) with the error, and is raised."""
+    cfg, job, tracker = prep.cfg, prep.job, prep.tracker
+    with tracker.start_run(prep.name, tags=prep.tags), jobenv.isolated() as found, ExitStack() as held:
+        # isolated(): the process state (threads, RNGs, seed variables) is restored when the run ends
         job.run_id, job.process = tracker.run_id, found
         tracker.log_params(flatten(cfg))
-        found["threads_used"] = jobenv.set_threads(jobenv.job_threads(cfg.get("threads"), job.parallel_jobs, job.cpus_per_task))
+        job.process["threads_used"] = jobenv.set_threads(prep.threads())
         if cfg.get("resume") not in (None, True, False):
             raise ConfigError(f"resume must be true or false, got {cfg.resume!r}")
         seed = require_int(cfg.seed, "seed")
         L.seed_everything(seed, workers=False, verbose=False)
 
-        dataset: Dataset = build(cfg.dataset, "dataset")
-        data = dataset.load(seed)
-        detector = build(cfg.model, "model", n_features=data.n_features)
+        data = prep.data()
+        detector = build(cfg.model, "model", input_shape=data.input_shape)
+        if not isinstance(detector, Detector):
+            raise ConfigError(f"model._target_ must build a detector with fit() and score(), got {type(detector).__name__}")
 
-        trainer = None
-        ckpt_dir = resume.checkpoint_dir(job.launch_dir, name, fingerprint) if fingerprint else None
         t0 = time.perf_counter()
-        if isinstance(detector, L.LightningModule):
-            callbacks: list[L.Callback] = [EpochTracking(tracker)]
-            callbacks += snapshot_callbacks(cfg, data.x_test, data.y_test, job.output_dir)
-            if not job.multirun:
-                callbacks.append(EpochProgress(desc=name))
-            ckpt_path = None
-            if ckpt_dir is not None:
-                callbacks.append(resume.LastCheckpoint(ckpt_dir))
-                ckpt_path, epochs_done = resume.usable_checkpoint(ckpt_dir / resume.LAST)
-                if ckpt_path is not None:
-                    log.info("resuming %s from %s (%d epochs done)", name, ckpt_path, epochs_done)
-                    tracker.set_tags({"resumed_from": str(ckpt_path), "resumed_after_epochs": str(epochs_done)})
-            gpu = held.enter_context(jobenv.gpu_slot(n_gpus)) if (n_gpus := _gpus_to_share(cfg, job)) else None
-            trainer = make_trainer(cfg, callbacks, devices=None if gpu is None else [gpu])
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", ".*does not have many workers.*")
-                warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
-                detector.fit(data.x_train, trainer=trainer, ckpt_path=str(ckpt_path) if ckpt_path else None)
-        else:
-            detector.fit(data.x_train)
+        trainer = _fit(prep, detector, data, held)
         fit_time = time.perf_counter() - t0
-
         t0 = time.perf_counter()
-        scores = np.asarray(detector.score(data.x_test), dtype=np.float64)
+        scores = _score(detector, data, detector_name(cfg, job), trainer)
         score_time = time.perf_counter() - t0
-        if scores.shape != (len(data.x_test),):
-            raise TrainingError(f"{type(detector).__name__}.score returned shape {scores.shape} for {len(data.x_test)} events")
-        if not np.isfinite(scores).all():
-            epochs = f" after {trainer.current_epoch} epochs" if trainer is not None else ""
-            raise TrainingError(f"{type(detector).__name__} ({detector_name(cfg, job)}): {int((~np.isfinite(scores)).sum())} "
-                                f"of {len(scores)} test scores are NaN or infinite{epochs}; the model diverged (lower model.lr?)")
         ev = evaluate(scores, data.y_test, min_background=require_int(cfg.eval.min_background, "eval.min_background"))
 
-        write_artifacts(cfg, data, scores, ev, name, job.output_dir)
+        write_artifacts(cfg, data, scores, ev, prep.name, job.output_dir)
         save_detector(detector, trainer, job.output_dir)
         metrics = {**ev.metrics(), "fit_time_s": fit_time, "score_time_s": score_time}
         tracker.log_metrics(metrics)
         tracker.log_artifacts(job.output_dir)
-        job.status = "finished"
-    resume.discard(ckpt_dir)
+    return metrics, ev
+
+
+def run(cfg: DictConfig, job: JobInfo | None = None) -> dict[str, float]:
+    """Run one experiment job and return its test metrics (``test_auc``, ``test_max_sic``, ...)."""
+    job = job or JobInfo.current()
+    _quiet_libraries()
+    prep = prepare(cfg, job)
+    if prep.finished_run:
+        return _skip(job, prep.tracker, prep.finished_run)
+    started = time.perf_counter()
+    metrics, ev = run_detector(prep)
+    job.status = "finished"
+    resume.discard(prep.ckpt_dir)
 
     elapsed = time.perf_counter() - started
     if job.multirun:
         over = " ".join(job.overrides) or "(no overrides)"
         print(f"[job {job.job_num}] {over}: test AUC {ev.auc:.4f}, max SIC {ev.max_sic:.3f} ({elapsed:.1f} s)", flush=True)
     else:
-        print(f"{name}: test AUC = {ev.auc:.4f}, max SIC = {ev.max_sic:.3f} "
+        print(f"{prep.name}: test AUC = {ev.auc:.4f}, max SIC = {ev.max_sic:.3f} "
               f"(>= {cfg.eval.min_background} background events), {elapsed:.1f} s", flush=True)
         print(f"results: {job.output_dir}", flush=True)
-        print(tracker.describe(), flush=True)
+        print(prep.tracker.describe(), flush=True)
     return metrics
 
 

@@ -22,10 +22,12 @@ class DataBundle:
     Attributes
     ----------
     name : dataset name (used as the default MLflow experiment name).
-    x_train : (n_train, d) float32, the (background-only) training events.
-    x_test : (n_test, d) float32.
-    y_test : (n_test,) int8, 0 = background, 1 = signal.
-    feature_names : d names, in column order.
+    x_train : (n_train, *input_shape) float32, the (background-only) training events or images.
+    x_test : (n_test, *input_shape) float32.
+    y_test : (n_test,) int8, 0 = background/normal, 1 = signal/anomaly.
+    feature_names : one name per column for flat data (None for images).
+    test_index : (n_test,) int64, each test row's index in its source (file row, image number),
+        so a score can be traced back to its event or image; None = 0..n_test-1.
     info : extra facts worth logging (counts, selections, preprocessing statistics).
     """
 
@@ -33,23 +35,27 @@ class DataBundle:
     x_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    feature_names: tuple[str, ...]
+    feature_names: tuple[str, ...] | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    test_index: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         where = f"dataset '{self.name}'"
         for split, x in (("training", self.x_train), ("test", self.x_test)):
-            if x.ndim != 2:
-                raise DataError(f"{where}: {split} features must be 2-D (events, features), got shape {x.shape}")
+            if x.ndim < 2:
+                raise DataError(f"{where}: {split} data must be (events, features) or (images, *shape), got shape {x.shape}")
             if len(x) == 0:
                 raise DataError(f"{where}: the {split} set is empty; loosen the selection or raise its event counts")
-            if not np.isfinite(x).all():
-                bad = int((~np.isfinite(x)).any(axis=1).sum())
-                raise DataError(f"{where}: {bad} {split} events have NaN or infinite features")
-        if self.x_train.shape[1] != self.x_test.shape[1]:
-            raise DataError(f"{where}: training has {self.x_train.shape[1]} features but test has {self.x_test.shape[1]}")
-        if len(self.feature_names) != self.x_train.shape[1]:
-            raise DataError(f"{where}: {len(self.feature_names)} feature names for {self.x_train.shape[1]} columns")
+            bad_rows = ~np.isfinite(x).reshape(len(x), -1).all(axis=1)
+            if bad_rows.any():
+                raise DataError(f"{where}: {int(bad_rows.sum())} {split} events have NaN or infinite features")
+        if self.x_train.shape[1:] != self.x_test.shape[1:]:
+            raise DataError(f"{where}: training events have shape {self.x_train.shape[1:]} but test events {self.x_test.shape[1:]}")
+        if self.feature_names is not None:
+            if self.x_train.ndim != 2:
+                raise DataError(f"{where}: feature names are for flat data, got images of shape {self.input_shape}")
+            if len(self.feature_names) != self.x_train.shape[1]:
+                raise DataError(f"{where}: {len(self.feature_names)} feature names for {self.x_train.shape[1]} columns")
         if self.y_test.shape != (len(self.x_test),):
             raise DataError(f"{where}: {self.y_test.shape} test labels for {len(self.x_test)} test events")
         labels = set(np.unique(self.y_test).tolist())
@@ -57,10 +63,20 @@ class DataBundle:
             raise DataError(f"{where}: test labels must be 0 (background) or 1 (signal), found {sorted(labels)}")
         if labels != {0, 1}:
             raise DataError(f"{where}: the test set needs both background and signal events, found only label(s) {sorted(labels)}")
+        if self.test_index is None:
+            object.__setattr__(self, "test_index", np.arange(len(self.x_test), dtype=np.int64))
+        elif np.shape(self.test_index) != (len(self.x_test),):
+            raise DataError(f"{where}: {np.shape(self.test_index)} test row indices for {len(self.x_test)} test events")
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one event or image, e.g. ``(5,)`` or ``(1, 28, 28)``."""
+        return tuple(int(s) for s in self.x_train.shape[1:])
 
     @property
     def n_features(self) -> int:
-        return int(self.x_train.shape[1])
+        """Values per event (the product of ``input_shape`` for images)."""
+        return int(np.prod(self.input_shape))
 
 
 class Dataset(ABC):

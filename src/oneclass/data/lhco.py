@@ -30,10 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from oneclass.config import require_int, require_number
+from oneclass.config import require_number
 from oneclass.data.base import DataBundle, Dataset
 from oneclass.data.paths import data_dir, resolve
-from oneclass.errors import ConfigError, DataError
+from oneclass.data.splits import SCALINGS, contamination, one_class_split, optional_count, scale, split_seed_of
+from oneclass.errors import ConfigError, DataError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,6 @@ JET_COLUMNS = ("pxj1", "pyj1", "pzj1", "mj1", "tau1j1", "tau2j1",
                "pxj2", "pyj2", "pzj2", "mj2", "tau1j2", "tau2j2", "label")
 OFFICIAL_FILE = "events_anomalydetection_v2.features.h5"
 REGIONS = ("sr", "sb", "all")
-PREPROCESS = ("none", "standardize", "minmax")
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _NPY_MAGIC = b"\x93NUMPY"
@@ -116,7 +116,7 @@ def _read_npy(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         arr = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        raise DataError(f"{path}: cannot read as .npy ({str(exc).splitlines()[0]}); re-create or re-download the file") from None
+        raise DataError(f"{path}: cannot read as .npy ({first_line(exc)}); re-create or re-download the file") from None
     if arr.ndim != 2 or arr.shape[1] != len(NPY_COLUMNS):
         raise DataError(f"{path}: expected a 2-D array with {len(NPY_COLUMNS)} columns ({' '.join(NPY_COLUMNS)}), "
                         f"got shape {arr.shape}; save the five features and the label in that order")
@@ -145,8 +145,7 @@ def _read_hdf5(path: Path, key: str | None) -> tuple[np.ndarray, np.ndarray]:
     except DataError:
         raise
     except Exception as exc:  # pandas/pytables raise many types for unreadable files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path}: cannot read as a pandas HDF5 table ({first}); re-download it with `oneclass download lhco`") from None
+        raise DataError(f"{path}: cannot read as a pandas HDF5 table ({first_line(exc)}); re-download it with `oneclass download lhco`") from None
     if not hasattr(frame, "columns"):
         raise DataError(f"{path}: table '{key}' is not a pandas DataFrame")
     missing = [c for c in JET_COLUMNS if c not in frame.columns]
@@ -190,15 +189,6 @@ def read_events(path: str | os.PathLike, hdf_key: str | None = None) -> tuple[np
 
 # ----------------------------------------------------------------------------------------------
 # Dataset
-
-
-def _optional_count(value: Any, name: str) -> int | None:
-    if value is None:
-        return None
-    n = require_int(value, name)
-    if n <= 0:
-        raise ConfigError(f"{name} must be a positive integer or null, got {value!r}")
-    return n
 
 
 class LHCO(Dataset):
@@ -260,15 +250,11 @@ class LHCO(Dataset):
         if region == "sb" and not (self.sb_low <= self.sr_low and self.sb_high >= self.sr_high):
             raise ConfigError(f"region=sb: the sidebands must enclose the signal region, need dataset.sb_low <= sr_low and sb_high >= sr_high, "
                               f"got sb [{sb_low}, {sb_high}], sr [{sr_low}, {sr_high}]")
-        self.n_train = _optional_count(n_train, "dataset.n_train")
-        self.n_test_background = _optional_count(n_test_background, "dataset.n_test_background")
-        self.n_test_signal = _optional_count(n_test_signal, "dataset.n_test_signal")
-        if split_seed is not None and require_int(split_seed, "dataset.split_seed") < 0:
-            raise ConfigError(f"dataset.split_seed must be null or an integer >= 0, got {split_seed!r}")
-        self.split_seed = split_seed
-        self.train_signal_fraction = require_number(train_signal_fraction, "dataset.train_signal_fraction")
-        if not 0.0 <= self.train_signal_fraction < 1.0:
-            raise ConfigError(f"dataset.train_signal_fraction must be in [0, 1), got {train_signal_fraction!r}")
+        self.n_train = optional_count(n_train, "dataset.n_train")
+        self.n_test_background = optional_count(n_test_background, "dataset.n_test_background")
+        self.n_test_signal = optional_count(n_test_signal, "dataset.n_test_signal")
+        self.split_seed = split_seed_of(split_seed)
+        self.train_signal_fraction = contamination(train_signal_fraction)
         if isinstance(features, str) or not features:
             raise ConfigError(f"dataset.features must be a non-empty list drawn from {list(FEATURES)}, got {features!r}")
         features = tuple(features)
@@ -278,8 +264,8 @@ class LHCO(Dataset):
         if len(set(features)) != len(features):
             raise ConfigError(f"dataset.features lists a feature twice: {list(features)}")
         self.features = features
-        if preprocess not in PREPROCESS:
-            raise ConfigError(f"dataset.preprocess must be one of {', '.join(PREPROCESS)}, got {preprocess!r}")
+        if preprocess not in SCALINGS:
+            raise ConfigError(f"dataset.preprocess must be one of {', '.join(SCALINGS)}, got {preprocess!r}")
         self.preprocess = preprocess
         if not isinstance(drop_nan, bool):
             raise ConfigError(f"dataset.drop_nan must be true or false, got {drop_nan!r}")
@@ -305,10 +291,12 @@ class LHCO(Dataset):
             return (f"region=sb ({self.sb_low} < mjj < {self.sr_low} or {self.sr_high} < mjj < {self.sb_high} TeV)")
         return "region=all"
 
-    def read(self) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-        """Features (n, 5) and int8 labels of every usable event in the file, plus facts for ``info``."""
+    def read(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Features (n, 5), int8 labels and file row numbers of every usable event in the file,
+        plus facts for ``info``."""
         path = self.file()
         x, labels, fmt = read_events(path, self.hdf_key)
+        rows = np.arange(len(x), dtype=np.int64)
         info: dict[str, Any] = {"file": str(path), "format": fmt, "n_events_file": len(x)}
         bad = ~(np.isfinite(x).all(axis=1) & np.isfinite(labels))
         n_bad = int(bad.sum())
@@ -317,97 +305,48 @@ class LHCO(Dataset):
                 raise DataError(f"{path}: {n_bad} of {len(x)} events have NaN or infinite values; "
                                 f"fix the file or drop them with dataset.drop_nan=true")
             log.warning("%s: dropped %d events with NaN or infinite values (dataset.drop_nan=true)", path, n_bad)
-            x, labels = x[~bad], labels[~bad]
+            x, labels, rows = x[~bad], labels[~bad], rows[~bad]
         info["n_dropped_nan"] = n_bad
         values = np.unique(labels)
         if not np.isin(values, (0.0, 1.0)).all():
             shown = ", ".join(f"{v:g}" for v in values[:8]) + (" ..." if len(values) > 8 else "")
             raise DataError(f"{path}: the label column must be 0 (background) or 1 (signal), found {shown}; "
                             f"check the column order ({' '.join(NPY_COLUMNS)} for .npy)")
-        return x, labels.astype(np.int8), info
+        return x, labels.astype(np.int8), rows, info
 
     def load(self, seed: int) -> DataBundle:
         """Training and test arrays. ``seed`` (the run's seed) is deliberately unused: the split
         depends only on the file and ``split_seed``, so a seed sweep varies only the training."""
-        x, labels, info = self.read()
+        x, labels, rows, info = self.read()
         path = info["file"]
         inside = self.region_mask(x[:, 0])
-        bkg = x[inside & (labels == 0)]
-        sig = x[inside & (labels == 1)]
-        if len(bkg) == 0:
+        if not (labels == 0).any():
+            raise DataError(f"{path} has no background (label 0) events; the one-class training needs them: check "
+                            f"the label column ({' '.join(NPY_COLUMNS)} for .npy)")
+        if not (inside & (labels == 0)).any():
             lo, hi = (float(x[:, 0].min()), float(x[:, 0].max())) if len(x) else (float("nan"), float("nan"))
             raise DataError(f"{path}: {self.region_text()} leaves no background (training) events; the file's mjj "
                             f"spans [{lo:.3f}, {hi:.3f}] TeV, so change dataset.region or its edges")
-        if self.split_seed is not None:
-            rng = np.random.default_rng(self.split_seed)
-            bkg = bkg[rng.permutation(len(bkg))]
-            sig = sig[rng.permutation(len(sig))]
-
-        n_bkg = len(bkg)
-        n_train = self.n_train if self.n_train is not None else int(0.8 * n_bkg)
-        n_test_bkg = self.n_test_background if self.n_test_background is not None else n_bkg - n_train
-        if n_train <= 0 or n_test_bkg <= 0 or n_train + n_test_bkg > n_bkg:
-            raise DataError(f"{path}: {self.region_text()} has {n_bkg} background events, too few for "
-                            f"n_train={n_train} plus n_test_background={n_test_bkg}; lower dataset.n_train "
-                            f"or dataset.n_test_background (or set them to null for an 80/20 split)")
-        x_train = bkg[:n_train]
-        x_test_bkg = bkg[n_bkg - n_test_bkg:]
-
-        f = self.train_signal_fraction
-        n_train_sig = int(round(n_train * f / (1.0 - f))) if f > 0 else 0
-        n_sig_left = len(sig) - n_train_sig
-        n_test_sig = self.n_test_signal if self.n_test_signal is not None else n_sig_left
-        if n_sig_left <= 0 or n_test_sig <= 0 or n_test_sig > n_sig_left:
-            raise DataError(f"{path}: {self.region_text()} has {len(sig)} signal events, too few for "
-                            f"{n_train_sig} training (train_signal_fraction={f:g}) plus "
-                            f"{n_test_sig if self.n_test_signal is not None else 'at least 1'} test signal events; "
-                            f"lower dataset.n_test_signal or dataset.train_signal_fraction")
-        if n_train_sig:
-            x_train = np.concatenate([x_train, sig[:n_train_sig]])
-        x_test_sig = sig[len(sig) - n_test_sig:]
-
+        selected = np.flatnonzero(inside)
+        split = one_class_split(labels[selected], n_train=self.n_train, n_test_normal=self.n_test_background,
+                                n_test_anomaly=self.n_test_signal, train_anomaly_fraction=self.train_signal_fraction,
+                                split_seed=self.split_seed, where=f"{path}: {self.region_text()}")
         cols = [FEATURES.index(name) for name in self.features]
-        x_train = x_train[:, cols]
-        x_test = np.concatenate([x_test_bkg, x_test_sig])[:, cols]
-        y_test = np.concatenate([np.zeros(n_test_bkg, np.int8), np.ones(n_test_sig, np.int8)])
-        x_train, x_test, stats = preprocess(x_train, x_test, self.preprocess)
+        train_rows, test_rows = selected[split.train], selected[split.test]
+        # rows first, then columns (the memory layout, and so float reductions, of earlier versions)
+        x_train, x_test, stats = scale(x[train_rows][:, cols], x[test_rows][:, cols], self.preprocess)
 
-        info.update({
-            "region": self.region, "split_seed": self.split_seed,
-            "n_background_selected": n_bkg, "n_signal_selected": len(sig),
-            "n_train": n_train, "n_train_signal": n_train_sig,
-            "n_test_background": n_test_bkg, "n_test_signal": n_test_sig,
-            "preprocess": self.preprocess, **stats,
-        })
+        info.update({"region": self.region, **split.info, "preprocess": self.preprocess, **stats})
         log.info("LHCO %s: %s, %d background + %d signal selected; train %d background + %d signal, "
-                 "test %d background + %d signal", path, self.region_text(), n_bkg, len(sig), n_train,
-                 n_train_sig, n_test_bkg, n_test_sig)
+                 "test %d background + %d signal", path, self.region_text(), info["n_background_selected"],
+                 info["n_signal_selected"], info["n_train"], info["n_train_signal"], info["n_test_background"],
+                 info["n_test_signal"])
         return DataBundle(
             name=self.name,
             x_train=x_train.astype(np.float32),
             x_test=x_test.astype(np.float32),
-            y_test=y_test,
+            y_test=split.y_test,
             feature_names=self.features,
             info=info,
+            test_index=rows[test_rows],
         )
-
-
-def preprocess(x_train: np.ndarray, x_test: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray, dict[str, list[float]]]:
-    """Scale both sets with statistics of the training set only.
-
-    ``standardize``: (x - mean) / std; ``minmax``: (x - min) / (max - min); a constant feature
-    is only shifted. Returns the scaled arrays and the statistics (for ``info``).
-    """
-    if how == "none":
-        return x_train, x_test, {}
-    if how == "standardize":
-        shift, scale = x_train.mean(axis=0), x_train.std(axis=0)
-        names = ("mean", "std")
-    elif how == "minmax":
-        shift, scale = x_train.min(axis=0), x_train.max(axis=0) - x_train.min(axis=0)
-        names = ("min", "range")
-    else:
-        raise ConfigError(f"dataset.preprocess must be one of {', '.join(PREPROCESS)}, got {how!r}")
-    scale = np.where(scale > 0, scale, 1.0)
-    stats = {f"preprocess_{names[0]}": shift.tolist(), f"preprocess_{names[1]}": scale.tolist()}
-    return (x_train - shift) / scale, (x_test - shift) / scale, stats

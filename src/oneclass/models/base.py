@@ -1,11 +1,15 @@
 """The scoring contract shared by every detector.
 
 ``fit(x, trainer=None) -> self``
-    Train on background-only events ``x`` of shape (n, d). Lightning detectors train with the
-    given ``lightning.Trainer`` (built by the pipeline from ``conf/trainer``); scikit-learn
-    adapters ignore it.
+    Train on background-only events ``x`` of shape ``(n, *input_shape)`` (``(n, d)`` for
+    tabular data, ``(n, C, H, W)`` for images). Lightning detectors train with the given
+    ``lightning.Trainer`` (built by the pipeline from ``conf/trainer``); scikit-learn adapters
+    ignore it (and flatten images themselves where they take them).
 ``score(x) -> np.ndarray``
     Shape (n,), float64, finite; **higher = more anomalous**. No thresholds, no labels.
+
+Every detector is built with ``input_shape`` (the pipeline passes the dataset's); ``n_features=d``
+still works for flat data.
 
 Models never log, plot or read files. Lightning detectors report their mean training loss once
 per epoch as ``train_loss`` (``self.log``); the pipeline forwards it to the tracker.
@@ -13,7 +17,9 @@ per epoch as ``train_loss`` (``self.log``); the pipeline forwards it to the trac
 
 from __future__ import annotations
 
+import inspect
 import math
+from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import lightning.pytorch as L
@@ -21,7 +27,8 @@ import numpy as np
 import torch
 
 from oneclass.config import require_int, require_positive
-from oneclass.errors import ConfigError, TrainingError
+from oneclass.errors import ConfigError, TrainingError, first_line
+from oneclass.nets.base import shape_of
 from oneclass.training import TensorBatches
 
 # Events per Lightning step when batches_per_step is not set: enough mini-batches that Lightning's
@@ -38,6 +45,66 @@ class Detector(Protocol):
     def score(self, x: np.ndarray) -> np.ndarray: ...
 
 
+def input_shape_of(input_shape: Any = None, n_features: Any = None) -> tuple[int, ...]:
+    """A detector's input shape from ``input_shape`` (e.g. ``(5,)``, ``(1, 28, 28)``) or, for flat
+    data, ``n_features``; one line when neither or two different ones are given."""
+    if input_shape is None and n_features is None:
+        raise ConfigError("a detector needs input_shape (or n_features for flat data); the pipeline passes the dataset's")
+    shape = shape_of(input_shape, "input_shape") if input_shape is not None else None
+    if n_features is not None:
+        d = require_positive(n_features, "n_features", integer=True)
+        if shape is not None and shape != (d,):
+            raise ConfigError(f"n_features={d} contradicts input_shape={shape}; give only input_shape")
+        shape = (d,)
+    return shape
+
+
+def spec_of(obj: Any) -> dict[str, Any] | None:
+    """A plain ``{"_target_": "module.Class", **keyword arguments}`` for a class or partial (None otherwise)."""
+    if isinstance(obj, dict):
+        return obj
+    func = getattr(obj, "func", obj)
+    if not isinstance(func, type):
+        return None
+    keywords = dict(getattr(obj, "keywords", {}) or {})
+    return {"_target_": f"{func.__module__}.{func.__qualname__}", **keywords}
+
+
+def from_spec(obj: Any, name: str) -> Any:
+    """A partial from a spec dict (``{"_target_": ..., ...}``), else ``obj`` unchanged."""
+    if not isinstance(obj, dict):
+        return obj
+    from hydra.utils import instantiate
+
+    if "_target_" not in obj:
+        raise ConfigError(f"{name} needs a _target_ (e.g. {name}._target_=torch.optim.Adam)")
+    try:
+        return instantiate({**obj, "_partial_": True})
+    except Exception as exc:
+        raise ConfigError(f"{name}: cannot build {obj['_target_']}: {first_line(exc)}") from None
+
+
+def optimizer_class(optimizer: Any) -> Any:
+    """The ``torch.optim.Optimizer`` subclass behind a config partial (``model.optimizer``)."""
+    target = getattr(optimizer, "func", optimizer)
+    if not (isinstance(target, type) and issubclass(target, torch.optim.Optimizer)):
+        raise ConfigError(f"model.optimizer._target_ must be a torch.optim.Optimizer class with _partial_: true "
+                          f"(e.g. torch.optim.Adam), got {getattr(target, '__name__', target)!r}")
+    return target
+
+
+def milestones(values: Any, name: str = "model.lr_milestones") -> list[int]:
+    """Sorted positive-integer epochs (learning-rate milestones)."""
+    if isinstance(values, (str, int)):
+        raise ConfigError(f"{name} must be a list of positive integers (epochs), got {values!r}")
+    out = []
+    for m in values or []:
+        if isinstance(m, bool) or not isinstance(m, int) or m <= 0:
+            raise ConfigError(f"{name} must be a list of positive integers (epochs), got {list(values)!r}")
+        out.append(m)
+    return sorted(out)
+
+
 class LightningDetector(L.LightningModule):
     """Base for neural detectors trained by a Lightning ``Trainer`` on in-memory tensors.
 
@@ -47,9 +114,14 @@ class LightningDetector(L.LightningModule):
 
     Parameters
     ----------
-    n_features : input dimension (given by the pipeline from the dataset).
-    lr : Adam learning rate.
-    weight_decay : Adam weight decay (L2 on all parameters).
+    input_shape : shape of one event or image (given by the pipeline from the dataset);
+        ``n_features=d`` is the same as ``input_shape=(d,)``.
+    lr : learning rate. weight_decay : the optimizer's weight decay (L2 on all parameters).
+    optimizer : a ``torch.optim.Optimizer`` class or config partial (``conf/model/optimizer/``),
+        called with the parameters, ``lr`` and ``weight_decay``; None = Adam.
+    scheduler : an epoch-interval ``torch.optim.lr_scheduler`` partial, called with the optimizer
+        (``conf/model/scheduler/``); None = constant lr, or the ``lr_milestones`` shorthand.
+    lr_milestones : epochs at which lr is multiplied by 0.1 (MultiStepLR, Ruff's schedule).
     batch_size : training batch size (one optimizer step per mini-batch).
     batches_per_step : mini-batches per Lightning step; None = enough for ~4096 events. A
         performance setting only: results do not depend on it.
@@ -57,27 +129,63 @@ class LightningDetector(L.LightningModule):
 
     def __init__(
         self,
-        n_features: int,
+        input_shape: Any = None,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         batch_size: int = 256,
         batches_per_step: int | None = None,
+        optimizer: Any = None,
+        scheduler: Any = None,
+        lr_milestones: Sequence[int] = (),
+        n_features: int | None = None,
     ) -> None:
         super().__init__()
         # Manual optimization: one Lightning step runs a block of mini-batches (see training_step).
         self.automatic_optimization = False
-        self.n_features = require_positive(n_features, "n_features", integer=True)
+        self.input_shape = input_shape_of(input_shape, n_features)
         self.lr = require_positive(lr, "model.lr")
-        if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
+        if isinstance(weight_decay, bool) or not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
             raise ConfigError(f"model.weight_decay must be a number >= 0, got {weight_decay!r}")
         self.weight_decay = float(weight_decay)
         self.batch_size = require_positive(batch_size, "model.batch_size", integer=True)
         if batches_per_step is None:
             batches_per_step = max(1, -(-EVENTS_PER_STEP // self.batch_size))
         self.batches_per_step = require_positive(batches_per_step, "model.batches_per_step", integer=True)
+        optimizer, scheduler = from_spec(optimizer, "model.optimizer"), from_spec(scheduler, "model.scheduler")
+        if optimizer is not None:
+            optimizer_class(optimizer)
+        self.optimizer_factory = torch.optim.Adam if optimizer is None else optimizer
+        self.lr_milestones = milestones(lr_milestones)
+        if scheduler is not None:
+            if self.lr_milestones:
+                raise ConfigError("give either model.lr_milestones or model.scheduler, not both")
+            target = getattr(scheduler, "func", scheduler)
+            if not (isinstance(target, type) and issubclass(target, torch.optim.lr_scheduler.LRScheduler)):
+                raise ConfigError(f"model.scheduler._target_ must be a torch.optim.lr_scheduler class with _partial_: true "
+                                  f"(e.g. torch.optim.lr_scheduler.MultiStepLR), got {getattr(target, '__name__', target)!r}")
+        self.scheduler_factory = scheduler
         self._loss_sum: torch.Tensor | None = None
         self._loss_count = 0
         self._train_x: torch.Tensor | None = None
+
+    # Injected objects (net, optimizer and scheduler partials) are saved in the checkpoint's
+    # hyperparameters as plain ``{"_target_": ..., **arguments}`` specs, so a checkpoint loads with
+    # weights_only=True and ``load_from_checkpoint`` rebuilds the same network.
+    INJECTED = ("net", "optimizer", "scheduler")
+
+    def save_hyperparameters(self, *args: Any, **kwargs: Any) -> None:
+        """Lightning's, with the injected objects stored as specs (the caller's frame is inspected)."""
+        frame = kwargs.setdefault("frame", inspect.currentframe().f_back)
+        kwargs.setdefault("ignore", list(self.INJECTED))
+        super().save_hyperparameters(*args, **kwargs)
+        for key in self.INJECTED:
+            if key in frame.f_locals:
+                self.hparams[key] = spec_of(frame.f_locals[key])
+
+    @property
+    def n_features(self) -> int:
+        """Input size of one event (the product of ``input_shape`` for images)."""
+        return int(np.prod(self.input_shape))
 
     # ------------------------------------------------------------------ to implement
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
@@ -94,8 +202,7 @@ class LightningDetector(L.LightningModule):
         if trainer is None:
             raise ConfigError(f"{type(self).__name__} is a Lightning model and needs a trainer (conf/trainer)")
         x = np.asarray(x)
-        if x.ndim != 2 or x.shape[1] != self.n_features:
-            raise ConfigError(f"{type(self).__name__} expects (n, {self.n_features}) inputs, got {x.shape}")
+        check_input(type(self).__name__, x, self.input_shape)
         device = trainer.strategy.root_device
         self._train_x = torch.as_tensor(x, dtype=torch.float32, device=device)
         batches = TensorBatches(self._train_x, batch_size=self.batch_size * self.batches_per_step, shuffle=True)
@@ -119,8 +226,34 @@ class LightningDetector(L.LightningModule):
         return torch.cat(out).cpu().numpy() if out else np.zeros(0)
 
     # ------------------------------------------------------------------ Lightning hooks
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+    def make_optimizer(self, params: Any, lr: float | None = None, weight_decay: float | None = None) -> torch.optim.Optimizer:
+        """The configured optimizer (``model.optimizer``) over ``params``."""
+        lr = self.lr if lr is None else lr
+        weight_decay = self.weight_decay if weight_decay is None else weight_decay
+        try:
+            return self.optimizer_factory(params, lr=lr, weight_decay=weight_decay)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"model.optimizer: cannot build {getattr(self.optimizer_factory, 'func', self.optimizer_factory).__name__}: "
+                              f"{first_line(exc)}") from None
+
+    def make_scheduler(self, optimizer: torch.optim.Optimizer, lr_milestones: Sequence[int] = ()) -> Any:
+        """The configured epoch-interval scheduler, the MultiStepLR(0.1) of ``lr_milestones``, or None."""
+        if self.scheduler_factory is not None:
+            try:
+                return self.scheduler_factory(optimizer)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"model.scheduler: {first_line(exc)}") from None
+        if lr_milestones:
+            return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(lr_milestones), gamma=0.1)
+        return None
+
+    def configure_optimizers(self):
+        opt = self.make_optimizer(self.parameters())
+        sched = self.make_scheduler(opt, self.lr_milestones)
+        if sched is None:
+            return opt
+        # Stepped at each epoch end (on_train_epoch_end): epoch e runs at the schedule's lr of epoch e.
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
 
     def training_step(self, block: torch.Tensor, block_idx: int) -> None:
         """Run the optimizer over the consecutive mini-batches of ``block``.
@@ -192,14 +325,21 @@ class LightningDetector(L.LightningModule):
         return self._train_x
 
 
-def require_fraction(value: Any, name: str, low_open: bool = True) -> float:
-    """A number in (0, 1] (or [0, 1] with ``low_open=False``), else a ConfigError."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{name} must be a number in (0, 1], got {value!r}")
-    ok = (0 < value <= 1) if low_open else (0 <= value <= 1)
-    if not ok:
-        raise ConfigError(f"{name} must be in {'(0, 1]' if low_open else '[0, 1]'}, got {value!r}")
-    return float(value)
+def check_input(model: str, x: np.ndarray, input_shape: tuple[int, ...]) -> None:
+    """One line when ``x`` is not ``(n, *input_shape)``, naming flat-vs-image mix-ups."""
+    if tuple(x.shape[1:]) == tuple(input_shape) and x.ndim >= 2:
+        return
+    kind = "images" if x.ndim > 2 else "flat events"
+    raise ConfigError(f"{model} was built for inputs of shape (n, {', '.join(map(str, input_shape))}) "
+                      f"but got {kind} of shape {x.shape}")
 
 
-__all__ = ["Detector", "LightningDetector", "require_fraction", "require_int"]
+def flatten_input(model: str, x: Any, input_shape: tuple[int, ...]) -> np.ndarray:
+    """``x`` of shape ``(n, *input_shape)`` as a float64 ``(n, prod(input_shape))`` array: scikit-learn
+    style adapters take images by flattening them."""
+    x = np.asarray(x, dtype=np.float64)
+    check_input(model, x, input_shape)
+    return x.reshape(len(x), -1)
+
+
+__all__ = ["Detector", "LightningDetector", "check_input", "flatten_input", "input_shape_of", "optimizer_class", "spec_of", "from_spec"]

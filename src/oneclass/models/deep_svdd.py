@@ -13,51 +13,53 @@ coordinates with |c| < eps are moved to +-eps; R is updated after **every optimi
 that mini-batch's distances (``radius_update=batch``), starting at epoch ``warm_up_epochs``
 (reference: 10; with the OCDN authors' 10-epoch runs R therefore stays 0).
 ``radius_update=epoch`` instead sets R once per epoch from all training events (eval mode).
+
+The network is injected (``model.net``, ``conf/model/net/``): any net of the
+:mod:`oneclass.nets` contract. Ruff's rules are enforced: no bias terms (a bias lets phi map
+everything onto c) and no bounded activations; ``allow_bias=true`` admits the OCDN authors'
+``paper_fc`` network for the reproduction of their LHCO numbers. Pretraining trains the net as
+the encoder of an autoencoder whose decoder is the net's ``decoder()``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from oneclass.config import require_int, require_positive
+from oneclass import nets
+from oneclass.config import require_fraction, require_int, require_positive
 from oneclass.errors import ConfigError, TrainingError
-from oneclass.models.base import LightningDetector, require_fraction
-from oneclass.models.components import activation, hidden_sizes
+from oneclass.models.base import LightningDetector, milestones
+from oneclass.nets.base import BOUNDED
 from oneclass.training import TensorBatches
 
 OBJECTIVES = ("one-class", "soft-boundary")
-NETS = ("mlp", "paper_fc")
 RADIUS_UPDATES = ("batch", "epoch")
-# Bounded activations saturate to a constant, which lets the network collapse onto c (Ruff et al. Sec. 3.3).
-BOUNDED = ("tanh", "sigmoid")
 
 
-def make_net(kind: str, n_in: int, hidden: Sequence[int], n_out: int, act: str = "leaky_relu",
-             batch_norm: bool = True, dropout: float = 0.5) -> nn.Sequential:
-    """A Deep SVDD network (or the mirrored decoder for pretraining: ``n_in=rep_dim``).
+def bias_terms(net: nn.Module) -> list[str]:
+    """Names of the parameters that act as bias terms: biases and affine BatchNorm/LayerNorm weights."""
+    found = [name for name, p in net.named_parameters() if name.endswith("bias") and p is not None]
+    for mod_name, m in net.named_modules():
+        if isinstance(m, (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)) and getattr(m, "weight", None) is not None:
+            found.append(f"{mod_name}.weight" if mod_name else "weight")
+    return found
 
-    ``mlp``: bias-free Linear -> [BatchNorm without affine parameters] -> ``act`` per hidden layer,
-    then a bias-free Linear (Ruff's rules: no bias, no bounded activations).
-    ``paper_fc``: Linear(h) -> BatchNorm -> ReLU -> Dropout per hidden layer, then a bias-free
-    Linear: the OCDN authors' network (its biases and affine BatchNorm break Ruff's rules).
-    """
-    layers: list[nn.Module] = []
-    width = n_in
-    for h in hidden:
-        if kind == "mlp":
-            layers.append(nn.Linear(width, h, bias=False))
-            if batch_norm:
-                layers.append(nn.BatchNorm1d(h, eps=1e-4, affine=False))
-            layers.append(activation(act))
-        else:
-            layers += [nn.Linear(width, h), nn.BatchNorm1d(h), nn.ReLU(), nn.Dropout(dropout)]
-        width = h
-    layers.append(nn.Linear(width, n_out, bias=False))
-    return nn.Sequential(*layers)
+
+def check_ruff_rules(net: nn.Module, allow_bias: bool) -> None:
+    """One line naming the offending layer when ``net`` breaks Deep SVDD's rules (Ruff et al. 2018, Sec. 3.3)."""
+    if not allow_bias and (biases := bias_terms(net)):
+        raise ConfigError(f"model.net ({type(net).__name__}) has bias term {biases[0]!r}: Deep SVDD needs a bias-free "
+                          "network (a bias lets it map every input onto c); use a bias-free net such as "
+                          "model/net=svdd_mlp, or model.allow_bias=true to reproduce the OCDN authors' paper_fc")
+    for name, m in net.named_modules():
+        if isinstance(m, BOUNDED):
+            raise ConfigError(f"model.net layer {name!r} is a bounded activation ({type(m).__name__}), which lets Deep "
+                              "SVDD collapse onto c; use relu, leaky_relu or elu")
 
 
 def radius(d2: torch.Tensor, nu: float) -> torch.Tensor:
@@ -71,31 +73,26 @@ class DeepSVDD(LightningDetector):
     Parameters
     ----------
     objective : ``one-class`` or ``soft-boundary``.
-    net : ``mlp`` (bias-free, Ruff's rules) or ``paper_fc`` (the OCDN authors' LHCO network).
-    hidden : hidden widths (both nets). rep_dim : output (feature-space) dimension.
-    activation : ``mlp`` only; unbounded activations only.
-    batch_norm : ``mlp`` only: BatchNorm without affine parameters after each hidden layer (as
-        Ruff's networks). dropout : ``paper_fc`` only.
+    net : the network phi (``conf/model/net/``), called with ``input_shape``; its ``rep_dim`` is
+        the feature-space dimension. None = :class:`oneclass.nets.SVDDMLP` (bias-free 512-512-128).
+    allow_bias : admit a net with bias terms (``paper_fc``, the OCDN authors' reproduction).
     nu : in (0, 1]; soft-boundary: the fraction of training events allowed outside the sphere.
     warm_up_epochs : soft-boundary epochs before R is first updated (reference: 10).
     radius_update : ``batch`` (reference: after every optimizer step, from that batch) or ``epoch``.
     eps : centre coordinates with |c| < eps become +-eps (zero becomes +eps).
-    lr_milestones : epochs at which the learning rate is multiplied by 0.1.
-    pretrain : train a mirrored autoencoder first; its encoder is this network's initialisation.
-    pretrain_epochs, pretrain_lr, pretrain_weight_decay : its schedule (lr/weight decay default
-        to the main ones).
+    pretrain : train the net as the encoder of an autoencoder (decoder = ``net.decoder()``) first.
+    pretrain_epochs, pretrain_lr, pretrain_weight_decay, pretrain_lr_milestones : its schedule
+        (lr and weight decay default to the main ones; same optimizer class).
+    Other parameters (lr, weight_decay, optimizer, scheduler, lr_milestones, batch_size):
+    :class:`~oneclass.models.base.LightningDetector`.
     """
 
     def __init__(
         self,
-        n_features: int,
+        input_shape: Any = None,
+        net: Any = None,
         objective: str = "one-class",
-        net: str = "mlp",
-        hidden: Sequence[int] = (512, 512),
-        rep_dim: int = 128,
-        activation: str = "leaky_relu",
-        batch_norm: bool = True,
-        dropout: float = 0.5,
+        allow_bias: bool = False,
         nu: float = 0.1,
         warm_up_epochs: int = 10,
         radius_update: str = "batch",
@@ -108,24 +105,22 @@ class DeepSVDD(LightningDetector):
         pretrain_epochs: int = 10,
         pretrain_lr: float | None = None,
         pretrain_weight_decay: float | None = None,
+        pretrain_lr_milestones: Sequence[int] = (),
         batches_per_step: int | None = None,
+        optimizer: Any = None,
+        scheduler: Any = None,
+        n_features: int | None = None,
     ) -> None:
-        super().__init__(n_features=n_features, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
-                         batches_per_step=batches_per_step)
+        super().__init__(input_shape=input_shape, n_features=n_features, lr=lr, weight_decay=weight_decay,
+                         batch_size=batch_size, batches_per_step=batches_per_step, optimizer=optimizer,
+                         scheduler=scheduler, lr_milestones=lr_milestones)
         if objective not in OBJECTIVES:
             raise ConfigError(f"model.objective must be one of {list(OBJECTIVES)}, got {objective!r}")
-        if net not in NETS:
-            raise ConfigError(f"model.net must be one of {list(NETS)}, got {net!r}")
         if radius_update not in RADIUS_UPDATES:
             raise ConfigError(f"model.radius_update must be one of {list(RADIUS_UPDATES)}, got {radius_update!r}")
-        if net == "mlp" and activation in BOUNDED:
-            raise ConfigError(f"model.activation={activation!r} is bounded, which lets Deep SVDD collapse onto c; "
-                              "use relu, leaky_relu or elu")
-        for name, flag in (("batch_norm", batch_norm), ("pretrain", pretrain)):
+        for name, flag in (("allow_bias", allow_bias), ("pretrain", pretrain)):
             if not isinstance(flag, bool):
                 raise ConfigError(f"model.{name} must be true or false, got {flag!r}")
-        if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
-            raise ConfigError(f"model.dropout must be in [0, 1), got {dropout!r}")
         self.objective = objective
         self.nu = require_fraction(nu, "model.nu")
         self.warm_up_epochs = require_int(warm_up_epochs, "model.warm_up_epochs")
@@ -133,7 +128,6 @@ class DeepSVDD(LightningDetector):
             raise ConfigError(f"model.warm_up_epochs must be >= 0, got {warm_up_epochs!r}")
         self.radius_update = radius_update
         self.eps = require_positive(eps, "model.eps")
-        self.lr_milestones = sorted(require_int(m, "model.lr_milestones[]") for m in (lr_milestones or []))
         self.pretrain = pretrain
         self.pretrain_epochs = require_int(pretrain_epochs, "model.pretrain_epochs")
         if self.pretrain_epochs < 0:
@@ -142,11 +136,13 @@ class DeepSVDD(LightningDetector):
         self.pretrain_weight_decay = self.weight_decay if pretrain_weight_decay is None else float(pretrain_weight_decay)
         if self.pretrain_weight_decay < 0:
             raise ConfigError(f"model.pretrain_weight_decay must be >= 0, got {pretrain_weight_decay!r}")
+        self.pretrain_lr_milestones = milestones(pretrain_lr_milestones, "model.pretrain_lr_milestones")
         self.save_hyperparameters()
-        self.hidden = hidden_sizes(hidden)
-        self.rep_dim = require_positive(rep_dim, "model.rep_dim", integer=True)
-        self.net_kind, self.act, self.batch_norm, self.dropout = net, activation, batch_norm, float(dropout)
-        self.net = make_net(net, self.n_features, self.hidden, self.rep_dim, activation, batch_norm, self.dropout)
+        self.net = nets.make(net, self.input_shape, nets.SVDDMLP)
+        check_ruff_rules(self.net, allow_bias)
+        self.rep_dim = self.net.rep_dim
+        if pretrain and not callable(getattr(self.net, "decoder", None)):
+            raise ConfigError(f"model.pretrain=true needs a net with a decoder(); {type(self.net).__name__} has none")
         # Saved in the checkpoint with the weights; `centre_set` skips re-initialisation on resume.
         self.register_buffer("c", torch.zeros(self.rep_dim))
         self.register_buffer("R", torch.zeros(()))
@@ -201,17 +197,18 @@ class DeepSVDD(LightningDetector):
         return self.c
 
     def pretrain_autoencoder(self, x: torch.Tensor) -> list[float]:
-        """Train ``self.net`` as the encoder of a mirrored autoencoder (MSE, Adam) for ``pretrain_epochs``.
+        """Train ``self.net`` as the encoder of its mirrored autoencoder (MSE, the configured optimizer)
+        for ``pretrain_epochs``.
 
         A plain loop over the same shuffled tensor batches as the main training: a Trainer cannot
         be re-entered from inside its own ``fit``, and a second Trainer would have to copy the
         first one's device/precision set-up; the loop runs on the data's device with the run's
         seeded generator. The decoder is discarded afterwards (it is not part of the checkpoint).
         """
-        decoder = make_net(self.net_kind, self.rep_dim, self.hidden[::-1], self.n_features, self.act,
-                           self.batch_norm, self.dropout).to(x.device)
+        decoder = self.net.decoder().to(x.device)
         params = list(self.net.parameters()) + list(decoder.parameters())
-        opt = torch.optim.Adam(params, lr=self.pretrain_lr, weight_decay=self.pretrain_weight_decay)
+        opt = self.make_optimizer(params, lr=self.pretrain_lr, weight_decay=self.pretrain_weight_decay)
+        sched = self.make_scheduler(opt, self.pretrain_lr_milestones) if self.pretrain_lr_milestones else None
         self.net.train()
         decoder.train()
         losses = []
@@ -228,6 +225,8 @@ class DeepSVDD(LightningDetector):
             if not torch.isfinite(torch.tensor(mean)):
                 raise TrainingError(f"DeepSVDD pretraining loss is {mean} in epoch {epoch}; lower model.pretrain_lr")
             losses.append(mean)
+            if sched is not None:
+                sched.step()
         return losses
 
     def on_fit_start(self) -> None:
@@ -249,11 +248,3 @@ class DeepSVDD(LightningDetector):
     def dist2_eval(self, x: torch.Tensor) -> torch.Tensor:
         """d^2 of ``x`` in eval mode."""
         return (self._outputs(x) - self.c).pow(2).sum(dim=1)
-
-    def configure_optimizers(self):
-        opt = torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        if not self.lr_milestones:
-            return opt
-        # Stepped at each epoch end by the base class: epoch e runs at lr * 0.1^(#milestones <= e).
-        sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=self.lr_milestones, gamma=0.1)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}

@@ -7,19 +7,22 @@ background has support, so f (equivalently the logit g) is an anomaly score.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from oneclass.models.base import LightningDetector
-from oneclass.models.components import MLP, glorot_init
+from oneclass import nets
 from oneclass.config import require_number
 from oneclass.errors import ConfigError
+from oneclass.models.base import LightningDetector
+
+INITS = ("glorot", "torch")
 
 
 class OCDN(LightningDetector):
-    """MLP with ``hidden`` ReLU layers and one sigmoid output (``hidden=[]``: logistic regression).
+    """A network ``g`` with one output, trained as a classifier against target 0 (``net``: default
+    the 3 x 128 ReLU :class:`oneclass.nets.MLP`; ``hidden=[]`` is logistic regression).
 
     Scores are the logits g(x): they rank events exactly as the paper's sigmoid output does, but do
     not saturate (a float32 sigmoid of a well-trained OCDN underflows to exactly 0 for part of the
@@ -27,45 +30,60 @@ class OCDN(LightningDetector):
 
     Parameters
     ----------
-    hidden : widths of the hidden layers (paper: [128, 128, 128]).
-    reg : L2 activity regularisation of the hidden activations, added to the loss as
-        reg * mean over the batch of sum over units of a^2 (Keras ``activity_regularizer=l2(reg)``).
+    net : the network (``conf/model/net/``: a class or partial called with ``input_shape``, or a
+        built module); must have ``rep_dim`` 1. None = the 3 x 128 ReLU MLP.
+    reg : L2 activity regularisation of the hidden activations (nets that return them, as
+        :class:`~oneclass.nets.MLP`), added to the loss as reg * mean over the batch of sum over
+        units of a^2 (Keras ``activity_regularizer=l2(reg)``).
     init : ``torch`` (PyTorch default) or ``glorot`` (Keras default, as in the authors' code).
+    Other parameters: :class:`~oneclass.models.base.LightningDetector`.
     """
 
     def __init__(
         self,
-        n_features: int,
-        hidden: Sequence[int] = (128, 128, 128),
+        input_shape: Any = None,
+        net: Any = None,
         lr: float = 1e-3,
         reg: float = 0.0,
         batch_size: int = 256,
         weight_decay: float = 0.0,
         init: str = "torch",
         batches_per_step: int | None = None,
+        optimizer: Any = None,
+        scheduler: Any = None,
+        lr_milestones: Any = (),
+        n_features: int | None = None,
     ) -> None:
-        super().__init__(n_features=n_features, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
-                         batches_per_step=batches_per_step)
+        super().__init__(input_shape=input_shape, n_features=n_features, lr=lr, weight_decay=weight_decay,
+                         batch_size=batch_size, batches_per_step=batches_per_step, optimizer=optimizer,
+                         scheduler=scheduler, lr_milestones=lr_milestones)
         self.reg = require_number(reg, "model.reg")
         if self.reg < 0:
             raise ConfigError(f"model.reg must be >= 0, got {reg!r}")
-        if init not in ("glorot", "torch"):
+        if init not in INITS:
             raise ConfigError(f"model.init must be 'glorot' or 'torch', got {init!r}")
         self.save_hyperparameters()
-        self.net = MLP(self.n_features, list(hidden), 1)
+        self.net = nets.make(net, self.input_shape, nets.MLP)
+        nets.require_rep_dim(self.net, 1, "the OCDN")
         if init == "glorot":
-            glorot_init(self.net)
+            nets.glorot_init(self.net)
+
+    def _logits(self, x: torch.Tensor, return_hidden: bool = False):
+        if return_hidden:
+            out, acts = self.net(x, return_hidden=True)
+            return out.squeeze(-1), acts
+        return self.net(x).squeeze(-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logit g(x) of each event, shape (n,); the paper's score is sigmoid(g(x))."""
-        return self.net(x).squeeze(-1)
+        return self._logits(x)
 
     def training_loss(self, x: torch.Tensor) -> torch.Tensor:
         if self.reg > 0:
-            logits, acts = self.net(x, return_hidden=True)
+            logits, acts = self._logits(x, return_hidden=True)
             penalty = sum(a.pow(2).sum(dim=1).mean() for a in acts)
         else:
-            logits, penalty = self.net(x), 0.0
+            logits, penalty = self._logits(x), 0.0
         # BCE against target 0 in its stable logits form: -log(1 - sigmoid(g)) = softplus(g).
-        bce = F.binary_cross_entropy_with_logits(logits.squeeze(-1), torch.zeros_like(logits.squeeze(-1)))
+        bce = F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits))
         return bce + self.reg * penalty

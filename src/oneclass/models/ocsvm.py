@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from oneclass.config import require_positive
+from oneclass.config import require_fraction, require_positive
 from oneclass.errors import ConfigError, TrainingError
-from oneclass.models.base import require_fraction
+from oneclass.models.base import flatten_input, input_shape_of
 
 SOLVERS = ("exact", "nystroem")
 KERNELS = ("rbf", "linear", "poly", "sigmoid")
@@ -35,7 +35,8 @@ class OneClassSVM:
 
     Parameters
     ----------
-    n_features : input dimension (from the pipeline).
+    input_shape : shape of one event (from the pipeline); images are flattened to vectors.
+        ``n_features=d`` is the same as ``input_shape=(d,)``.
     nu : in (0, 1]: an upper bound on the fraction of training events outside the support and a
         lower bound on the fraction of support vectors (paper: IAD 0.85, OAD 0.15).
     gamma : RBF kernel width, K(x, y) = exp(-gamma |x - y|^2) (paper: 0.1).
@@ -51,7 +52,7 @@ class OneClassSVM:
 
     def __init__(
         self,
-        n_features: int,
+        input_shape: Any = None,
         nu: float = 0.5,
         gamma: float = 0.1,
         kernel: str = "rbf",
@@ -61,8 +62,10 @@ class OneClassSVM:
         max_iter: int = 1000,
         cache_size: float = 500.0,
         random_state: int | None = None,
+        n_features: int | None = None,
     ) -> None:
         # scikit-learn convention: store only; everything is validated in fit.
+        self.input_shape = input_shape
         self.n_features = n_features
         self.nu = nu
         self.gamma = gamma
@@ -75,7 +78,7 @@ class OneClassSVM:
         self.random_state = random_state
 
     def _validate(self) -> None:
-        require_positive(self.n_features, "n_features", integer=True)
+        self.shape_ = input_shape_of(self.input_shape, self.n_features)
         require_fraction(self.nu, "model.nu")
         require_positive(self.gamma, "model.gamma")
         if self.solver not in SOLVERS:
@@ -113,9 +116,9 @@ class OneClassSVM:
         from sklearn.exceptions import ConvergenceWarning
 
         self._validate()
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != self.n_features or len(x) == 0:
-            raise ConfigError(f"OneClassSVM expects (n, {self.n_features}) inputs with n > 0, got {x.shape}")
+        x = flatten_input("OneClassSVM", x, self.shape_)
+        if len(x) == 0:
+            raise ConfigError("OneClassSVM: the training set is empty")
         estimator = self._make_estimator(len(x))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
@@ -129,9 +132,7 @@ class OneClassSVM:
         """``1 - score_samples(x)`` as float64, shape (n,): higher = further outside the support."""
         if not hasattr(self, "estimator_"):
             raise TrainingError("OneClassSVM.score called before fit")
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != self.n_features:
-            raise ConfigError(f"OneClassSVM expects (n, {self.n_features}) inputs, got {x.shape}")
+        x = flatten_input("OneClassSVM", x, self.shape_)
         parts = [self.estimator_.score_samples(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
         scores = 1.0 - (np.concatenate(parts) if parts else np.zeros(0))
         if not np.all(np.isfinite(scores)):

@@ -1,0 +1,189 @@
+"""The one-class protocol shared by every dataset read from files: which rows train, which test,
+and scaling fitted on the training rows only.
+
+Conventions (Ruff et al.; the NRCAN and LHCO literature): label 0 = normal/background, 1 =
+anomaly/signal. :func:`one_class_split` picks
+
+* training rows: the first ``n_train`` normal rows (plus, when asked, a fraction of anomalies:
+  training contamination), taken from the **front** of the anomaly list;
+* test rows: the **last** ``n_test_normal`` normal rows and the last ``n_test_anomaly`` anomalies
+  (all anomalies not used for training by default), so the test set stays fixed when ``n_train``
+  changes;
+
+in the rows' own order (``split_seed=None``: file order, the OCDN paper's protocol) or in a fixed
+permutation of the normals and of the anomalies drawn from ``split_seed``. The run's seed never
+enters: a seed sweep varies only the training, on identical data.
+
+:class:`Scaler` fits ``standardize`` / ``minmax`` statistics (per feature) on the training rows and
+applies them to every split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from oneclass.config import require_int, require_number
+from oneclass.errors import ConfigError, DataError
+
+
+@dataclass(frozen=True)
+class Split:
+    """Row indices (into the labels given to :func:`one_class_split`) of each part."""
+
+    train: np.ndarray
+    test: np.ndarray
+    y_test: np.ndarray
+    n_train_anomalies: int = 0
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def optional_count(value: Any, name: str) -> int | None:
+    """None, or a positive integer (else a one-line ConfigError naming ``name``)."""
+    if value is None:
+        return None
+    n = require_int(value, name)
+    if n <= 0:
+        raise ConfigError(f"{name} must be a positive integer or null, got {value!r}")
+    return n
+
+
+def split_seed_of(value: Any, name: str = "dataset.split_seed") -> int | None:
+    if value is not None and require_int(value, name) < 0:
+        raise ConfigError(f"{name} must be null or an integer >= 0, got {value!r}")
+    return value
+
+
+def contamination(value: Any, name: str = "dataset.train_signal_fraction") -> float:
+    f = require_number(value, name)
+    if not 0.0 <= f < 1.0:
+        raise ConfigError(f"{name} must be in [0, 1), got {value!r}")
+    return f
+
+
+def one_class_split(
+    labels: np.ndarray,
+    *,
+    n_train: int | None = None,
+    n_test_normal: int | None = None,
+    n_test_anomaly: int | None = None,
+    train_fraction: float = 0.8,
+    train_anomaly_fraction: float = 0.0,
+    split_seed: int | None = None,
+    where: str = "dataset",
+) -> Split:
+    """Split rows with ``labels`` (0 normal, 1 anomaly) by the one-class protocol (module docstring).
+
+    Parameters
+    ----------
+    n_train : normal training rows; None = ``int(train_fraction * normals)``.
+    n_test_normal : normal test rows (from the end); None = every normal not used for training.
+    n_test_anomaly : anomaly test rows (from the end); None = every anomaly not used for training.
+    train_anomaly_fraction : fraction f of anomalies in the training set: ``round(n_train f / (1 - f))``
+        anomalies from the front of the anomaly list (never in the test set).
+    split_seed : None = the rows' order; an integer = a permutation of normals, then of anomalies,
+        drawn from ``numpy.random.default_rng(split_seed)``.
+    where : prefix of error messages (file and selection).
+
+    Messages name the dataset keys ``dataset.n_train``, ``dataset.n_test_background``,
+    ``dataset.n_test_signal`` and ``dataset.train_signal_fraction`` that every file dataset uses.
+    """
+    labels = np.asarray(labels)
+    normals = np.flatnonzero(labels == 0)
+    anomalies = np.flatnonzero(labels == 1)
+    if len(normals) == 0:
+        raise DataError(f"{where} has no background (label 0) events; training needs them: check the labels "
+                        f"or the selection")
+    if len(anomalies) == 0:
+        raise DataError(f"{where} has no signal (label 1) events; the test set needs them: use a file with "
+                        f"labelled signal events")
+    if split_seed is not None:
+        rng = np.random.default_rng(split_seed)
+        normals = normals[rng.permutation(len(normals))]
+        anomalies = anomalies[rng.permutation(len(anomalies))]
+
+    n_norm = len(normals)
+    n_tr = n_train if n_train is not None else int(train_fraction * n_norm)
+    n_te = n_test_normal if n_test_normal is not None else n_norm - n_tr
+    if n_tr <= 0 or n_te <= 0 or n_tr + n_te > n_norm:
+        raise DataError(f"{where} has {n_norm} background events, too few for n_train={n_tr} plus "
+                        f"n_test_background={n_te}; lower dataset.n_train or dataset.n_test_background "
+                        f"(or set them to null for a {round(100 * train_fraction)}/{round(100 * (1 - train_fraction))} split)")
+
+    f = train_anomaly_fraction
+    n_tr_anom = int(round(n_tr * f / (1.0 - f))) if f > 0 else 0
+    n_left = len(anomalies) - n_tr_anom
+    n_te_anom = n_test_anomaly if n_test_anomaly is not None else n_left
+    if n_left <= 0 or n_te_anom <= 0 or n_te_anom > n_left:
+        raise DataError(f"{where} has {len(anomalies)} signal events, too few for {n_tr_anom} training "
+                        f"(train_signal_fraction={f:g}) plus "
+                        f"{n_te_anom if n_test_anomaly is not None else 'at least 1'} test signal events; "
+                        f"lower dataset.n_test_signal or dataset.train_signal_fraction")
+
+    train = normals[:n_tr]
+    if n_tr_anom:
+        train = np.concatenate([train, anomalies[:n_tr_anom]])
+    test = np.concatenate([normals[n_norm - n_te:], anomalies[len(anomalies) - n_te_anom:]])
+    y_test = np.concatenate([np.zeros(n_te, np.int8), np.ones(n_te_anom, np.int8)])
+    info = {"split_seed": split_seed, "n_background_selected": n_norm, "n_signal_selected": len(anomalies),
+            "n_train": n_tr, "n_train_signal": n_tr_anom, "n_test_background": n_te, "n_test_signal": n_te_anom}
+    return Split(train=train, test=test, y_test=y_test, n_train_anomalies=n_tr_anom, info=info)
+
+
+# ----------------------------------------------------------------------------------------------
+# Scaling fitted on training rows only
+
+
+def _standardize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[str, str]]:
+    return x.mean(axis=0), x.std(axis=0), ("mean", "std")
+
+
+def _minmax(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[str, str]]:
+    lo = x.min(axis=0)
+    return lo, x.max(axis=0) - lo, ("min", "range")
+
+
+# name -> fit(x_train) returning (shift, scale, names of the two statistics); x -> (x - shift) / scale
+SCALINGS: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, tuple[str, str]]] | None] = {
+    "none": None, "standardize": _standardize, "minmax": _minmax}
+
+
+@dataclass
+class Scaler:
+    """``(x - shift) / scale`` with statistics fitted on training rows (a constant feature is only
+    shifted). ``how``: one of :data:`SCALINGS`."""
+
+    how: str = "none"
+    shift: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    names: tuple[str, str] = ("shift", "scale")
+
+    @classmethod
+    def fit(cls, x_train: np.ndarray, how: str, name: str = "dataset.preprocess") -> "Scaler":
+        if how not in SCALINGS:
+            raise ConfigError(f"{name} must be one of {', '.join(SCALINGS)}, got {how!r}")
+        fit = SCALINGS[how]
+        if fit is None:
+            return cls(how)
+        shift, scale, names = fit(x_train)
+        return cls(how, shift, np.where(scale > 0, scale, 1.0), names)
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        return x if self.shift is None else (x - self.shift) / self.scale
+
+    def stats(self) -> dict[str, list[float]]:
+        """The statistics as ``preprocess_<name>`` lists (for the run's info and for re-scoring)."""
+        if self.shift is None:
+            return {}
+        return {f"preprocess_{self.names[0]}": np.asarray(self.shift).tolist(),
+                f"preprocess_{self.names[1]}": np.asarray(self.scale).tolist()}
+
+
+def scale(x_train: np.ndarray, x_test: np.ndarray, how: str, name: str = "dataset.preprocess"
+          ) -> tuple[np.ndarray, np.ndarray, dict[str, list[float]]]:
+    """Fit ``how`` on ``x_train``, apply to both; returns the scaled arrays and the statistics."""
+    scaler = Scaler.fit(x_train, how, name)
+    return scaler.transform(x_train), scaler.transform(x_test), scaler.stats()

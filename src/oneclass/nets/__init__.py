@@ -1,0 +1,11 @@
+"""Networks injected into detectors (``model.net``, configs in ``conf/model/net/``).
+
+See :mod:`oneclass.nets.base` for the contract: ``Net(input_shape, rep_dim=..., ...)``,
+``forward: (n, *input_shape) -> (n, rep_dim)``, ``decoder()`` the mirrored network.
+"""
+
+from oneclass.nets.base import glorot_init, hidden_sizes, make, make_activation, require_rep_dim
+from oneclass.nets.dense import MLP, DenseEncoder, SVDDMLP
+
+__all__ = ["MLP", "DenseEncoder", "SVDDMLP", "glorot_init", "hidden_sizes", "make", "make_activation",
+           "require_rep_dim"]

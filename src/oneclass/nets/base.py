@@ -1,0 +1,114 @@
+"""The network contract shared by every detector that takes an injected network.
+
+A net is an ``nn.Module`` built as ``Net(input_shape, rep_dim=..., **hyperparameters)``:
+
+* ``input_shape`` - the shape of one event or image, e.g. ``(5,)`` or ``(1, 28, 28)``; given by the
+  model from the dataset (a net refuses shapes it cannot take, with one line naming the fix);
+* ``rep_dim`` - the size of its output: ``forward(x)`` maps ``(n, *input_shape)`` to ``(n, rep_dim)``;
+* ``decoder()`` - a new, untrained module mapping ``(n, rep_dim)`` back to ``(n, *input_shape)``:
+  the net's mirror image, used by autoencoders and by Deep SVDD's pretraining.
+
+Configs inject nets as ``_partial_: true`` targets (``conf/model/net/``); the model calls the
+partial with ``input_shape`` (see :func:`make`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from torch import nn
+
+from oneclass.config import require_positive
+from oneclass.errors import ConfigError
+
+ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+# Bounded activations saturate to a constant (Ruff et al. 2018, Sec. 3.3: they allow Deep SVDD's collapse).
+BOUNDED = (nn.Tanh, nn.Sigmoid)
+
+
+def make_activation(name: str, where: str = "model.net.activation") -> nn.Module:
+    """An activation module by name (``relu``, ``leaky_relu``, ``elu``, ``tanh``, ``sigmoid``)."""
+    try:
+        return ACTIVATIONS[name]()
+    except (KeyError, TypeError):
+        raise ConfigError(f"{where}: unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}") from None
+
+
+def hidden_sizes(hidden: Sequence[int] | None, name: str = "model.net.hidden") -> list[int]:
+    """Validated list of hidden-layer widths (may be empty)."""
+    if isinstance(hidden, (str, int)):
+        raise ConfigError(f"{name} must be a list of positive integers, got {hidden!r}")
+    sizes = list(hidden or [])
+    for h in sizes:
+        if isinstance(h, bool) or not isinstance(h, int) or h <= 0:
+            raise ConfigError(f"{name} must be a list of positive integers, got {sizes!r}")
+    return sizes
+
+
+def shape_of(input_shape: Any, name: str = "input_shape") -> tuple[int, ...]:
+    """``input_shape`` as a tuple of positive ints (an int ``d`` means ``(d,)``)."""
+    if isinstance(input_shape, int) and not isinstance(input_shape, bool):
+        input_shape = (input_shape,)
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        raise ConfigError(f"{name} must be a tuple of positive integers, got {input_shape!r}") from None
+    if not shape or any(isinstance(s, bool) or not isinstance(s, int) or s <= 0 for s in shape):
+        raise ConfigError(f"{name} must be a tuple of positive integers, got {input_shape!r}")
+    return shape
+
+
+def flat_features(net: str, input_shape: tuple[int, ...]) -> int:
+    """The feature count of flat inputs; images are refused with the fix."""
+    if len(input_shape) != 1:
+        raise ConfigError(f"model.net: {net} takes flat (events, features) inputs but the dataset gives images of "
+                          f"shape {input_shape}; pick an image net (e.g. model/net=lenet_mnist) or a tabular dataset")
+    return input_shape[0]
+
+
+def glorot_init(module: nn.Module) -> None:
+    """Keras' default initialisation (Glorot-uniform weights, zero biases) for Linear layers."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def make(net: Callable[..., nn.Module] | nn.Module | None, input_shape: tuple[int, ...],
+         default: Callable[..., nn.Module], **defaults: Any) -> nn.Module:
+    """The model's network: ``net`` called with ``input_shape`` (a config partial or a class), an
+    already built module (checked against ``input_shape``), or ``default(input_shape, **defaults)``
+    when ``net`` is None."""
+    if isinstance(net, dict):  # a spec saved in a checkpoint's hyperparameters
+        from oneclass.models.base import from_spec
+
+        net = from_spec(net, "model.net")
+    if net is None:
+        module = default(input_shape, **defaults)
+    elif isinstance(net, nn.Module):
+        module = net
+    elif callable(net):
+        module = net(input_shape=input_shape)
+    else:
+        raise ConfigError(f"model.net must be a network config with _target_ (conf/model/net/), got {net!r}")
+    if not isinstance(module, nn.Module):
+        raise ConfigError(f"model.net must build a torch.nn.Module, got {type(module).__name__}")
+    got = getattr(module, "input_shape", None)
+    if got is not None and tuple(got) != tuple(input_shape):
+        raise ConfigError(f"model.net was built for inputs of shape {tuple(got)}, the data have shape {tuple(input_shape)}")
+    require_positive(getattr(module, "rep_dim", None) or 0, f"model.net ({type(module).__name__}).rep_dim", integer=True)
+    return module
+
+
+def require_rep_dim(net: nn.Module, expected: int, model: str) -> None:
+    """One line when a net's output size does not fit the model (e.g. OCDN needs rep_dim 1)."""
+    if net.rep_dim != expected:
+        raise ConfigError(f"model.net.rep_dim is {net.rep_dim} but {model} needs a net with {expected} output(s); "
+                          f"set model.net.rep_dim={expected}")
+
+
+def n_elements(shape: Sequence[int]) -> int:
+    return int(math.prod(shape))

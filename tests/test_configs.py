@@ -1,0 +1,63 @@
+"""Every experiment preset composes and runs a short job; every model x dataset pair composes and
+builds (or is refused with one line, as listed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from omegaconf import open_dict
+
+from oneclass import pipeline
+from oneclass.cli import config_dir
+from oneclass.config import build
+from oneclass.errors import OneClassError
+
+MODELS = sorted(p.stem for p in (config_dir() / "model").glob("*.yaml"))
+DATASETS = sorted(p.stem for p in (config_dir() / "dataset").glob("*.yaml"))
+EXPERIMENTS = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))
+LHCO_FILE = "lhco/lhco_rnd_sr_5features.npy"
+# (model, dataset) pairs that are refused, with the start of their one-line error
+REFUSED: dict[tuple[str, str], str] = {}
+# input shapes of each dataset (the pipeline passes the loaded data's; composing needs no file)
+SHAPES = {"gaussian": (1,), "lhco": (5,)}
+
+
+def test_every_dataset_has_a_known_shape():
+    assert set(DATASETS) <= set(SHAPES), "add new datasets to SHAPES (and refused pairs to REFUSED)"
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_model_dataset_pair_composes_and_builds(cfg_factory, model, dataset):
+    cfg = cfg_factory(f"model={model}", f"dataset={dataset}", small=False)
+    if (model, dataset) in REFUSED:
+        with pytest.raises(OneClassError, match=REFUSED[model, dataset]) as err:
+            build(cfg.model, "model", input_shape=SHAPES[dataset])
+        assert "\n" not in str(err.value)
+        return
+    detector = build(cfg.model, "model", input_shape=SHAPES[dataset])
+    assert callable(detector.fit) and callable(detector.score)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_runs_one_short_job(cfg_factory, tmp_path, shared_data, experiment):
+    cfg = cfg_factory(f"experiment={experiment}", "logger=none", small=False)
+    with open_dict(cfg):
+        cfg.trainer.max_epochs = 1
+        cfg.trainer.accelerator = "cpu"
+        cfg.eval.snapshot_epochs = [1] if cfg.eval.snapshot_epochs else []
+        cfg.threads = 1
+        if "n_components" in cfg.model:
+            cfg.model.n_components = 50
+        if "pretrain_epochs" in cfg.model:
+            cfg.model.pretrain_epochs = 1
+        if cfg.dataset.name == "lhco":
+            cfg.dataset.path = str(shared_data(LHCO_FILE))
+        for key in ("n_train", "n_test_background", "n_test_signal"):
+            cfg.dataset[key] = 1000
+    job = pipeline.JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path)
+    metrics = pipeline.run(cfg, job)
+    saved = np.load(tmp_path / "out" / "scores.npz")
+    assert len(saved["scores"]) == 2000 and np.isfinite(saved["scores"]).all()
+    assert metrics["test_auc"] == pytest.approx(pipeline.evaluate(saved["scores"], saved["labels"]).auc)
