@@ -226,6 +226,42 @@ def prepare(cfg: DictConfig, job: JobInfo) -> PreparedJob:
                        ckpt_dir=ckpt_dir, finished_run=finished)
 
 
+SEED_MAX = 2**32 - 1  # numpy's and Lightning's seeds are unsigned 32-bit
+
+
+def check_values(cfg: DictConfig) -> tuple[int, int]:
+    """The job's own values, checked before anything is read or trained: seed, resume,
+    eval.min_background, the trainer's epoch budget. Returns (seed, min_background)."""
+    if cfg.get("resume") not in (None, True, False):
+        raise ConfigError(f"resume must be true or false, got {cfg.resume!r}")
+    seed = require_int(cfg.seed, "seed")
+    if not 0 <= seed <= SEED_MAX:
+        raise ConfigError(f"seed must be an integer in [0, {SEED_MAX}], got {seed}")
+    min_background = require_int(cfg.eval.min_background, "eval.min_background")
+    if min_background < 1:
+        raise ConfigError(f"eval.min_background must be a positive integer (the fewest test background events a "
+                          f"max-SIC cut may keep; default 10), got {min_background}")
+    trainer = cfg.get("trainer") or {}
+    max_steps = trainer.get("max_steps", -1)
+    if max_steps not in (None, -1):
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps <= 0:
+            raise ConfigError(f"trainer.max_steps must be a positive integer (optimizer steps) or -1 (no limit), got {max_steps!r}")
+    epochs = trainer.get("max_epochs")
+    if max_steps in (None, -1) or epochs not in (None, -1):
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs <= 0:
+            raise ConfigError(f"trainer.max_epochs must be a positive integer (epochs to train), got {epochs!r}; "
+                              "or set trainer.max_steps=N with trainer.max_epochs=-1")
+    return seed, min_background
+
+
+def check_data_values(data: DataBundle, min_background: int) -> None:
+    """Values that depend on the data's sizes, checked before training."""
+    n_bkg = int((data.y_test == 0).sum())
+    if min_background > n_bkg:
+        raise ConfigError(f"eval.min_background={min_background} exceeds the {n_bkg} test background events; "
+                          f"lower eval.min_background (or enlarge the test set)")
+
+
 def _fit(prep: PreparedJob, detector: Any, data: DataBundle, held: ExitStack) -> L.Trainer | None:
     """Train ``detector`` on the job's training data; Lightning detectors get the pipeline's
     callbacks (epoch tracking, snapshots, progress, resume checkpoint). Returns the trainer used."""
@@ -274,12 +310,11 @@ def run_detector(prep: PreparedJob) -> tuple[dict[str, float], Evaluation]:
         job.run_id, job.process = tracker.run_id, found
         tracker.log_params(flatten(cfg))
         job.process["threads_used"] = jobenv.set_threads(prep.threads())
-        if cfg.get("resume") not in (None, True, False):
-            raise ConfigError(f"resume must be true or false, got {cfg.resume!r}")
-        seed = require_int(cfg.seed, "seed")
+        seed, min_background = check_values(cfg)
         L.seed_everything(seed, workers=False, verbose=False)
 
         data = prep.data()
+        check_data_values(data, min_background)
         detector = build(cfg.model, "model", input_shape=data.input_shape)
         if not isinstance(detector, Detector):
             raise ConfigError(f"model._target_ must build a detector with fit() and score(), got {type(detector).__name__}")
@@ -290,7 +325,7 @@ def run_detector(prep: PreparedJob) -> tuple[dict[str, float], Evaluation]:
         t0 = time.perf_counter()
         scores = _score(detector, data, detector_name(cfg, job), trainer)
         score_time = time.perf_counter() - t0
-        ev = evaluate(scores, data.y_test, min_background=require_int(cfg.eval.min_background, "eval.min_background"))
+        ev = evaluate(scores, data.y_test, min_background=min_background)
 
         write_artifacts(cfg, data, scores, ev, prep.name, job.output_dir)
         save_detector(detector, trainer, job.output_dir)
