@@ -140,7 +140,7 @@ def test_kdd_mismatch(tmp_path, capsys):
     mirror.mkdir()
     (mirror / "kddcup.data_10_percent.gz").write_bytes(gzip.compress(("\n".join(KDD_ROWS) + "\n").encode()))
     assert run("kdd", "--url", mirror.as_uri(), "--dest", str(tmp_path / "out")) == 2
-    assert "the known md5 of the UCI file lists c421989ff187d340c1265ac3080a3229" in last_error(capsys)
+    assert "oneclass's record of the official UCI file lists c421989ff187d340c1265ac3080a3229" in last_error(capsys)
     assert listing(tmp_path / "out") == []
 
 

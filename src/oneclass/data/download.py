@@ -267,7 +267,7 @@ BUNDLES: dict[str, Bundle] = {
     "kdd": Bundle(
         files={"kddcup.data_10_percent.gz": "c421989ff187d340c1265ac3080a3229"},
         url="http://kdd.ics.uci.edu/databases/kddcup99/", url_env="ONECLASS_KDD_URL", folder="kdd",
-        md5_source="the known md5 of the UCI file", usage="python run.py dataset=kdd"),
+        md5_source="oneclass's record of the official UCI file", usage="python run.py dataset=kdd"),
 }
 # ADBench publishes no checksums: files are checked against its table of shapes (see the docstring).
 ADBENCH_URL = "https://raw.githubusercontent.com/Minqi824/ADBench/main/adbench/datasets/Classical/"
