@@ -85,7 +85,7 @@ def _fill(stream, buf: np.ndarray) -> int:
     return got
 
 
-def _rows_index(rows, n: int, path: Path, dataset: str) -> np.ndarray:
+def _rows_index(rows, n: int, path: Path) -> np.ndarray:
     idx = np.asarray(rows)
     if idx.dtype == bool:
         if idx.shape != (n,):
@@ -168,7 +168,7 @@ def read_idx(path: str | os.PathLike, rows=None, *, magic: int | None = None, da
                 if size != expected:
                     raise DataError(f"{path}: the header announces {n} entries of shape {dims[1:]} ({expected} bytes) "
                                     f"but the file holds {size} data bytes; truncated or corrupt, {_fix(dataset)}")
-            sel = None if rows is None else _rows_index(rows, n, path, dataset)
+            sel = None if rows is None else _rows_index(rows, n, path)
             if sel is None:
                 out = np.empty(expected, np.uint8)
                 got = _fill(stream, out)
