@@ -276,7 +276,7 @@ def _fit(prep: PreparedJob, detector: Any, data: DataBundle, held: ExitStack) ->
     ckpt_path = None
     if prep.ckpt_dir is not None:
         callbacks.append(resume.LastCheckpoint(prep.ckpt_dir))
-        ckpt_path, epochs_done = resume.usable_checkpoint(prep.ckpt_dir / resume.LAST)
+        ckpt_path, epochs_done = resume.usable_checkpoint(prep.ckpt_dir / resume.LAST, detector)
         if ckpt_path is not None:
             log.info("resuming %s from %s (%d epochs done)", prep.name, ckpt_path, epochs_done)
             prep.tracker.set_tags({"resumed_from": str(ckpt_path), "resumed_after_epochs": str(epochs_done)})
