@@ -8,6 +8,7 @@ tests call it directly with a composed config.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import subprocess
@@ -151,8 +152,18 @@ def write_artifacts(cfg: DictConfig, data: DataBundle, scores: np.ndarray, ev: E
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     # index: each test row's position in its source (file row, image number), to trace a score back
     np.savez_compressed(out / "scores.npz", scores=scores, labels=data.y_test, index=data.test_index)
+    # the data facts (selection, counts, preprocessing statistics) that re-scoring needs (oneclass score)
+    (out / "data_info.json").write_text(json.dumps(data.info, indent=1, default=_json_default))
     plots.roc_figure(ev, out / "roc.png", label)
     plots.sic_figure(ev, out / "sic.png", label)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
 
 
 @dataclass

@@ -92,3 +92,10 @@ class Dataset(ABC):
     @abstractmethod
     def load(self, seed: int) -> DataBundle:
         """Return the training and test arrays for a run with this seed."""
+
+    def score_rows(self, path: str, info: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Every usable event of another file of this kind, selected and preprocessed as the run whose
+        data facts are ``info`` (its ``data_info.json``): ``(x, labels or None, row index)``.
+        Used by ``oneclass score``; datasets that are not files do not support it."""
+        raise DataError(f"dataset '{self.name}' ({type(self).__name__}) cannot score other files; "
+                        "`oneclass score` works with runs on file datasets such as lhco")

@@ -22,6 +22,7 @@ event (or the last ``n_test_signal``). The split never depends on the run's seed
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from collections.abc import Sequence
@@ -33,7 +34,7 @@ import numpy as np
 from oneclass.config import require_number
 from oneclass.data.base import DataBundle, Dataset
 from oneclass.data.paths import data_dir, resolve
-from oneclass.data.splits import SCALINGS, contamination, one_class_split, optional_count, scale, split_seed_of
+from oneclass.data.splits import SCALINGS, Scaler, contamination, one_class_split, optional_count, scale, split_seed_of
 from oneclass.errors import ConfigError, DataError, first_line
 
 log = logging.getLogger(__name__)
@@ -313,6 +314,19 @@ class LHCO(Dataset):
             raise DataError(f"{path}: the label column must be 0 (background) or 1 (signal), found {shown}; "
                             f"check the column order ({' '.join(NPY_COLUMNS)} for .npy)")
         return x, labels.astype(np.int8), rows, info
+
+    def score_rows(self, path: str, info: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every event of ``path`` in this dataset's mjj region and features, scaled with the run's
+        training statistics from ``info`` (see :meth:`Dataset.score_rows`)."""
+        other = copy.copy(self)
+        other.path = str(path)
+        x, labels, rows, _ = other.read()
+        inside = self.region_mask(x[:, 0])
+        if not inside.any():
+            raise DataError(f"{path}: no events in {self.region_text()}, the run's selection")
+        cols = [FEATURES.index(name) for name in self.features]
+        scaler = Scaler.from_info(info)
+        return scaler.transform(x[inside][:, cols]).astype(np.float32), labels[inside], rows[inside]
 
     def load(self, seed: int) -> DataBundle:
         """Training and test arrays. ``seed`` (the run's seed) is deliberately unused: the split

@@ -146,6 +146,7 @@ def _minmax(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[str, str]]:
     return lo, x.max(axis=0) - lo, ("min", "range")
 
 
+STAT_NAMES = {"standardize": ("mean", "std"), "minmax": ("min", "range")}
 # name -> fit(x_train) returning (shift, scale, names of the two statistics); x -> (x - shift) / scale
 SCALINGS: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, tuple[str, str]]] | None] = {
     "none": None, "standardize": _standardize, "minmax": _minmax}
@@ -170,6 +171,22 @@ class Scaler:
             return cls(how)
         shift, scale, names = fit(x_train)
         return cls(how, shift, np.where(scale > 0, scale, 1.0), names)
+
+    @classmethod
+    def from_info(cls, info: dict[str, Any]) -> "Scaler":
+        """The scaler whose :meth:`stats` (and ``preprocess`` name) are in ``info`` (a run's data_info.json)."""
+        how = info.get("preprocess", "none")
+        if how not in SCALINGS:
+            raise DataError(f"the run used preprocess={how!r}, which this version cannot re-apply")
+        if SCALINGS[how] is None:
+            return cls(how)
+        names = STAT_NAMES[how]
+        try:
+            shift, scale_ = (np.asarray(info[f"preprocess_{n}"], dtype=np.float64) for n in names)
+        except KeyError:
+            raise DataError(f"the run's data_info.json lacks the {how} statistics preprocess_{names[0]}/"
+                            f"preprocess_{names[1]}; it cannot be re-applied") from None
+        return cls(how, shift, scale_, names)
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         return x if self.shift is None else (x - self.shift) / self.scale
