@@ -159,11 +159,12 @@ class Evaluation:
     aupr: float = float("nan")
     cut: RatioCut | None = None  # precision / recall / F1 at the anomaly-fraction cut
 
-    def metrics(self) -> dict[str, float]:
-        out = {"test_auc": self.auc, "test_max_sic": self.max_sic, "test_aupr": self.aupr}
+    def metrics(self, prefix: str = "test") -> dict[str, float]:
+        """The scalar metrics, named ``<prefix>_auc``, ``<prefix>_max_sic``, ... (``val`` for the validation split)."""
+        out = {"auc": self.auc, "max_sic": self.max_sic, "aupr": self.aupr}
         if self.cut is not None:
-            out.update(test_f1=self.cut.f1, test_precision=self.cut.precision, test_recall=self.cut.recall)
-        return out
+            out.update(f1=self.cut.f1, precision=self.cut.precision, recall=self.cut.recall)
+        return {f"{prefix}_{k}": v for k, v in out.items()}
 
 
 def evaluate(scores: np.ndarray, labels: np.ndarray, min_background: int = 10) -> Evaluation:

@@ -15,7 +15,7 @@ import subprocess
 import time
 import warnings
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -225,6 +225,9 @@ def prepare(cfg: DictConfig, job: JobInfo) -> PreparedJob:
         tags["git_commit"] = commit
     if job.multirun:
         tags.update(sweep_id=str(job.sweep_id), sweep_dir=str(job.sweep_dir), job_num=str(job.job_num))
+    hpo = cfg.get("hpo") or {}
+    if hpo.get("parent_run_id"):  # a trial of hydra/sweeper=optuna: nested under the study's run
+        tags.update({"mlflow.parentRunId": str(hpo.parent_run_id), "hpo_trial": str(hpo.get("trial"))})
     name = run_name(cfg, job)
     fingerprint = resume.fingerprint(cfg)
     finished = None
@@ -337,10 +340,15 @@ def run_detector(prep: PreparedJob) -> tuple[dict[str, float], Evaluation]:
         scores = _score(detector, data, detector_name(cfg, job), trainer)
         score_time = time.perf_counter() - t0
         ev = evaluate(scores, data.y_test, min_background=min_background)
+        val_metrics = {}
+        if data.x_val is not None:  # model selection (hydra/sweeper=optuna) reads val_* metrics
+            val_scores = _score(detector, replace(data, x_test=data.x_val, y_test=data.y_val,
+                                                  test_index=None, x_val=None, y_val=None), prep.name, trainer)
+            val_metrics = evaluate(val_scores, data.y_val, min_background=1).metrics("val")
 
         write_artifacts(cfg, data, scores, ev, prep.name, job.output_dir)
         save_detector(detector, trainer, job.output_dir)
-        metrics = {**ev.metrics(), "fit_time_s": fit_time, "score_time_s": score_time}
+        metrics = {**ev.metrics(), **val_metrics, "fit_time_s": fit_time, "score_time_s": score_time}
         tracker.log_metrics(metrics)
         tracker.log_artifacts(job.output_dir)
     return metrics, ev

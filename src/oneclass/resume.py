@@ -7,7 +7,7 @@ atomically at the end of every epoch together with the torch random state (so th
 draws the same batches as an uninterrupted one) and removed when the job finishes.
 
 The fingerprint (``config_fingerprint`` tag on every MLflow run) is a hash of the resolved config
-without the keys that cannot change a result (``resume``, ``threads``, ``logger``); ``resume=true``
+without the keys that cannot change a result (``resume``, ``threads``, ``logger``, ``hpo``); ``resume=true``
 skips a job whose fingerprint already has a FINISHED run.
 """
 
@@ -31,7 +31,7 @@ from oneclass.errors import first_line
 
 log = logging.getLogger(__name__)
 
-NOT_IN_FINGERPRINT = ("resume", "threads", "logger")
+NOT_IN_FINGERPRINT = ("resume", "threads", "logger", "hpo")
 CHECKPOINT_ROOT = "checkpoints"
 LAST = "last.ckpt"
 

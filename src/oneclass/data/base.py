@@ -29,6 +29,8 @@ class DataBundle:
     test_index : (n_test,) int64, each test row's index in its source (file row, image number),
         so a score can be traced back to its event or image; None = 0..n_test-1.
     info : extra facts worth logging (counts, selections, preprocessing statistics).
+    x_val, y_val : an optional labelled validation split (held-out normals + anomalies, never test
+        rows) for model selection (the Optuna sweeper's objective); None = no validation split.
     """
 
     name: str
@@ -38,9 +40,20 @@ class DataBundle:
     feature_names: tuple[str, ...] | None = None
     info: dict[str, Any] = field(default_factory=dict)
     test_index: np.ndarray | None = None
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         where = f"dataset '{self.name}'"
+        if (self.x_val is None) != (self.y_val is None):
+            raise DataError(f"{where}: a validation split needs both x_val and y_val")
+        if self.x_val is not None:
+            if self.x_val.shape[1:] != self.x_train.shape[1:] or self.y_val.shape != (len(self.x_val),):
+                raise DataError(f"{where}: validation events of shape {self.x_val.shape} with {self.y_val.shape} labels "
+                                f"do not match the training events {self.x_train.shape[1:]}")
+            if set(np.unique(self.y_val).tolist()) != {0, 1}:
+                raise DataError(f"{where}: the validation split needs both background and signal events; "
+                                "raise dataset.n_val / dataset.n_val_signal")
         for split, x in (("training", self.x_train), ("test", self.x_test)):
             if x.ndim < 2:
                 raise DataError(f"{where}: {split} data must be (events, features) or (images, *shape), got shape {x.shape}")

@@ -34,7 +34,8 @@ import numpy as np
 from oneclass.config import require_number
 from oneclass.data.base import DataBundle, Dataset
 from oneclass.data.paths import data_dir, resolve
-from oneclass.data.splits import SCALINGS, Scaler, contamination, one_class_split, optional_count, scale, split_seed_of
+from oneclass.data.splits import (SCALINGS, Scaler, contamination, one_class_split, optional_count, split_seed_of,
+                                  validation_counts)
 from oneclass.errors import ConfigError, DataError, first_line
 
 log = logging.getLogger(__name__)
@@ -216,6 +217,9 @@ class LHCO(Dataset):
         statistics from the training set only.
     drop_nan : drop events with NaN or infinite values (the count is logged) instead of failing.
     hdf_key : HDF5 table name; None = the only table, or ``df``.
+    n_val, n_val_signal : a labelled validation split for model selection (background events after
+        the training ones, signal events after the training contamination; never test events);
+        ``n_val_signal`` None = ``n_val``. 0 = none (the paper).
     """
 
     def __init__(
@@ -236,6 +240,8 @@ class LHCO(Dataset):
         preprocess: str = "none",
         drop_nan: bool = False,
         hdf_key: str | None = None,
+        n_val: int = 0,
+        n_val_signal: int | None = None,
     ) -> None:
         self.name = name
         self.path = None if path is None else str(path)
@@ -254,6 +260,7 @@ class LHCO(Dataset):
         self.n_train = optional_count(n_train, "dataset.n_train")
         self.n_test_background = optional_count(n_test_background, "dataset.n_test_background")
         self.n_test_signal = optional_count(n_test_signal, "dataset.n_test_signal")
+        self.n_val, self.n_val_signal = validation_counts(n_val, n_val_signal)
         self.split_seed = split_seed_of(split_seed)
         self.train_signal_fraction = contamination(train_signal_fraction)
         if isinstance(features, str) or not features:
@@ -344,11 +351,14 @@ class LHCO(Dataset):
         selected = np.flatnonzero(inside)
         split = one_class_split(labels[selected], n_train=self.n_train, n_test_normal=self.n_test_background,
                                 n_test_anomaly=self.n_test_signal, train_anomaly_fraction=self.train_signal_fraction,
-                                split_seed=self.split_seed, where=f"{path}: {self.region_text()}")
+                                split_seed=self.split_seed, where=f"{path}: {self.region_text()}",
+                                n_val_normal=self.n_val, n_val_anomaly=self.n_val_signal)
         cols = [FEATURES.index(name) for name in self.features]
         train_rows, test_rows = selected[split.train], selected[split.test]
         # rows first, then columns (the memory layout, and so float reductions, of earlier versions)
-        x_train, x_test, stats = scale(x[train_rows][:, cols], x[test_rows][:, cols], self.preprocess)
+        scaler = Scaler.fit(x[train_rows][:, cols], self.preprocess)
+        x_train, x_test, stats = scaler.transform(x[train_rows][:, cols]), scaler.transform(x[test_rows][:, cols]), scaler.stats()
+        x_val = None if split.val is None else scaler.transform(x[selected[split.val]][:, cols]).astype(np.float32)
 
         info.update({"region": self.region, **split.info, "preprocess": self.preprocess, **stats})
         log.info("LHCO %s: %s, %d background + %d signal selected; train %d background + %d signal, "
@@ -363,4 +373,6 @@ class LHCO(Dataset):
             feature_names=self.features,
             info=info,
             test_index=rows[test_rows],
+            x_val=x_val,
+            y_val=split.y_val,
         )

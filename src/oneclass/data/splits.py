@@ -39,6 +39,8 @@ class Split:
     y_test: np.ndarray
     n_train_anomalies: int = 0
     info: dict[str, Any] = field(default_factory=dict)
+    val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
 
 
 def optional_count(value: Any, name: str) -> int | None:
@@ -49,6 +51,18 @@ def optional_count(value: Any, name: str) -> int | None:
     if n <= 0:
         raise ConfigError(f"{name} must be a positive integer or null, got {value!r}")
     return n
+
+
+def validation_counts(n_val: Any, n_val_signal: Any = None) -> tuple[int, int]:
+    """``(normals, anomalies)`` of a validation split: ``dataset.n_val`` >= 0 and ``dataset.n_val_signal``
+    (None = ``n_val``)."""
+    n = require_int(n_val, "dataset.n_val")
+    if n < 0:
+        raise ConfigError(f"dataset.n_val must be an integer >= 0 (0 = no validation split), got {n_val!r}")
+    m = n if n_val_signal is None else require_int(n_val_signal, "dataset.n_val_signal")
+    if m < 0 or (n > 0) != (m > 0):
+        raise ConfigError(f"dataset.n_val_signal must be > 0 when dataset.n_val is (and 0 when it is 0), got {n_val_signal!r}")
+    return n, m
 
 
 def split_seed_of(value: Any, name: str = "dataset.split_seed") -> int | None:
@@ -74,6 +88,8 @@ def one_class_split(
     train_anomaly_fraction: float = 0.0,
     split_seed: int | None = None,
     where: str = "dataset",
+    n_val_normal: int = 0,
+    n_val_anomaly: int = 0,
 ) -> Split:
     """Split rows with ``labels`` (0 normal, 1 anomaly) by the one-class protocol (module docstring).
 
@@ -87,6 +103,9 @@ def one_class_split(
     split_seed : None = the rows' order; an integer = a permutation of normals, then of anomalies,
         drawn from ``numpy.random.default_rng(split_seed)``.
     where : prefix of error messages (file and selection).
+    n_val_normal, n_val_anomaly : a labelled validation split (model selection): the normals right
+        after the training ones and the anomalies right after the training contamination, never test
+        rows; 0 = none.
 
     Messages name the dataset keys ``dataset.n_train``, ``dataset.n_test_background``,
     ``dataset.n_test_signal`` and ``dataset.train_signal_fraction`` that every file dataset uses.
@@ -106,20 +125,24 @@ def one_class_split(
         anomalies = anomalies[rng.permutation(len(anomalies))]
 
     n_norm = len(normals)
-    n_tr = n_train if n_train is not None else int(train_fraction * n_norm)
-    n_te = n_test_normal if n_test_normal is not None else n_norm - n_tr
-    if n_tr <= 0 or n_te <= 0 or n_tr + n_te > n_norm:
-        raise DataError(f"{where} has {n_norm} background events, too few for n_train={n_tr} plus "
+    n_va = n_val_normal
+    n_tr = n_train if n_train is not None else int(train_fraction * (n_norm - n_va))
+    n_te = n_test_normal if n_test_normal is not None else n_norm - n_tr - n_va
+    if n_tr <= 0 or n_te <= 0 or n_tr + n_va + n_te > n_norm:
+        val = f" plus n_val={n_va}" if n_va else ""
+        raise DataError(f"{where} has {n_norm} background events, too few for n_train={n_tr}{val} plus "
                         f"n_test_background={n_te}; lower dataset.n_train or dataset.n_test_background "
                         f"(or set them to null for a {round(100 * train_fraction)}/{round(100 * (1 - train_fraction))} split)")
 
     f = train_anomaly_fraction
     n_tr_anom = int(round(n_tr * f / (1.0 - f))) if f > 0 else 0
-    n_left = len(anomalies) - n_tr_anom
+    n_va_anom = n_val_anomaly
+    n_left = len(anomalies) - n_tr_anom - n_va_anom
     n_te_anom = n_test_anomaly if n_test_anomaly is not None else n_left
     if n_left <= 0 or n_te_anom <= 0 or n_te_anom > n_left:
+        val = f", {n_va_anom} validation (n_val_signal)" if n_va_anom else ""
         raise DataError(f"{where} has {len(anomalies)} signal events, too few for {n_tr_anom} training "
-                        f"(train_signal_fraction={f:g}) plus "
+                        f"(train_signal_fraction={f:g}){val} plus "
                         f"{n_te_anom if n_test_anomaly is not None else 'at least 1'} test signal events; "
                         f"lower dataset.n_test_signal or dataset.train_signal_fraction")
 
@@ -130,7 +153,12 @@ def one_class_split(
     y_test = np.concatenate([np.zeros(n_te, np.int8), np.ones(n_te_anom, np.int8)])
     info = {"split_seed": split_seed, "n_background_selected": n_norm, "n_signal_selected": len(anomalies),
             "n_train": n_tr, "n_train_signal": n_tr_anom, "n_test_background": n_te, "n_test_signal": n_te_anom}
-    return Split(train=train, test=test, y_test=y_test, n_train_anomalies=n_tr_anom, info=info)
+    val = y_val = None
+    if n_va or n_va_anom:
+        val = np.concatenate([normals[n_tr:n_tr + n_va], anomalies[n_tr_anom:n_tr_anom + n_va_anom]])
+        y_val = np.concatenate([np.zeros(n_va, np.int8), np.ones(n_va_anom, np.int8)])
+        info.update(n_val_background=n_va, n_val_signal=n_va_anom)
+    return Split(train=train, test=test, y_test=y_test, n_train_anomalies=n_tr_anom, info=info, val=val, y_val=y_val)
 
 
 # ----------------------------------------------------------------------------------------------
