@@ -134,6 +134,9 @@ def _read_hdf5(path: Path, key: str | None) -> tuple[np.ndarray, np.ndarray]:
     try:
         with pd.HDFStore(path, mode="r") as store:
             keys = [k.lstrip("/") for k in store.keys()]
+            if not keys:
+                raise DataError(f"{path}: the HDF5 file holds no pandas table; it is not an LHCO features file "
+                                f"(get the official one with `oneclass download lhco`)")
             if key is None:
                 if len(keys) == 1:
                     key = keys[0]
