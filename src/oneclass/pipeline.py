@@ -29,6 +29,7 @@ from oneclass.data.base import DataBundle, Dataset
 from oneclass.errors import ConfigError, TrainingError
 from oneclass.models.base import Detector
 from oneclass.metrics import Evaluation, evaluate
+from oneclass.physics import check_efficiency, physics_metrics
 from oneclass.snapshots import snapshot_callbacks
 from oneclass.tracking import Tracker
 from oneclass.training import EpochProgress, EpochTracking
@@ -151,7 +152,7 @@ def write_artifacts(cfg: DictConfig, data: DataBundle, scores: np.ndarray, ev: E
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     # index: each test row's position in its source (file row, image number), to trace a score back
-    np.savez_compressed(out / "scores.npz", scores=scores, labels=data.y_test, index=data.test_index)
+    np.savez_compressed(out / "scores.npz", scores=scores, labels=data.y_test, index=data.test_index, **data.test_aux)
     # the data facts (selection, counts, preprocessing statistics) that re-scoring needs (oneclass score)
     (out / "data_info.json").write_text(json.dumps(data.info, indent=1, default=_json_default))
     plots.roc_figure(ev, out / "roc.png", label)
@@ -252,6 +253,8 @@ def check_values(cfg: DictConfig) -> tuple[int, int]:
     if not 0 <= seed <= SEED_MAX:
         raise ConfigError(f"seed must be an integer in [0, {SEED_MAX}], got {seed}")
     min_background = require_int(cfg.eval.min_background, "eval.min_background")
+    signal_efficiencies(cfg)
+    sculpting_efficiencies(cfg)
     if min_background < 1:
         raise ConfigError(f"eval.min_background must be a positive integer (the fewest test background events a "
                           f"max-SIC cut may keep; default 10), got {min_background}")
@@ -266,6 +269,26 @@ def check_values(cfg: DictConfig) -> tuple[int, int]:
             raise ConfigError(f"trainer.max_epochs must be a positive integer (epochs to train), got {epochs!r}; "
                               "or set trainer.max_steps=N with trainer.max_epochs=-1")
     return seed, min_background
+
+
+def signal_efficiencies(cfg: DictConfig) -> list[float]:
+    """``eval.signal_efficiencies``: working points for the rejection and SIC metrics."""
+    values = cfg.eval.get("signal_efficiencies", [0.2, 0.5]) or []
+    return [check_efficiency(v, "eval.signal_efficiencies") for v in values]
+
+
+def sculpting_efficiencies(cfg: DictConfig, data: DataBundle | None = None) -> list[float]:
+    """``eval.sculpting_efficiencies``: null = 10 % and 1 % where the test events have mjj; a list
+    asks for sculpting and needs mjj."""
+    values = cfg.eval.get("sculpting_efficiencies", None)
+    has_mjj = data is None or "mjj" in data.test_aux
+    if values is None:
+        return [0.1, 0.01] if has_mjj else []
+    effs = [check_efficiency(v, "eval.sculpting_efficiencies") for v in values]
+    if effs and not has_mjj:
+        raise ConfigError(f"eval.sculpting_efficiencies={list(values)} needs the test events' mjj, which dataset "
+                          f"'{data.name}' does not have; set eval.sculpting_efficiencies=null (or [])")
+    return effs
 
 
 def check_data_values(data: DataBundle, min_background: int) -> None:
@@ -329,6 +352,7 @@ def run_detector(prep: PreparedJob) -> tuple[dict[str, float], Evaluation]:
 
         data = prep.data()
         check_data_values(data, min_background)
+        sculpting_efficiencies(cfg, data)
         detector = build(cfg.model, "model", input_shape=data.input_shape)
         if not isinstance(detector, Detector):
             raise ConfigError(f"model._target_ must build a detector with fit() and score(), got {type(detector).__name__}")
@@ -340,6 +364,10 @@ def run_detector(prep: PreparedJob) -> tuple[dict[str, float], Evaluation]:
         scores = _score(detector, data, detector_name(cfg, job), trainer)
         score_time = time.perf_counter() - t0
         ev = evaluate(scores, data.y_test, min_background=min_background)
+        phys = {f"test_{k}": v for k, v in physics_metrics(scores, data.y_test, signal_efficiencies(cfg),
+                                                           mjj=data.test_aux.get("mjj"),
+                                                           background_efficiencies=sculpting_efficiencies(cfg, data),
+                                                           n_bins=int(cfg.eval.get("mjj_bins", 20))).items()}
         val_metrics = {}
         if data.x_val is not None:  # model selection (hydra/sweeper=optuna) reads val_* metrics
             val_scores = _score(detector, replace(data, x_test=data.x_val, y_test=data.y_val,
@@ -348,7 +376,7 @@ def run_detector(prep: PreparedJob) -> tuple[dict[str, float], Evaluation]:
 
         write_artifacts(cfg, data, scores, ev, prep.name, job.output_dir)
         save_detector(detector, trainer, job.output_dir)
-        metrics = {**ev.metrics(), **val_metrics, "fit_time_s": fit_time, "score_time_s": score_time}
+        metrics = {**ev.metrics(), **phys, **val_metrics, "fit_time_s": fit_time, "score_time_s": score_time}
         tracker.log_metrics(metrics)
         tracker.log_artifacts(job.output_dir)
     return metrics, ev

@@ -29,6 +29,8 @@ class DataBundle:
     test_index : (n_test,) int64, each test row's index in its source (file row, image number),
         so a score can be traced back to its event or image; None = 0..n_test-1.
     info : extra facts worth logging (counts, selections, preprocessing statistics).
+    test_aux : per-test-event arrays saved beside the scores, e.g. ``{"mjj": ...}`` (raw dijet mass
+        in TeV, for the mass-sculpting metrics).
     x_val, y_val : an optional labelled validation split (held-out normals + anomalies, never test
         rows) for model selection (the Optuna sweeper's objective); None = no validation split.
     """
@@ -42,9 +44,13 @@ class DataBundle:
     test_index: np.ndarray | None = None
     x_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
+    test_aux: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         where = f"dataset '{self.name}'"
+        for key, values in self.test_aux.items():
+            if np.shape(values) != (len(self.x_test),):
+                raise DataError(f"{where}: test_aux[{key!r}] has shape {np.shape(values)} for {len(self.x_test)} test events")
         if (self.x_val is None) != (self.y_val is None):
             raise DataError(f"{where}: a validation split needs both x_val and y_val")
         if self.x_val is not None:

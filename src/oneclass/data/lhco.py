@@ -378,4 +378,5 @@ class LHCO(Dataset):
             test_index=rows[test_rows],
             x_val=x_val,
             y_val=split.y_val,
+            test_aux={"mjj": x[test_rows, 0].copy()},  # raw TeV, whatever the features and scaling
         )
