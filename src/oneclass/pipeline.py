@@ -302,8 +302,9 @@ def check_data_values(data: DataBundle, min_background: int) -> None:
 def _fit(prep: PreparedJob, detector: Any, data: DataBundle, held: ExitStack) -> L.Trainer | None:
     """Train ``detector`` on the job's training data; Lightning detectors get the pipeline's
     callbacks (epoch tracking, snapshots, progress, resume checkpoint). Returns the trainer used."""
+    labels = {"y": data.y_train} if getattr(detector, "supervised", False) else {}  # the supervised ceiling only
     if not isinstance(detector, L.LightningModule):
-        detector.fit(data.x_train)
+        detector.fit(data.x_train, **labels)
         return None
     cfg, job = prep.cfg, prep.job
     callbacks: list[L.Callback] = [EpochTracking(prep.tracker)]
@@ -321,7 +322,7 @@ def _fit(prep: PreparedJob, detector: Any, data: DataBundle, held: ExitStack) ->
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
-        detector.fit(data.x_train, trainer=trainer, ckpt_path=str(ckpt_path) if ckpt_path else None)
+        detector.fit(data.x_train, trainer=trainer, ckpt_path=str(ckpt_path) if ckpt_path else None, **labels)
     return trainer
 
 

@@ -29,6 +29,8 @@ class DataBundle:
     test_index : (n_test,) int64, each test row's index in its source (file row, image number),
         so a score can be traced back to its event or image; None = 0..n_test-1.
     info : extra facts worth logging (counts, selections, preprocessing statistics).
+    y_train : labels of the training rows (1 = signal put there by contamination), for supervised
+        baselines only; one-class detectors never see them. None = all background.
     test_aux : per-test-event arrays saved beside the scores, e.g. ``{"mjj": ...}`` (raw dijet mass
         in TeV, for the mass-sculpting metrics).
     x_val, y_val : an optional labelled validation split (held-out normals + anomalies, never test
@@ -45,9 +47,12 @@ class DataBundle:
     x_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
     test_aux: dict[str, np.ndarray] = field(default_factory=dict)
+    y_train: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         where = f"dataset '{self.name}'"
+        if self.y_train is not None and np.shape(self.y_train) != (len(self.x_train),):
+            raise DataError(f"{where}: {np.shape(self.y_train)} training labels for {len(self.x_train)} training events")
         for key, values in self.test_aux.items():
             if np.shape(values) != (len(self.x_test),):
                 raise DataError(f"{where}: test_aux[{key!r}] has shape {np.shape(values)} for {len(self.x_test)} test events")

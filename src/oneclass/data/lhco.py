@@ -379,4 +379,5 @@ class LHCO(Dataset):
             x_val=x_val,
             y_val=split.y_val,
             test_aux={"mjj": x[test_rows, 0].copy()},  # raw TeV, whatever the features and scaling
+            y_train=labels[train_rows],
         )

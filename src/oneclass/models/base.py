@@ -203,6 +203,10 @@ class LightningDetector(L.LightningModule):
             raise ConfigError(f"{type(self).__name__} is a Lightning model and needs a trainer (conf/trainer)")
         x = np.asarray(x)
         check_input(type(self).__name__, x, self.input_shape)
+        return self._train_on(x, trainer, ckpt_path)
+
+    def _train_on(self, x: np.ndarray, trainer: L.Trainer, ckpt_path: str | None) -> "LightningDetector":
+        """Train on the rows of ``x`` (moved to the trainer's device once), in shuffled mini-batches."""
         device = trainer.strategy.root_device
         self._train_x = torch.as_tensor(x, dtype=torch.float32, device=device)
         batches = TensorBatches(self._train_x, batch_size=self.batch_size * self.batches_per_step, shuffle=True)
