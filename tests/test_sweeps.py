@@ -171,7 +171,7 @@ def test_killed_job_resumes_from_its_last_epoch_and_matches_an_uninterrupted_run
     with pytest.raises(SystemExit):
         run(cfg, JobInfo(output_dir=launch / "out1", launch_dir=launch))
     monkeypatch.setattr(pipeline, "make_trainer", make_trainer)
-    ckpt = resume.checkpoint_dir(launch, "ocdn-seed5", resume.fingerprint(cfg)) / resume.LAST
+    ckpt = resume.checkpoint_dir(launch, "ocdn-gaussian-seed5", resume.fingerprint(cfg)) / resume.LAST
     assert ckpt.is_file()
 
     resumed = JobInfo(output_dir=launch / "out2", launch_dir=launch)
@@ -207,7 +207,7 @@ def _write_bad_checkpoint(path: Path, kind: str) -> None:
 @pytest.mark.parametrize("kind", ["garbage", "truncated", "unsafe"])
 def test_corrupt_checkpoint_gives_a_warning_and_a_fresh_start(cfg_factory, tmp_path, caplog, kind):
     cfg = cfg_factory("seed=2")
-    ckpt = resume.checkpoint_dir(tmp_path, "ocdn-seed2", resume.fingerprint(cfg)) / resume.LAST
+    ckpt = resume.checkpoint_dir(tmp_path, "ocdn-gaussian-seed2", resume.fingerprint(cfg)) / resume.LAST
     _write_bad_checkpoint(ckpt, kind)
     with caplog.at_level("WARNING", logger="oneclass.resume"):
         run(cfg, JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path))

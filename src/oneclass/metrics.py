@@ -9,7 +9,8 @@ background events (FPR * n_background < min_background).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import auc as _sk_auc, roc_auc_score, roc_curve as _sk_roc_curve
@@ -62,29 +63,65 @@ def max_sic_of_curve(fpr: np.ndarray, tpr: np.ndarray, n_background: int, min_ba
     return float(np.max(sic_above_cut(fpr, tpr, n_background, min_background)[1]))
 
 
+def _metric(label: str, digits: int) -> Any:
+    """An :class:`Evaluation` field that is a reported number: logged to MLflow as ``test_<name>``
+    and tabulated by ``oneclass report`` (heading ``label``, ``digits`` decimals)."""
+    return field(metadata={"metric": (label, digits)})
+
+
 @dataclass(frozen=True)
 class Evaluation:
-    """Everything the pipeline logs about one scored test set."""
+    """Everything the pipeline logs about one scored test set.
 
-    auc: float
-    max_sic: float
+    A new number is one field here declared with :func:`_metric` (and computed in :func:`evaluate`):
+    the pipeline logs it and the report's tables, summary run and ``runs.csv`` show it (see
+    :data:`METRICS`). Higher is better for every metric.
+    """
+
+    auc: float = _metric("AUC", 4)
+    max_sic: float = _metric("max SIC", 3)
     fpr: np.ndarray
     tpr: np.ndarray
     sic: np.ndarray
+    # test background events, and the fewest a cut may keep to count in max SIC
+    n_background: int = 0
+    min_background: int = 10
 
     def metrics(self) -> dict[str, float]:
-        return {"test_auc": self.auc, "test_max_sic": self.max_sic}
+        return {m.key: float(getattr(self, m.name)) for m in METRICS}
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One reported number of :class:`Evaluation`."""
+
+    name: str  # the Evaluation field, and the report's column stem (auc -> auc_mean, auc_std ...)
+    label: str  # table heading
+    digits: int  # decimals in tables
+
+    @property
+    def key(self) -> str:
+        """The MLflow metric name (``test_auc``)."""
+        return f"test_{self.name}"
+
+
+# The reported metrics, in table order; the first ranks runs ("best seed").
+METRICS: tuple[MetricSpec, ...] = tuple(MetricSpec(f.name, *f.metadata["metric"]) for f in fields(Evaluation)
+                                        if "metric" in f.metadata)
 
 
 def evaluate(scores: np.ndarray, labels: np.ndarray, min_background: int = 10) -> Evaluation:
     """ROC, SIC, AUC and max SIC of one scored test set."""
     fpr, tpr, _ = roc_curve(scores, labels)  # one sort of the scores; AUC and max SIC follow from it
+    n_background = int((np.asarray(labels).ravel() == 0).sum())
     return Evaluation(
         auc=float(_sk_auc(fpr, tpr)),
-        max_sic=max_sic_of_curve(fpr, tpr, int((np.asarray(labels).ravel() == 0).sum()), min_background),
+        max_sic=max_sic_of_curve(fpr, tpr, n_background, min_background),
         fpr=fpr,
         tpr=tpr,
         sic=sic_curve(fpr, tpr),
+        n_background=n_background,
+        min_background=min_background,
     )
 
 

@@ -26,6 +26,10 @@ from typing import Any
 from oneclass.errors import ConfigError
 
 MAX_PARAM_LEN = 6000
+# Experiments we create are "Machine learning" (model training) experiments in the MLflow 3 UI,
+# which then opens them on the runs table, not on the GenAI overview.
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
+LOCAL_UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves a local store
 RETRIES = 10
 _TRANSIENT = ("database is locked", "database table is locked", "busy", "deadlock", "could not obtain lock",
               "connection", "no such table", "duplicate column", "temporarily unavailable", "timed out", "max retries exceeded", "503", "502")
@@ -80,13 +84,27 @@ class Tracker:
     def prepare(self) -> None:
         """Create the store and experiment (once, before parallel jobs start)."""
 
-    def describe(self) -> str:
-        """One line telling the user where the run can be seen."""
+    def describe(self, sweep_id: str | None = None) -> str:
+        """One line telling the user where the run (or the sweep's runs) can be seen."""
         return "tracking off (logger=none)"
 
 
 class NullTracker(Tracker):
     """Tracking switched off (``logger=none``); results stay in the Hydra output folder."""
+
+
+def ui_url(tracking_uri: str, experiment_id: str, run_id: str | None = None, search_filter: str | None = None) -> str:
+    """The MLflow UI page of a run, or the runs table of an experiment (optionally filtered), with
+    the command that starts the UI for a local store: a tracking server's own address for
+    ``http(s)://`` stores, else the address ``mlflow ui`` serves."""
+    from urllib.parse import quote
+
+    served = tracking_uri.startswith(("http://", "https://"))
+    url = f"{tracking_uri.rstrip('/') if served else LOCAL_UI}/#/experiments/{experiment_id}"
+    url += f"/runs/{run_id}" if run_id else "/runs"
+    if search_filter:
+        url += "?searchFilter=" + quote(search_filter, safe="")
+    return url if served else f"{url} (start the UI first: mlflow ui --backend-store-uri {tracking_uri})"
 
 
 def default_tracking_uri(root_dir: Path) -> str:
@@ -136,7 +154,7 @@ class MlflowTracker(Tracker):
                 artifact_location = (Path(self.tracking_uri.removeprefix("sqlite:///")).parent / "mlruns").resolve().as_uri()
             try:
                 self.experiment_id = retry(self.client.create_experiment, self.experiment_name,
-                                           artifact_location=artifact_location)
+                                           artifact_location=artifact_location, tags=EXPERIMENT_TAGS)
             except Exception:  # created concurrently by another job
                 experiment = retry(self.client.get_experiment_by_name, self.experiment_name)
                 if experiment is None:
@@ -198,7 +216,12 @@ class MlflowTracker(Tracker):
     def log_artifacts(self, local_dir: str | os.PathLike, artifact_path: str | None = None) -> None:
         retry(self.client.log_artifacts, self.run_id, str(local_dir), artifact_path)
 
-    def describe(self) -> str:
-        uri = self.tracking_uri
-        ui = f"mlflow ui --backend-store-uri {uri}" if uri.startswith(("sqlite:", "postgresql", "mysql", "file:")) or "://" not in uri else f"open {uri}"
-        return f"MLflow run {self.run_id} in experiment '{self.experiment_name}' ({uri}); view with: {ui}"
+    def describe(self, sweep_id: str | None = None) -> str:
+        """Where to see this run (or, with ``sweep_id``, every run of the sweep) in the MLflow UI."""
+        if self.experiment_id is None:
+            return f"MLflow store {self.tracking_uri} (experiment '{self.experiment_name}' not created yet)"
+        if sweep_id:
+            url = ui_url(self.tracking_uri, self.experiment_id, search_filter=f"tags.sweep_id = '{sweep_id}'")
+            return f"MLflow: this sweep's runs in experiment '{self.experiment_name}': {url}"
+        url = ui_url(self.tracking_uri, self.experiment_id)
+        return f"MLflow run {self.run_id} in experiment '{self.experiment_name}'; runs table: {url}"
