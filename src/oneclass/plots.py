@@ -95,6 +95,11 @@ def roc_figure(ev: Evaluation, path: Path, label: str) -> Path:
 
 
 def sic_figure(ev: Evaluation, path: Path, label: str) -> Path:
+    """:func:`draw_sic` saved to ``path``."""
+    return _save(draw_sic(ev, label), path)
+
+
+def draw_sic(ev: Evaluation, label: str) -> "plt.Figure":
     """SIC = TPR / sqrt(FPR) against TPR, as in the paper's Fig. 2 (right).
 
     Solid: the cuts max SIC is taken over (keeping >= ``ev.min_background`` test background
@@ -121,7 +126,7 @@ def sic_figure(ev: Evaluation, path: Path, label: str) -> Path:
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.25 * max(1.0, float(np.max(s)) if len(s) else 1.0))
     legend_below(ax)
-    return _save(fig, path)
+    return fig
 
 
 def detector_styles(labels: list[str]) -> dict[str, dict]:

@@ -84,11 +84,11 @@ def comparison(client, runs: list, output: Path, label: str, dataset: str, min_b
     files = figures.comparison_figure(summary, "best", output / "roc_sic_best", title, formats)
     files += figures.comparison_figure(summary, "mean", output / "roc_sic_mean", title, formats)
     rows = tables.table_rows(summary)
-    files.append(tables.write_csv(rows, output / "table.csv", tables.TABLE_COLUMNS))
+    files.append(tables.write_csv(rows, output / "table.csv", tables.table_columns()))
     md = tables.markdown_table(rows, f"# {dataset}: {label}, {len(loaded)} runs", min_background)
     (output / "table.md").write_text(md)
     files.append(output / "table.md")
-    files.append(tables.write_csv(tables.run_rows(groups), output / "runs.csv", tables.RUN_COLUMNS))
+    files.append(tables.write_csv(tables.run_rows(groups), output / "runs.csv", tables.run_columns()))
     return files, tables.summary_metrics(rows), md
 
 

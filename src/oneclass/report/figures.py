@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from oneclass.metrics import METRICS, SeedBand, sic_above_cut
+from oneclass import metrics
+from oneclass.metrics import SeedBand, sic_above_cut
 from oneclass.plots import REJECTION_LABEL, ROC_Y, SIC_LABEL, detector_styles, plt, random_sic, roc_axes, save_all, thin
 
 
@@ -21,10 +22,10 @@ def _numbers(d: dict, kind: str) -> str:
     """The legend text after a detector's name: its metrics (best run, or mean +- std over runs)."""
     if kind == "best":
         b = d["best"]
-        parts = [f"{m.label} {b[m.name]:.{max(1, m.digits - 1)}f}" for m in METRICS]
+        parts = [f"{m.label} {b[m.name]:.{max(1, m.digits - 1)}f}" for m in metrics.METRICS]
         return ", ".join(parts) + f" (seed {b['seed']})"
     parts = [f"{m.label} {d[f'{m.name}_mean']:.{max(1, m.digits - 1)}f} $\\pm$ {d[f'{m.name}_std']:.{max(1, m.digits - 1)}f}"
-             for m in METRICS]
+             for m in metrics.METRICS]
     return ", ".join(parts) + f" ({d['n_runs']} run{'s' * (d['n_runs'] != 1)})"
 
 
@@ -62,7 +63,12 @@ def _mean_curves(ax_roc, ax_rej, ax_sic, d: dict, style: dict) -> float:
 
 def comparison_figure(detectors: list[dict], kind: str, stem: Path, title: str = "",
                       formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
-    """ROC, rejection and SIC of every detector: the best run by AUC (``kind="best"``, the paper's
+    """:func:`draw_comparison` saved as ``stem.<format>`` for each of ``formats``."""
+    return save_all(draw_comparison(detectors, kind, title), stem, formats)
+
+
+def draw_comparison(detectors: list[dict], kind: str, title: str = ""):
+    """The figure (three panels, one legend below them): ROC, rejection and SIC of every detector: the best run by AUC (``kind="best"``, the paper's
     Fig. 2 top) or the mean over runs with a +-1 std band (``kind="mean"``, Fig. 2 bottom).
 
     Each entry of ``detectors`` (from ``stats.summarize``): ``label``, ``n_runs``, ``band``
@@ -104,6 +110,6 @@ def comparison_figure(detectors: list[dict], kind: str, stem: Path, title: str =
     handles.append((ax_roc.get_lines()[-1], "random guess"))
     fig.legend([h for h, _ in handles], [t for _, t in handles], loc="outside lower center", ncol=ncol, fontsize=9,
                frameon=False)
-    what = f"best run (by {METRICS[0].label}) per detector" if kind == "best" else "mean over runs, band: $\\pm$1 std"
+    what = f"best run (by {metrics.METRICS[0].label}) per detector" if kind == "best" else "mean over runs, band: $\\pm$1 std"
     fig.suptitle(f"{title}: {what}" if title else what, fontsize=11)
-    return save_all(fig, stem, formats)
+    return fig

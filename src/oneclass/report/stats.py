@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from oneclass import metrics
-from oneclass.metrics import METRICS
 from oneclass.report.selection import ReportError, RunScores
 
 # params that tell runs of one model apart (besides seeds); others (accelerator...) do not
@@ -112,7 +111,7 @@ def summarize(groups: dict[str, list[RunScores]], min_background: int, reference
     grid = metrics.fpr_grid()
     out = []
     for label, runs in groups.items():
-        values: dict[str, list[float]] = {m.name: [] for m in METRICS}
+        values: dict[str, list[float]] = {m.name: [] for m in metrics.METRICS}
         evals = []
         for r in runs:
             n_bkg = int((r.labels == 0).sum())
@@ -120,14 +119,14 @@ def summarize(groups: dict[str, list[RunScores]], min_background: int, reference
                 raise ReportError(f"run {r.label} has {n_bkg} test background events, fewer than "
                                   f"--min-background {min_background}")
             ev = metrics.evaluate(r.scores, r.labels, min_background)
-            for m in METRICS:
+            for m in metrics.METRICS:
                 values[m.name].append(float(getattr(ev, m.name)))
-            r.extra.update({m.name: float(getattr(ev, m.name)) for m in METRICS}, n_background=n_bkg)
+            r.extra.update({m.name: float(getattr(ev, m.name)) for m in metrics.METRICS}, n_background=n_bkg)
             evals.append(ev)
-        ibest = int(np.argmax(values[METRICS[0].name]))
+        ibest = int(np.argmax(values[metrics.METRICS[0].name]))
         best = evals[ibest]
         d: dict[str, Any] = {"label": label, "model": runs[0].model, "n_runs": len(runs)}
-        for m in METRICS:
+        for m in metrics.METRICS:
             d[f"{m.name}_mean"], d[f"{m.name}_std"] = metrics.spread(values[m.name])
             d[f"{m.name}_best"] = float(max(values[m.name]))
         d.update({
@@ -137,7 +136,7 @@ def summarize(groups: dict[str, list[RunScores]], min_background: int, reference
             "min_background": min_background,
             "band": metrics.seed_band([(ev.fpr, ev.tpr, ev.n_background) for ev in evals], grid, min_background),
             "best": {"fpr": best.fpr, "tpr": best.tpr, "n_background": best.n_background, "seed": runs[ibest].seed,
-                     **{m.name: values[m.name][ibest] for m in METRICS}},
+                     **{m.name: values[m.name][ibest] for m in metrics.METRICS}},
         })
         out.append(d)
     return out
