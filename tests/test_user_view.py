@@ -162,3 +162,18 @@ def test_readme_query_recipe_selects_a_sweep_and_charts_auc_against_a_param(cfg_
     exp_id = client.get_experiment_by_name("gaussian").experiment_id
     assert len(client.search_runs([exp_id], "tags.report IS NULL")) == 5
     assert len(client.search_runs([exp_id])) == 6
+
+
+def test_long_param_values_are_shortened_with_the_full_text_in_a_tag(tmp_path):
+    from oneclass.tracking import SHORT_PARAM, MlflowTracker
+
+    tracker = MlflowTracker(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", experiment_name="t", root_dir=tmp_path)
+    features = [f"feature_{i}" for i in range(300)]
+    with tracker.start_run("r"):
+        tracker.log_params({"model.lr": 0.001, "dataset.features": features})
+    r = tracker.client.get_run(tracker.run_id)
+    assert r.data.params["model.lr"] == "0.001"
+    short = r.data.params["dataset.features"]
+    assert len(short) < SHORT_PARAM + 30 and short.startswith("['feature_0', 'feature_1'")
+    assert short.endswith(f"... ({len(str(features))} chars: tag param.dataset.features)")
+    assert r.data.tags["param.dataset.features"] == str(features)

@@ -26,6 +26,7 @@ from typing import Any
 from oneclass.errors import ConfigError
 
 MAX_PARAM_LEN = 6000
+SHORT_PARAM = 250  # longer param values are shortened; the full value goes to a tag
 # Experiments we create are "Machine learning" (model training) experiments in the MLflow 3 UI,
 # which then opens them on the runs table, not on the GenAI overview.
 EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
@@ -196,9 +197,16 @@ class MlflowTracker(Tracker):
         return runs[0].info.run_id if runs else None
 
     def log_params(self, params: dict[str, Any]) -> None:
+        """Params as given; a value longer than ``SHORT_PARAM`` characters (a long list) is shortened
+        to keep the runs table readable, its full text in the tag ``param.<key>`` (and config.yaml)."""
         from mlflow.entities import Param
 
-        items = [Param(k, str(v)[:MAX_PARAM_LEN]) for k, v in params.items()]
+        values = {k: str(v) for k, v in params.items()}
+        long = {k: v for k, v in values.items() if len(v) > SHORT_PARAM}
+        if long:
+            self.set_tags({f"param.{k}": v for k, v in long.items()})
+        items = [Param(k, v[: SHORT_PARAM - 40] + f"... ({len(v)} chars: tag param.{k})" if k in long else v)
+                 for k, v in values.items()]
         for i in range(0, len(items), 100):  # MLflow accepts at most 100 params per batch
             retry(self.client.log_batch, self.run_id, params=items[i : i + 100])
 
