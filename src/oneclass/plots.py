@@ -29,8 +29,9 @@ def check_formats(formats: str | Sequence[str]) -> tuple[str, ...]:
     """Figure formats from ``"png,pdf"`` or a list; a ConfigError names an unknown one."""
     items = [f.strip().lower().lstrip(".") for f in (formats.split(",") if isinstance(formats, str) else formats)]
     items = [f for f in items if f]
-    supported = sorted(plt.figure().canvas.get_supported_filetypes())
-    plt.close("all")
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    supported = sorted(FigureCanvasBase.get_supported_filetypes())
     bad = [f for f in items if f not in supported]
     if bad or not items:
         raise ConfigError(f"figure format {', '.join(bad) or '(none)'} is not supported; "
