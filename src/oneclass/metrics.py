@@ -15,7 +15,8 @@ are anomalies; rows tied with the threshold value are all flagged (so ties can f
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import auc as _sk_auc, average_precision_score, roc_auc_score, roc_curve as _sk_roc_curve
@@ -147,38 +148,78 @@ def max_sic_of_curve(fpr: np.ndarray, tpr: np.ndarray, n_background: int, min_ba
     return float(np.max(sic_above_cut(fpr, tpr, n_background, min_background)[1]))
 
 
+def _metric(label: str, digits: int) -> Any:
+    """An :class:`Evaluation` field that is a reported number: logged to MLflow as ``test_<name>``
+    and tabulated by ``oneclass report`` (heading ``label``, ``digits`` decimals)."""
+    return field(metadata={"metric": (label, digits)})
+
+
 @dataclass(frozen=True)
 class Evaluation:
-    """Everything the pipeline logs about one scored test set."""
+    """Everything the pipeline logs about one scored test set.
 
-    auc: float
-    max_sic: float
+    A new number is one field here declared with :func:`_metric` (and computed in :func:`evaluate`):
+    the pipeline logs it and the report's tables, summary run and ``runs.csv`` show it (see
+    :data:`METRICS`). Higher is better for every metric.
+    """
+
+    auc: float = _metric("AUC", 4)
+    max_sic: float = _metric("max SIC", 3)
     fpr: np.ndarray
     tpr: np.ndarray
     sic: np.ndarray
-    aupr: float = float("nan")
-    cut: RatioCut | None = None  # precision / recall / F1 at the anomaly-fraction cut
+    aupr: float = _metric("AUPR", 4)
+    # at the cut flagging the test set's anomaly fraction (NRCAN / DAGMM convention)
+    f1: float = _metric("F1", 4)
+    precision: float = _metric("precision", 4)
+    recall: float = _metric("recall", 4)
+    # test background events, and the fewest a cut may keep to count in max SIC
+    n_background: int = 0
+    min_background: int = 10
+    cut: RatioCut | None = None  # the anomaly-fraction cut behind f1 / precision / recall
 
     def metrics(self, prefix: str = "test") -> dict[str, float]:
-        """The scalar metrics, named ``<prefix>_auc``, ``<prefix>_max_sic``, ... (``val`` for the validation split)."""
-        out = {"auc": self.auc, "max_sic": self.max_sic, "aupr": self.aupr}
-        if self.cut is not None:
-            out.update(f1=self.cut.f1, precision=self.cut.precision, recall=self.cut.recall)
-        return {f"{prefix}_{k}": v for k, v in out.items()}
+        """The reported numbers, named ``<prefix>_auc``, ``<prefix>_max_sic``, ... (``val`` for a validation split)."""
+        return {f"{prefix}_{m.name}": float(getattr(self, m.name)) for m in METRICS}
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One reported number of :class:`Evaluation`."""
+
+    name: str  # the Evaluation field, and the report's column stem (auc -> auc_mean, auc_std ...)
+    label: str  # table heading
+    digits: int  # decimals in tables
+
+    @property
+    def key(self) -> str:
+        """The MLflow metric name (``test_auc``)."""
+        return f"test_{self.name}"
+
+
+# The reported metrics, in table order; the first ranks runs ("best seed").
+METRICS: tuple[MetricSpec, ...] = tuple(MetricSpec(f.name, *f.metadata["metric"]) for f in fields(Evaluation)
+                                        if "metric" in f.metadata)
 
 
 def evaluate(scores: np.ndarray, labels: np.ndarray, min_background: int = 10) -> Evaluation:
     """ROC, SIC, AUC, max SIC, AUPR and the anomaly-fraction cut of one scored test set."""
     fpr, tpr, _ = roc_curve(scores, labels)  # one sort of the scores; AUC, max SIC and AUPR follow from it
-    n_normal = int((np.asarray(labels).ravel() == 0).sum())
+    n_background = int((np.asarray(labels).ravel() == 0).sum())
+    cut = ratio_cut(scores, labels)
     return Evaluation(
         auc=float(_sk_auc(fpr, tpr)),
-        max_sic=max_sic_of_curve(fpr, tpr, n_normal, min_background),
+        max_sic=max_sic_of_curve(fpr, tpr, n_background, min_background),
         fpr=fpr,
         tpr=tpr,
         sic=sic_curve(fpr, tpr),
-        aupr=average_precision_of_curve(fpr, tpr, np.asarray(labels).size - n_normal, n_normal),
-        cut=ratio_cut(scores, labels),
+        aupr=average_precision_of_curve(fpr, tpr, np.asarray(labels).size - n_background, n_background),
+        f1=cut.f1,
+        precision=cut.precision,
+        recall=cut.recall,
+        n_background=n_background,
+        min_background=min_background,
+        cut=cut,
     )
 
 

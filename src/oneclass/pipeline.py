@@ -102,11 +102,15 @@ def detector_name(cfg: DictConfig, job: JobInfo) -> str:
 
 
 def run_name(cfg: DictConfig, job: JobInfo) -> str:
-    return f"{detector_name(cfg, job)}-seed{cfg.seed}"
+    """``<model>-<dataset>-seed<seed>``, e.g. ``ocsvm_oad-lhco-seed3``."""
+    dataset = job.choices.get("dataset") or str(cfg.dataset.get("name", ""))
+    return f"{detector_name(cfg, job)}-{dataset}-seed{cfg.seed}"
 
 
 def _quiet_libraries() -> None:
-    """Keep a job's console to its own lines: libraries' INFO chatter and known-harmless warnings off."""
+    """Keep a job's console to its own lines: libraries' INFO chatter and known-harmless warnings off,
+    and MLflow's own "View run / View experiment" lines (we print one link, see Tracker.describe)."""
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     for name in ("lightning.pytorch", "lightning.fabric", "lightning", "numexpr", "matplotlib", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")

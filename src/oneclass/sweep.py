@@ -115,7 +115,10 @@ def summarize(sweep_dir: Path) -> tuple[str, int]:
 
 
 class SweepCallback(Callback):
-    """Hydra callback: prepares the store before a multirun; summary and exit status after it."""
+    """Hydra callback: prepares the store before a multirun; summary, the MLflow UI link to the
+    sweep's runs and the exit status after it."""
+
+    tracker = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from omegaconf import OmegaConf
@@ -126,6 +129,7 @@ class SweepCallback(Callback):
             logger_cfg = OmegaConf.create(OmegaConf.to_container(config.logger, resolve=True))
             tracker = build(logger_cfg, "logger", root_dir=Path.cwd())
             tracker.prepare()
+            self.tracker = tracker
         except Exception as exc:  # jobs report it in their own runs; the sweep must not stop here
             log.warning("could not prepare the tracking store before the sweep: %s", _first_line(exc))
 
@@ -133,5 +137,8 @@ class SweepCallback(Callback):
         sweep_dir = Path(str(config.hydra.sweep.dir))
         text, n_bad = summarize(sweep_dir)
         print(text, flush=True)
+        sweep_id = next((r["sweep_id"] for r in read_statuses(sweep_dir) if r.get("sweep_id")), None)
+        if sweep_id and getattr(self.tracker, "experiment_id", None) is not None:
+            print(self.tracker.describe(sweep_id), flush=True)
         if n_bad:
             raise SystemExit(1)

@@ -26,6 +26,11 @@ from typing import Any
 from oneclass.errors import ConfigError
 
 MAX_PARAM_LEN = 6000
+SHORT_PARAM = 250  # longer param values are shortened; the full value goes to a tag
+# Experiments we create are "Machine learning" (model training) experiments in the MLflow 3 UI,
+# which then opens them on the runs table, not on the GenAI overview.
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
+LOCAL_UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves a local store
 RETRIES = 10
 _TRANSIENT = ("database is locked", "database table is locked", "busy", "deadlock", "could not obtain lock",
               "connection", "no such table", "duplicate column", "temporarily unavailable", "timed out", "max retries exceeded", "503", "502")
@@ -80,13 +85,27 @@ class Tracker:
     def prepare(self) -> None:
         """Create the store and experiment (once, before parallel jobs start)."""
 
-    def describe(self) -> str:
-        """One line telling the user where the run can be seen."""
+    def describe(self, sweep_id: str | None = None) -> str:
+        """One line telling the user where the run (or the sweep's runs) can be seen."""
         return "tracking off (logger=none)"
 
 
 class NullTracker(Tracker):
     """Tracking switched off (``logger=none``); results stay in the Hydra output folder."""
+
+
+def ui_url(tracking_uri: str, experiment_id: str, run_id: str | None = None, search_filter: str | None = None) -> str:
+    """The MLflow UI page of a run, or the runs table of an experiment (optionally filtered), with
+    the command that starts the UI for a local store: a tracking server's own address for
+    ``http(s)://`` stores, else the address ``mlflow ui`` serves."""
+    from urllib.parse import quote
+
+    served = tracking_uri.startswith(("http://", "https://"))
+    url = f"{tracking_uri.rstrip('/') if served else LOCAL_UI}/#/experiments/{experiment_id}"
+    url += f"/runs/{run_id}" if run_id else "/runs"
+    if search_filter:
+        url += "?searchFilter=" + quote(search_filter, safe="")
+    return url if served else f"{url} (start the UI first: mlflow ui --backend-store-uri {tracking_uri})"
 
 
 def default_tracking_uri(root_dir: Path) -> str:
@@ -136,7 +155,7 @@ class MlflowTracker(Tracker):
                 artifact_location = (Path(self.tracking_uri.removeprefix("sqlite:///")).parent / "mlruns").resolve().as_uri()
             try:
                 self.experiment_id = retry(self.client.create_experiment, self.experiment_name,
-                                           artifact_location=artifact_location)
+                                           artifact_location=artifact_location, tags=EXPERIMENT_TAGS)
             except Exception:  # created concurrently by another job
                 experiment = retry(self.client.get_experiment_by_name, self.experiment_name)
                 if experiment is None:
@@ -178,9 +197,16 @@ class MlflowTracker(Tracker):
         return runs[0].info.run_id if runs else None
 
     def log_params(self, params: dict[str, Any]) -> None:
+        """Params as given; a value longer than ``SHORT_PARAM`` characters (a long list) is shortened
+        to keep the runs table readable, its full text in the tag ``param.<key>`` (and config.yaml)."""
         from mlflow.entities import Param
 
-        items = [Param(k, str(v)[:MAX_PARAM_LEN]) for k, v in params.items()]
+        values = {k: str(v) for k, v in params.items()}
+        long = {k: v for k, v in values.items() if len(v) > SHORT_PARAM}
+        if long:
+            self.set_tags({f"param.{k}": v for k, v in long.items()})
+        items = [Param(k, v[: SHORT_PARAM - 40] + f"... ({len(v)} chars: tag param.{k})" if k in long else v)
+                 for k, v in values.items()]
         for i in range(0, len(items), 100):  # MLflow accepts at most 100 params per batch
             retry(self.client.log_batch, self.run_id, params=items[i : i + 100])
 
@@ -198,7 +224,12 @@ class MlflowTracker(Tracker):
     def log_artifacts(self, local_dir: str | os.PathLike, artifact_path: str | None = None) -> None:
         retry(self.client.log_artifacts, self.run_id, str(local_dir), artifact_path)
 
-    def describe(self) -> str:
-        uri = self.tracking_uri
-        ui = f"mlflow ui --backend-store-uri {uri}" if uri.startswith(("sqlite:", "postgresql", "mysql", "file:")) or "://" not in uri else f"open {uri}"
-        return f"MLflow run {self.run_id} in experiment '{self.experiment_name}' ({uri}); view with: {ui}"
+    def describe(self, sweep_id: str | None = None) -> str:
+        """Where to see this run (or, with ``sweep_id``, every run of the sweep) in the MLflow UI."""
+        if self.experiment_id is None:
+            return f"MLflow store {self.tracking_uri} (experiment '{self.experiment_name}' not created yet)"
+        if sweep_id:
+            url = ui_url(self.tracking_uri, self.experiment_id, search_filter=f"tags.sweep_id = '{sweep_id}'")
+            return f"MLflow: this sweep's runs in experiment '{self.experiment_name}': {url}"
+        url = ui_url(self.tracking_uri, self.experiment_id)
+        return f"MLflow run {self.run_id} in experiment '{self.experiment_name}'; runs table: {url}"
