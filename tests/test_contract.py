@@ -25,6 +25,8 @@ FAST = {
     "ae": ["model.net.hidden=[64,64]", "model.batch_size=64"],
     # a linear OCDN turns from its random initial direction to the background-to-signal one slowly
     "logreg": ["trainer.max_epochs=100"],
+    # the supervised ceiling learns from labelled signal in its training set
+    "supervised": ["dataset.train_signal_fraction=0.2"],
 }
 
 
@@ -33,7 +35,8 @@ def fit_and_score(cfg):
     data = build(cfg.dataset, "dataset").load(cfg.seed)
     detector = build(cfg.model, "model", input_shape=data.input_shape)
     trainer = make_trainer(cfg, []) if isinstance(detector, L.LightningModule) else None
-    fitted = detector.fit(data.x_train, trainer=trainer)
+    labels = {"y": data.y_train} if getattr(detector, "supervised", False) else {}
+    fitted = detector.fit(data.x_train, trainer=trainer, **labels)
     return detector, fitted, detector.score(data.x_test), data
 
 
