@@ -19,3 +19,7 @@ class DataError(OneClassError, ValueError):
 
 class TrainingError(OneClassError, RuntimeError):
     """Training or scoring produced unusable numbers (NaN loss, non-finite scores)."""
+
+
+class StoreError(OneClassError, RuntimeError):
+    """The tracking store is unreachable, broken or not a store (named in the message with the fix)."""
