@@ -84,8 +84,9 @@ def run_job(cfg: DictConfig) -> dict[str, float] | None:
     """One multirun job: ``pipeline.run`` with its outcome written to ``status.json``; never raises
     an ``Exception`` (a failed job returns None)."""
     from oneclass.pipeline import JobInfo, run
-    from oneclass.tracking import patient_store
+    from oneclass.tracking import call_stats, patient_store, reset_call_stats
 
+    reset_call_stats()
     job = JobInfo.current()
     record: dict[str, Any] = {"job_num": job.job_num, "overrides": job.overrides, "output_dir": str(job.output_dir),
                               "sweep_id": job.sweep_id, "started": time.time()}
@@ -106,7 +107,7 @@ def run_job(cfg: DictConfig) -> dict[str, float] | None:
     else:
         record.update(status=job.status or "finished", metrics=metrics)
     finally:
-        record.update(run_id=job.run_id, process=job.process, ended=time.time())
+        record.update(run_id=job.run_id, process=job.process, ended=time.time(), tracking_calls=call_stats())
         try:
             write_status(job.output_dir, record)
         except OSError as exc:  # never hide the job's own outcome behind a status-file problem

@@ -62,7 +62,21 @@ _DRIVERS = {"psycopg2": "psycopg2", "psycopg": "psycopg", "pg8000": "pg8000", "p
 _DEFAULT_DRIVER = {"postgresql": "psycopg", "mysql": "mysqldb", "mssql": "pyodbc"}  # SQLAlchemy 2.1's defaults
 _jitter = random.Random()  # never the global RNG: that belongs to the job's seed
 _patient = contextvars.ContextVar("oneclass_patient_store", default=False)
+_stats: dict[str, Any] = {}  # this process's store calls since reset_call_stats(): count, time, slowest
 log = logging.getLogger(__name__)
+
+
+def reset_call_stats() -> None:
+    _stats.clear()
+    _stats.update(calls=0, total_s=0.0, slowest_s=0.0, slowest_call="")
+
+
+def call_stats() -> dict[str, Any]:
+    """Store calls made by this process since :func:`reset_call_stats` (a job's ``status.json`` keeps them)."""
+    return {**_stats, "total_s": round(_stats.get("total_s", 0.0), 4), "slowest_s": round(_stats.get("slowest_s", 0.0), 4)}
+
+
+reset_call_stats()
 
 
 def is_locked(exc: BaseException) -> bool:
@@ -154,9 +168,10 @@ def check_tracking_uri(uri: Any, what: str = "logger.tracking_uri") -> None:
     scheme = _scheme(uri)
     base = scheme.split("+", 1)[0]
     if base in ("", "file"):
-        folder = uri.removeprefix("file://").removeprefix("file:")
-        raise ConfigError(f"{what}={redact(uri)} is a folder, i.e. MLflow's retired file store; use a SQLite store "
-                          f"(sqlite:///{redact(str(Path(folder) / 'mlflow.db'))}) or a tracking server (http://HOST:5000)")
+        path = uri.removeprefix("file://").removeprefix("file:")
+        db = path if path.endswith(".db") else str(Path(path) / "mlflow.db")
+        raise ConfigError(f"{what}={redact(uri)} is a plain path, not a store URI (MLflow would use it as its retired "
+                          f"file store); write sqlite:///{redact(db)} for a SQLite store, or http://HOST:5000 for a server")
     if base not in _SCHEMES:
         raise ConfigError(f"{what}={redact(uri)}: unknown scheme '{scheme}'; use sqlite:///PATH/mlflow.db, "
                           "http(s)://HOST:PORT (an MLflow server) or postgresql+psycopg2://USER:PASSWORD@HOST/DB")
@@ -168,9 +183,6 @@ def check_tracking_uri(uri: Any, what: str = "logger.tracking_uri") -> None:
             if path.is_dir():
                 raise ConfigError(f"{what}: {redact(str(path))} is a folder; give the database file, e.g. "
                                   f"sqlite:///{redact(str(path / 'mlflow.db'))}")
-            if not path.parent.is_dir():
-                raise ConfigError(f"{what}: the folder {redact(str(path.parent))} of the SQLite store does not exist; "
-                                  "create it or fix the path")
             if path.is_file() and path.stat().st_size > 0:
                 with open(path, "rb") as handle:
                     header = handle.read(16)
@@ -199,6 +211,7 @@ def store_lock(uri: str, timeout_s: float = 120.0) -> Iterator[None]:
     import fcntl
 
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # as MLflow would when it creates the store
         handle = open(f"{path}.lock", "a")
     except OSError as exc:
         raise StoreError(f"cannot use the SQLite store {redact(uri)}: cannot create {redact(str(path))}.lock beside it "
@@ -229,9 +242,9 @@ def _count_runs(path: Path) -> int | None:
         return None
 
 
-def open_client(uri: str, lock_timeout_s: float = 120.0):
+def open_client(uri: str, lock_timeout_s: float = 120.0, what: str = "logger.tracking_uri"):
     """An ``MlflowClient`` on ``uri``: checked, and for SQLite created or migrated under :func:`store_lock`."""
-    check_tracking_uri(uri)
+    check_tracking_uri(uri, what)
     # MLflow's store initialisation (alembic migrations) logs at INFO; keep job output clean.
     for name in ("alembic", "mlflow.store.db.utils"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -356,6 +369,7 @@ class MlflowTracker(Tracker):
         a store still unreachable or locked after that is a one-line :class:`StoreError`."""
         budget = self.retry_timeout_s if timeout_s is None else timeout_s
         uri = redact(self.tracking_uri)
+        started = time.perf_counter()
         with self._http_bounds(budget):
             try:
                 return retry(fn, *args, timeout_s=budget, what=uri, **kwargs)
@@ -372,6 +386,12 @@ class MlflowTracker(Tracker):
                                      "(logger=none: no tracking)") from None
                 raise StoreError(f"lost the MLflow tracking store {uri} for {budget:g} s ({key}): {cause(exc)}; "
                                  "rerun with resume=true once it is back") from None
+            finally:
+                took = time.perf_counter() - started
+                _stats["calls"] += 1
+                _stats["total_s"] += took
+                if took > _stats["slowest_s"]:
+                    _stats["slowest_s"], _stats["slowest_call"] = took, getattr(fn, "__name__", "call")
 
     def _connect(self) -> None:
         if self.client is not None:  # once per job: find_finished (resume=true) and start_run both need it
