@@ -153,7 +153,7 @@ def test_bad_store_and_paths_give_one_line_each(tmp_path):
          "error: unknown key 'model.lattent' in 'model.lattent=2'; valid keys of model (model=ae), closest first: latent"),
     ]
     with ThreadPoolExecutor(4) as pool:
-        procs = list(pool.map(lambda c: oneclass(*c[0], *([] if c[1] else TINY), cwd=tmp_path, module=c[1]), cases))
+        procs = list(pool.map(lambda c: oneclass(*c[0], *([] if c[1] else TINY), cwd=tmp_path, module=c[1], timeout=900), cases))
     for (args, _, status, start), proc in zip(cases, procs):
         shown = " ".join(args)[:120]
         assert "Traceback" not in proc.stderr, f"{shown}:\n{proc.stderr[-3000:]}"

@@ -266,6 +266,11 @@ def test_load_32_jobs_8_parallel_against_postgres_backed_server(team, tmp_path):
     assert len(runs) == 32 and all(r.info.status == "FINISHED" for r in runs)
     assert sorted(int(r.data.params["seed"]) for r in runs) == list(range(32))
     records = {s["run_id"]: s for s in statuses(cwd)}
+    calls = [s["tracking_calls"] for s in records.values()]
+    slowest = max(calls, key=lambda c: c["slowest_s"])
+    print(f"\nLOAD: 32 runs in {wall:.1f} s = {32 / wall:.2f} runs/s; {sum(c['calls'] for c in calls)} tracking calls, "
+          f"slowest {slowest['slowest_s']:.3f} s ({slowest['slowest_call']}), mean per job "
+          f"{sum(c['total_s'] for c in calls) / 32:.2f} s")
     for r in runs:
         job = records[r.info.run_id]
         local = Path(job["output_dir"])
@@ -293,13 +298,7 @@ def test_load_32_jobs_8_parallel_against_postgres_backed_server(team, tmp_path):
     by_id = {r.info.run_id: r for r in runs}
     assert sorted(row["run_id"] for row in rows) == sorted(by_id)
     for row in rows:
-        assert float(row["auc"]) == pytest.approx(by_id[row["run_id"]].data.metrics["test_auc"], abs=1e-9)
-
-    calls = [s["tracking_calls"] for s in records.values()]
-    slowest = max(calls, key=lambda c: c["slowest_s"])
-    print(f"\nLOAD: 32 runs in {wall:.1f} s = {32 / wall:.2f} runs/s; {sum(c['calls'] for c in calls)} tracking calls, "
-          f"slowest {slowest['slowest_s']:.3f} s ({slowest['slowest_call']}), mean per job "
-          f"{sum(c['total_s'] for c in calls) / 32:.2f} s")
+        assert float(row["auc"]) == pytest.approx(by_id[row["run_id"]].data.metrics["test_auc"], abs=1e-6)  # runs.csv: 6 digits
 
 
 # ----------------------------------------------------------------------------------------- faults
@@ -317,7 +316,9 @@ def test_server_restart_mid_sweep_loses_and_duplicates_nothing(team, tmp_path):
     assert rc == 0, out[-3000:] + err[-3000:]
     assert "sweep: 8 jobs: 8 finished, 0 failed" in out
     result = outcome(team.url, "restart", list(range(8)))
-    print(f"\nRESTART (server down {3 + restart_s:.0f} s): {result}")
+    retried = sum(s["tracking_calls"]["retries"] for s in statuses(cwd))
+    print(f"\nRESTART (server down {3 + restart_s:.0f} s): {result}, {retried} tracking calls retried")
+    assert retried > 0  # the jobs did meet the outage
     assert result == {"expected": 8, "finished": 8, "lost": 0, "duplicated": 0, "running": 0}
     assert len(runs_of(team.url, "restart")) == 8
 
@@ -374,7 +375,9 @@ def test_postgres_restart_mid_sweep_loses_and_duplicates_nothing(team, tmp_path)
     assert rc == 0, out[-3000:] + err[-3000:]
     assert "sweep: 6 jobs: 6 finished, 0 failed" in out
     result = outcome(team.url, "pgdown", list(range(6)))
-    print(f"\nPOSTGRES DOWN 5 s: {result}")
+    retried = sum(s["tracking_calls"]["retries"] for s in statuses(cwd))
+    print(f"\nPOSTGRES DOWN 5 s: {result}, {retried} tracking calls retried")
+    assert retried > 0  # the jobs did meet the outage
     assert result == {"expected": 6, "finished": 6, "lost": 0, "duplicated": 0, "running": 0}
     assert len(runs_of(team.url, "pgdown")) == 6
 

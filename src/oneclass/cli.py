@@ -154,7 +154,8 @@ def check_override_keys(argv: list[str], conf: Path) -> None:
         chosen = cfg.hydra.runtime.choices.get(parent) if parent else None
         where = f"keys of {parent} ({parent}={chosen})" if chosen else f"keys of {parent}" if parent else "top-level keys"
         shown = ", ".join(_closest(leaf.split(".")[0], [str(k) for k in valid]))
-        raise ConfigError(f"unknown key '{key}' in '{o.input_line}'; valid {where}, closest first: {shown}")
+        extra = "; another lightning Trainer argument: +trainer.NAME=VALUE" if parent == "trainer" else ""
+        raise ConfigError(f"unknown key '{key}' in '{o.input_line}'; valid {where}, closest first: {shown}{extra}")
 
 
 def _task(cfg):

@@ -68,7 +68,7 @@ log = logging.getLogger(__name__)
 
 def reset_call_stats() -> None:
     _stats.clear()
-    _stats.update(calls=0, total_s=0.0, slowest_s=0.0, slowest_call="")
+    _stats.update(calls=0, retries=0, total_s=0.0, slowest_s=0.0, slowest_call="")
 
 
 def call_stats() -> dict[str, Any]:
@@ -128,6 +128,7 @@ def retry(fn: Callable[..., Any], *args: Any, timeout_s: float = DEFAULT_RETRY_T
             if left <= 0 or not is_transient(exc):
                 raise
             name = getattr(fn, "__name__", repr(fn))
+            _stats["retries"] = _stats.get("retries", 0) + 1
             if is_unreachable(exc) and not warned:
                 log.warning("tracking store %s unreachable (%s); retrying for up to %.0f s", what or "", cause(exc), left)
                 warned = True
