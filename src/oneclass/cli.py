@@ -165,12 +165,18 @@ def _task(cfg):
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from oneclass.pipeline import run
-
     if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
         from oneclass.sweep import run_job
 
         return run_job(cfg)  # a failed job is recorded, never stops the sweep (see oneclass.sweep)
+    from oneclass.tracking import check_logger
+
+    try:
+        check_logger(cfg.get("logger"))  # a bad store URI: one line before torch is even imported
+    except OneClassError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    from oneclass.pipeline import run
+
     try:
         return run(cfg)
     except (OneClassError, OSError) as exc:

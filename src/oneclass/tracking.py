@@ -201,6 +201,25 @@ def check_tracking_uri(uri: Any, what: str = "logger.tracking_uri") -> None:
             raise ConfigError(f"{what}={redact(uri)}: the database driver '{module}' is not installed{hint}")
 
 
+def check_experiment_name(name: Any) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"logger.experiment_name must be a non-empty string, got {name!r}")
+    if len(name) > MAX_EXPERIMENT_NAME:
+        raise ConfigError(f"logger.experiment_name is {len(name)} characters long; MLflow allows at most {MAX_EXPERIMENT_NAME}")
+
+
+def check_logger(node: Any, root_dir: str | os.PathLike | None = None) -> None:
+    """The checks of an MLflow ``logger`` config that need no MLflow (run before the heavy imports)."""
+    try:
+        if node is None or not str(node.get("_target_", "")).endswith("MlflowTracker"):
+            return
+        name, uri = node.get("experiment_name"), node.get("tracking_uri")
+    except Exception:  # a broken interpolation: the job reports it
+        return
+    check_experiment_name(name)
+    check_tracking_uri(uri or default_tracking_uri(Path(root_dir or os.getcwd())))
+
+
 @contextmanager
 def store_lock(uri: str, timeout_s: float = 120.0) -> Iterator[None]:
     """Inter-process lock ``<database>.lock`` held while a SQLite store is opened (created or
@@ -330,11 +349,7 @@ class MlflowTracker(Tracker):
     def __init__(self, tracking_uri: str | None = None, experiment_name: str = "default", root_dir: str | os.PathLike | None = None,
                  connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S, retry_timeout_s: float = DEFAULT_RETRY_TIMEOUT_S) -> None:
         super().__init__(root_dir)
-        if not isinstance(experiment_name, str) or not experiment_name.strip():
-            raise ConfigError(f"logger.experiment_name must be a non-empty string, got {experiment_name!r}")
-        if len(experiment_name) > MAX_EXPERIMENT_NAME:
-            raise ConfigError(f"logger.experiment_name is {len(experiment_name)} characters long; MLflow allows at most "
-                              f"{MAX_EXPERIMENT_NAME}")
+        check_experiment_name(experiment_name)
         self.tracking_uri = tracking_uri or default_tracking_uri(self.root_dir)
         self.experiment_name = experiment_name
         self.connect_timeout_s = float(require_positive(connect_timeout_s, "logger.connect_timeout_s"))
