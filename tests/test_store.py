@@ -140,6 +140,9 @@ def test_bad_store_and_paths_give_one_line_each(tmp_path):
         (["logger.experiment_name=" + "x" * 501], False, 1,
          "error: logger.experiment_name is 501 characters long; MLflow allows at most 500"),
         (["report", "--tracking-uri", "sqlite:///notes.db"], True, 2, "error: notes.db is not an SQLite database"),
+        (["report", "--tracking-uri", f"http://127.0.0.1:{port}"], True, 2,
+         f"error: cannot reach the MLflow tracking store http://127.0.0.1:{port} within 10 s: connection refused; "
+         "start it, or fix --tracking-uri"),
         (["download", "lhco", "--dest", "/proc/oneclass/lhco.h5"], True, 2,
          "error: cannot write /proc/oneclass/lhco.h5: No such file or directory; choose a writable place with --dest"),
         (["download", "lhco", "--dest", LONG], True, 2, "error: cannot write /tmp/aaaa"),

@@ -86,7 +86,7 @@ def _client(tracking_uri: str):
                               "(or set MLFLOW_TRACKING_URI) to the store that holds them")
     from oneclass.tracking import open_client
 
-    return open_client(tracking_uri, what="--tracking-uri")  # checked, and opened under the store lock
+    return open_client(tracking_uri, what="--tracking-uri", reach_s=10)  # checked, opened under the store lock
 
 
 def _experiments(client, name: str | None) -> list:

@@ -52,6 +52,7 @@ MAX_EXPERIMENT_NAME = 500  # MLflow's limit (mlflow.utils.validation.MAX_EXPERIM
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 DEFAULT_RETRY_TIMEOUT_S = 60.0
 RUN_KEY = "run_key"  # tag making create_run idempotent across retries
+FIX = "fix logger.tracking_uri / MLFLOW_TRACKING_URI (logger=none: no tracking)"
 _LOCKED = ("database is locked", "database table is locked", "busy", "deadlock", "could not obtain lock",
            "temporarily unavailable")
 _UNREACHABLE = ("connection", "max retries exceeded", "timed out", "timeout", "error responses", "could not connect",
@@ -262,8 +263,15 @@ def _count_runs(path: Path) -> int | None:
         return None
 
 
-def open_client(uri: str, lock_timeout_s: float = 120.0, what: str = "logger.tracking_uri"):
-    """An ``MlflowClient`` on ``uri``: checked, and for SQLite created or migrated under :func:`store_lock`."""
+def open_client(uri: str, lock_timeout_s: float = 120.0, what: str = "logger.tracking_uri", reach_s: float | None = None):
+    """An ``MlflowClient`` on ``uri``: checked, and for SQLite created or migrated under :func:`store_lock`.
+    ``reach_s``: also check that the store answers within that many seconds (one line if not)."""
+    if reach_s is not None:
+        client = open_client(uri, lock_timeout_s, what)
+        tracker = MlflowTracker(uri, connect_timeout_s=reach_s)
+        tracker.fix = f"fix {what}"
+        tracker._call(client.search_experiments, max_results=1, timeout_s=reach_s, connecting=True)
+        return client
     check_tracking_uri(uri, what)
     # MLflow's store initialisation (alembic migrations) logs at INFO; keep job output clean.
     for name in ("alembic", "mlflow.store.db.utils"):
@@ -358,6 +366,7 @@ class MlflowTracker(Tracker):
         self.client = None
         self.run_id = None
         self.experiment_id: str | None = None
+        self.fix = FIX  # the advice when the store cannot be reached
 
     @contextmanager
     def _http_bounds(self, timeout_s: float) -> Iterator[None]:
@@ -397,9 +406,9 @@ class MlflowTracker(Tracker):
                     raise StoreError(f"the MLflow store {uri} stayed locked for {budget:g} s ({key}): too many parallel "
                                      "writers; lower hydra.launcher.n_jobs, raise the bound, or use a tracking server") from None
                 if connecting:
-                    raise StoreError(f"cannot reach the MLflow tracking store {uri} within {budget:g} s ({key}): "
-                                     f"{cause(exc)}; start it, or fix logger.tracking_uri / MLFLOW_TRACKING_URI "
-                                     "(logger=none: no tracking)") from None
+                    bound = f" ({key})" if self.fix == FIX else ""
+                    raise StoreError(f"cannot reach the MLflow tracking store {uri} within {budget:g} s{bound}: "
+                                     f"{cause(exc)}; start it, or {self.fix}") from None
                 raise StoreError(f"lost the MLflow tracking store {uri} for {budget:g} s ({key}): {cause(exc)}; "
                                  "rerun with resume=true once it is back") from None
             finally:
