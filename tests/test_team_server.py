@@ -119,12 +119,12 @@ class MlflowServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout_s: float = 120) -> float:
+    def start(self, timeout_s: float = 300) -> float:
         t0 = time.time()
         with open(self.log_path, "a") as log:
             self.proc = subprocess.Popen(
                 [str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(self.port),
-                 "--workers", "2", "--backend-store-uri", self.backend_uri, "--artifacts-destination", str(self.artifacts)],
+                 "--workers", "1", "--backend-store-uri", self.backend_uri, "--artifacts-destination", str(self.artifacts)],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         while True:
             try:
@@ -178,6 +178,19 @@ def team(tmp_path_factory):
         if server is not None:
             server.stop()
         pg.destroy()
+
+
+@pytest.fixture(autouse=True)
+def _team_up(request):
+    """Every test starts with PostgreSQL and the MLflow server up, whatever an earlier test left."""
+    if "team" in request.fixturenames:
+        team = request.getfixturevalue("team")
+        if not (team.pg.data / "postmaster.pid").exists():
+            team.pg.start()
+        if team.server.proc is None or team.server.proc.poll() is not None:
+            team.server.stop()
+            team.server.start()
+    yield
 
 
 def sweep_cmd(*args: str) -> list[str]:
@@ -305,7 +318,8 @@ def test_load_32_jobs_8_parallel_against_postgres_backed_server(team, tmp_path):
 def test_server_restart_mid_sweep_loses_and_duplicates_nothing(team, tmp_path):
     cwd = tmp_path / "restart"
     proc = start_sweep(cwd, "hydra/launcher=local_parallel", "hydra.launcher.n_jobs=2", "seed=0..5",
-                       "trainer.max_epochs=3", f"logger.tracking_uri={team.url}", "logger.experiment_name=restart")
+                       f"logger.tracking_uri={team.url}", "logger.experiment_name=restart",
+                       "logger.retry_timeout_s=300")  # the server's restart takes 13 s here, minutes on a loaded machine
     try:
         wait_for(lambda: count_runs(team.url, "restart", "FINISHED") >= 1, 300, "a finished run")
         team.server.stop()
@@ -325,7 +339,7 @@ def test_server_restart_mid_sweep_loses_and_duplicates_nothing(team, tmp_path):
 
 def test_server_down_longer_than_the_bound_fails_in_one_line_and_resume_completes(team, tmp_path):
     cwd = tmp_path / "outage"
-    args = ["hydra/launcher=local_parallel", "hydra.launcher.n_jobs=2", "seed=0..3", "trainer.max_epochs=3",
+    args = ["hydra/launcher=local_parallel", "hydra.launcher.n_jobs=2", "seed=0..3",
             f"logger.tracking_uri={team.url}", "logger.experiment_name=outage", "logger.retry_timeout_s=4"]
     proc = start_sweep(cwd, *args)
     try:
@@ -364,7 +378,8 @@ def test_server_down_longer_than_the_bound_fails_in_one_line_and_resume_complete
 def test_postgres_restart_mid_sweep_loses_and_duplicates_nothing(team, tmp_path):
     cwd = tmp_path / "pg"
     proc = start_sweep(cwd, "hydra/launcher=local_parallel", "hydra.launcher.n_jobs=2", "seed=0..3",
-                       "trainer.max_epochs=3", f"logger.tracking_uri={team.url}", "logger.experiment_name=pgdown")
+                       f"logger.tracking_uri={team.url}", "logger.experiment_name=pgdown",
+                       "logger.retry_timeout_s=300")
     try:
         # the third job has just started: it is about to log its params and metrics
         wait_for(lambda: count_runs(team.url, "pgdown") >= 3, 300, "the third run")
