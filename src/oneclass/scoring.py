@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import tempfile
@@ -46,18 +45,14 @@ class LoadedRun:
 
 
 def _client(tracking_uri: str | None):
-    from oneclass.tracking import default_tracking_uri
+    from oneclass.tracking import default_tracking_uri, open_client
 
     uri = tracking_uri or default_tracking_uri(Path.cwd())
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
         raise DataError(f"no MLflow store at {uri.removeprefix('sqlite:///')}; pass --tracking-uri (or set "
                         "MLFLOW_TRACKING_URI) to the store that holds the run")
-    for name in ("alembic", "mlflow.store.db.utils"):
-        logging.getLogger(name).setLevel(logging.WARNING)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    from mlflow.tracking import MlflowClient
-
-    return MlflowClient(tracking_uri=uri), uri
+    return open_client(uri, what="--tracking-uri", reach_s=10), uri
 
 
 def _download(client, run_id: str, name: str, directory: str) -> Path | None:

@@ -189,6 +189,23 @@ def fetch(url: str, dest: Path, md5: str | None, progress: bool = True, md5_sour
     return dest
 
 
+def check_writable(dest: Path) -> None:
+    """One line, before any network access, when ``dest`` cannot be written."""
+    import tempfile
+
+    shown = str(dest) if len(str(dest)) <= 160 else f"{str(dest)[:80]}... ({len(str(dest))} characters)"
+    try:
+        dest.exists()  # an over-long name fails here
+        for parent in dest.parents:
+            if parent.exists() and not parent.is_dir():
+                raise DataError(f"cannot write {shown}: {parent} is a file, not a folder; choose another --dest")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=dest.parent, prefix=".oneclass-write-test-"):
+            pass
+    except OSError as exc:
+        raise DataError(f"cannot write {shown}: {exc.strerror or exc}; choose a writable place with --dest") from None
+
+
 def download(name: str, dest: Path | None = None, url: str | None = None, record_url: str | None = None,
              force: bool = False, progress: bool = True) -> Path:
     """Fetch dataset ``name`` (``lhco``) to ``dest`` (default: where ``dataset=lhco`` looks)."""
@@ -196,6 +213,7 @@ def download(name: str, dest: Path | None = None, url: str | None = None, record
     dest = dest or default_path()
     url = url or os.environ.get(source.url_env) or source.url
     record_url = record_url or os.environ.get(source.record_env) or source.record_url
+    check_writable(dest)
     md5 = record_md5(record_url, source.filename)
     if dest.exists() and not force:
         if not dest.is_file():
@@ -449,6 +467,9 @@ def main(argv: list[str] | None = None) -> int:
     except OneClassError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a disk filling up mid-download, a folder vanishing: one line, never a traceback
+        print(f"error: {exc.strerror or exc}{': ' + str(exc.filename)[:160] if exc.filename else ''}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("error: interrupted; the partial download is kept as a .part file, run the command again to resume", file=sys.stderr)
         return 130

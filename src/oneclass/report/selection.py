@@ -58,9 +58,9 @@ def client(tracking_uri: str):
         if not path.is_file():
             raise ReportError(f"no MLflow store at {path}; run experiments first, or pass --tracking-uri "
                               "(or set MLFLOW_TRACKING_URI) to the store that holds them")
-    from mlflow.tracking import MlflowClient
+    from oneclass.tracking import open_client
 
-    return MlflowClient(tracking_uri=tracking_uri)
+    return open_client(tracking_uri, what="--tracking-uri", reach_s=10)  # checked, opened under the store lock
 
 
 def _experiments(client, name: str | None) -> list:
