@@ -238,7 +238,7 @@ def test_checkpoint_of_a_job_that_failed_after_training_is_kept_and_listed(cfg_f
     with pytest.raises(DataError):
         run(cfg, job)
     kept = kept_checkpoint(cfg, job)
-    assert kept == resume.checkpoint_dir(tmp_path, "ocdn-seed7", resume.fingerprint(cfg)) and (kept / resume.LAST).is_file()
+    assert kept == resume.checkpoint_dir(tmp_path, "ocdn-gaussian-seed7", resume.fingerprint(cfg)) and (kept / resume.LAST).is_file()
     write_status(job.output_dir, {"job_num": 0, "overrides": ["seed=7"], "output_dir": str(job.output_dir),
                                   "status": "failed", "error": "no space left to write the plots", "checkpoint_dir": str(kept)})
     text, n_bad = summarize(tmp_path / "sweep")
