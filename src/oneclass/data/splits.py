@@ -153,6 +153,9 @@ def nrcan_split(labels: np.ndarray, *, split_seed: int | None = 0, train_contami
     labels = np.asarray(labels)
     n_norm = int((labels == 0).sum())
     half = n_norm // 2
+    if not (labels == 1).any():
+        raise DataError(f"{where} has no anomalies (label 1); the nrcan protocol's test set needs them: check the "
+                        f"labels (1 = anomaly) or the set's anomaly convention")
     if n_norm and half == 0:
         raise DataError(f"{where} has {n_norm} normal (label 0) row; the nrcan protocol needs at least 2 "
                         f"(one to train, one to test)")
