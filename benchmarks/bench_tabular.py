@@ -44,6 +44,9 @@ ADBENCH = [(name, "adbench", [f"dataset.name={name}", "dataset.protocol=adbench"
            for name in ("breastw", "thyroid", "cardio", "annthyroid", "satellite", "satimage-2", "mammography",
                         "shuttle")]  # roughly by size: the cheap ones first
 KDD = [("kdd", "kdd", ["dataset.protocol=nrcan"])]
+# PyOD's deep detectors follow our KDD settings (conf/dataset_model/kdd_*.yaml: batch 1024, 20 epochs)
+SET_OVERRIDES = {"kdd": {"pyod_ae": ["model.params.epoch_num=20", "model.params.batch_size=1024"],
+                         "pyod_deepsvdd": ["model.params.epochs=20", "model.params.batch_size=1024"]}}
 FIELDS = ["set", "protocol", "split_seed", "detector", "auc", "aupr", "f1", "fit_s", "score_s", "n_train",
           "n_test", "n_test_anomalies", "error"]
 
@@ -60,9 +63,9 @@ def plan(only_sets: set[str] | None, kdd_seeds: int, protocols: set[str] | None 
     return [j for j in jobs if (only_sets is None or j[0] in only_sets) and (protocols is None or j[1] in protocols)]
 
 
-def one(ds: str, over: list[str], split_seed: int, detector: str, data_cache: dict) -> dict:
+def one(ds: str, over: list[str], split_seed: int, detector: str, data_cache: dict, extra: list[str] = ()) -> dict:
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[f"dataset={ds}", f"model={detector}", *over,
+        cfg = compose(config_name="config", overrides=[f"dataset={ds}", f"model={detector}", *over, *extra,
                                                         f"dataset.split_seed={split_seed}", f"seed={split_seed}",
                                                         "logger=none", "trainer.accelerator=cpu"])
     key = (ds, tuple(over), split_seed)
@@ -146,9 +149,11 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 row = {"set": label, "protocol": proto, "split_seed": seed, "detector": det, "error": ""}
                 try:
-                    row.update(one(ds, over, seed, det, cache))
+                    row.update(one(ds, over, seed, det, cache, SET_OVERRIDES.get(label, {}).get(det, [])))
                 except OneClassError as exc:
                     row["error"] = str(exc)
+                except Exception as exc:  # a library's error: recorded, the sweep goes on
+                    row["error"] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
                 w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
                 f.flush()
                 print(f"{label:12s} {proto:8s} {seed} {det:14s} auc={row.get('auc', float('nan')):.4f} "

@@ -264,3 +264,18 @@ def test_pipeline_runs_a_pyod_detector_on_an_adbench_set(cfg_factory, tmp_path, 
     np.testing.assert_array_equal(raw.y[saved["index"]], saved["labels"])  # index = rows of the file
     assert metrics["test_auc"] == pytest.approx(pipeline.evaluate(saved["scores"], saved["labels"]).auc)
     assert 0 < metrics["test_f1"] <= 1 and metrics["test_aupr"] > int(saved["labels"].sum()) / len(saved["labels"])
+
+
+def test_batchnorm_nets_skip_a_last_batch_of_one_row(cfg_factory):
+    """n = batch_size + 1 rows: the one-row batch is skipped (BatchNorm cannot train on it), the
+    full batch trains (one optimizer step per epoch)."""
+    from oneclass.config import build
+    from oneclass.pipeline import make_trainer
+
+    cfg = cfg_factory("model=deepsvdd", "model.batch_size=8", "trainer.max_epochs=2", "model.pretrain=true",
+                      "model.pretrain_epochs=1", "model.net.hidden=[4]", "model.net.rep_dim=2")
+    x = np.random.default_rng(0).normal(size=(9, 3)).astype(np.float32)
+    det = build(cfg.model, "model", input_shape=(3,))
+    trainer = make_trainer(cfg, [])
+    det.fit(x, trainer=trainer)
+    assert trainer.global_step == 2 and np.isfinite(det.score(x)).all()
