@@ -193,7 +193,8 @@ def rank_figure(ranks: dict[str, Any], stem: Path, metric: str, formats: tuple[s
     ax.set_xlabel(f"rank by {metric} (1 = best)")
     ax.set_xlim(0.5, len(names) + 0.5)
     ax.set_title(f"mean rank over {len(ranks['datasets'])} datasets")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.5 / (0.45 * len(names) + 1.6) - 0.12), ncol=3,
+              frameon=False)
     return save_all(fig, Path(stem), formats)
 
 
