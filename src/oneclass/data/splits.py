@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from oneclass.config import require_int, require_number
-from oneclass.errors import ConfigError, DataError
+from oneclass.errors import ConfigError, DataError, first_line
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,87 @@ def one_class_split(
         y_val = np.concatenate([np.zeros(n_va, np.int8), np.ones(n_va_anom, np.int8)])
         info.update(n_val_background=n_va, n_val_signal=n_va_anom)
     return Split(train=train, test=test, y_test=y_test, n_train_anomalies=n_tr_anom, info=info, val=val, y_val=y_val)
+
+
+# ----------------------------------------------------------------------------------------------
+# The tabular benchmarks' protocols
+
+PROTOCOLS = ("nrcan", "adbench")
+
+
+def nrcan_split(labels: np.ndarray, *, split_seed: int | None = 0, train_contamination: float = 0.0,
+                n_train: int | None = None, where: str = "dataset") -> Split:
+    """The NRCAN / GOAD / NeuTraLAD / DAGMM protocol on rows with ``labels`` (0 normal, 1 anomaly).
+
+    The normal rows are shuffled with ``split_seed`` (None = file order); the first half
+    (``floor(normals / 2)``, NRCAN's ``n_normal // 2``) trains, the other half plus **every**
+    anomaly is the test set. ``train_contamination`` rho: the training set is made rho anomalous
+    (NRCAN's ``rho``: ``round(n_train rho / (1 - rho))`` anomalies moved from the test set into
+    training). ``n_train``: train on only the first ``n_train`` of the training half (large sets
+    such as KDD); the test half does not change with it.
+    """
+    labels = np.asarray(labels)
+    n_norm = int((labels == 0).sum())
+    half = n_norm // 2
+    if not (labels == 1).any():
+        raise DataError(f"{where} has no anomalies (label 1); the nrcan protocol's test set needs them: check the "
+                        f"labels (1 = anomaly) or the set's anomaly convention")
+    if n_norm and half == 0:
+        raise DataError(f"{where} has {n_norm} normal (label 0) row; the nrcan protocol needs at least 2 "
+                        f"(one to train, one to test)")
+    if n_train is not None and n_train > half:
+        raise DataError(f"{where}: dataset.n_train={n_train} but the nrcan protocol trains on half of the "
+                        f"{n_norm} normal rows ({half}); lower dataset.n_train or set it to null")
+    n_tr = half if n_train is None else n_train
+    rho = contamination(train_contamination, "dataset.train_contamination")
+    n_anom = int((labels == 1).sum())
+    n_tr_anom = int(round(n_tr * rho / (1.0 - rho))) if rho > 0 else 0
+    if n_anom and n_tr_anom >= n_anom:
+        raise DataError(f"{where}: dataset.train_contamination={rho:g} needs {n_tr_anom} of the {n_anom} anomalies "
+                        f"in training, leaving none for the test set; lower dataset.train_contamination")
+    split = one_class_split(labels, n_train=n_tr, n_test_normal=n_norm - half,
+                            train_anomaly_fraction=rho, split_seed=split_seed, where=where)
+    return Split(split.train, split.test, split.y_test, split.n_train_anomalies,
+                 {**split.info, "protocol": "nrcan", "n_train_normal": split.info["n_train"],
+                  "n_train_anomaly": split.n_train_anomalies,
+                  "n_test_normal": split.info["n_test_background"], "n_test_anomaly": split.info["n_test_signal"]})
+
+
+def adbench_split(labels: np.ndarray, *, split_seed: int | None = 0, test_fraction: float = 0.3,
+                  where: str = "dataset") -> Split:
+    """ADBench's protocol: a stratified ``1 - test_fraction`` / ``test_fraction`` split of **all** rows
+    (scikit-learn's ``train_test_split(..., stratify=labels, random_state=split_seed)``, as ADBench
+    splits). The training rows keep their anomalies: unsupervised detectors train on them as they are.
+    Rows of each part are in ascending order."""
+    from sklearn.model_selection import train_test_split
+
+    labels = np.asarray(labels)
+    counts = {c: int((labels == c).sum()) for c in (0, 1)}
+    f = require_number(test_fraction, "dataset.test_fraction")
+    if not 0.0 < f < 1.0:
+        raise ConfigError(f"dataset.test_fraction must be in (0, 1), got {test_fraction!r}")
+    for c, what in ((0, "normal"), (1, "anomaly")):
+        if counts[c] < 2:
+            raise DataError(f"{where} has {counts[c]} {what} (label {c}) row(s); the adbench protocol's stratified "
+                            f"split needs at least 2 (one in training, one in the test set)")
+    rows = np.arange(len(labels))
+    try:
+        train, test = train_test_split(rows, test_size=f, stratify=labels, random_state=split_seed, shuffle=True)
+    except ValueError as exc:  # too few rows for the requested sizes
+        raise DataError(f"{where}: the adbench protocol cannot split {len(labels)} rows ({counts[0]} normal, "
+                        f"{counts[1]} anomalies) with dataset.test_fraction={f:g}: {first_line(exc)}") from None
+    train, test = np.sort(train), np.sort(test)
+    for part, idx in (("test", test), ("training", train)):
+        for c, what in ((0, "normal"), (1, "anomaly")):
+            if not (labels[idx] == c).any():
+                raise DataError(f"{where}: dataset.test_fraction={f:g} leaves no {what} rows in the {part} part "
+                                f"({counts[c]} {what} rows in all); change dataset.test_fraction")
+    y_test = labels[test].astype(np.int8)
+    n_train_anom = int(labels[train].sum())
+    info = {"protocol": "adbench", "split_seed": split_seed, "test_fraction": f, "n_train": len(train),
+            "n_train_normal": len(train) - n_train_anom, "n_train_anomaly": n_train_anom,
+            "n_test_normal": int((y_test == 0).sum()), "n_test_anomaly": int(y_test.sum())}
+    return Split(train=train, test=test, y_test=y_test, n_train_anomalies=n_train_anom, info=info)
 
 
 # ----------------------------------------------------------------------------------------------

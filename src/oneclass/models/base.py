@@ -167,6 +167,7 @@ class LightningDetector(L.LightningModule):
         self._loss_sum: torch.Tensor | None = None
         self._loss_count = 0
         self._train_x: torch.Tensor | None = None
+        self._batch_norm: bool | None = None  # whether the module has BatchNorm layers (first training step)
 
     # Injected objects (net, optimizer and scheduler partials) are saved in the checkpoint's
     # hyperparameters as plain ``{"_target_": ..., **arguments}`` specs, so a checkpoint loads with
@@ -273,7 +274,13 @@ class LightningDetector(L.LightningModule):
         max_steps = self.trainer.max_steps
         total = None
         count = 0
+        if self._batch_norm is None:
+            self._batch_norm = has_batch_norm(self)
         for batch in block.split(self.batch_size):
+            if batch.shape[0] == 1 and self._batch_norm:
+                # BatchNorm cannot normalise a single row in training mode: the epoch's last batch of
+                # one row (n = k * batch_size + 1) is skipped, as DataLoader(drop_last=True) would
+                continue
             loss = self.training_loss(batch)
             opt.zero_grad()
             self.manual_backward(loss)
@@ -329,6 +336,11 @@ class LightningDetector(L.LightningModule):
         return self._train_x
 
 
+def has_batch_norm(module: torch.nn.Module) -> bool:
+    """Whether ``module`` has BatchNorm layers (which cannot train on a batch of one row)."""
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+
 def check_input(model: str, x: np.ndarray, input_shape: tuple[int, ...]) -> None:
     """One line when ``x`` is not ``(n, *input_shape)``, naming flat-vs-image mix-ups."""
     if tuple(x.shape[1:]) == tuple(input_shape) and x.ndim >= 2:
@@ -346,4 +358,4 @@ def flatten_input(model: str, x: Any, input_shape: tuple[int, ...]) -> np.ndarra
     return x.reshape(len(x), -1)
 
 
-__all__ = ["Detector", "LightningDetector", "check_input", "flatten_input", "input_shape_of", "optimizer_class", "spec_of", "from_spec"]
+__all__ = ["Detector", "LightningDetector", "check_input", "flatten_input", "has_batch_norm", "input_shape_of", "optimizer_class", "spec_of", "from_spec"]

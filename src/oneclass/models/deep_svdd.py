@@ -33,7 +33,7 @@ from torch import nn
 from oneclass import nets
 from oneclass.config import require_fraction, require_int, require_positive
 from oneclass.errors import ConfigError, TrainingError
-from oneclass.models.base import LightningDetector, milestones
+from oneclass.models.base import LightningDetector, has_batch_norm, milestones
 from oneclass.nets.base import BOUNDED
 from oneclass.training import TensorBatches
 
@@ -212,9 +212,12 @@ class DeepSVDD(LightningDetector):
         self.net.train()
         decoder.train()
         losses = []
+        batch_norm = has_batch_norm(self.net) or has_batch_norm(decoder)
         for epoch in range(self.pretrain_epochs):
             total, count = torch.zeros((), device=x.device), 0
             for batch in TensorBatches(x, self.batch_size, shuffle=True):
+                if len(batch) == 1 and batch_norm:  # BatchNorm cannot train on one row (see LightningDetector)
+                    continue
                 loss = F.mse_loss(decoder(self.net(batch)), batch)
                 opt.zero_grad()
                 loss.backward()
