@@ -235,3 +235,59 @@ def test_deep_svdd_mnist_job_through_the_pipeline(cfg_factory, tmp_path, shared_
     _, labels = load_idx_split(shared_data("mnist"), "test")
     np.testing.assert_array_equal(saved["labels"], (labels[saved["index"]] != 1).astype(np.int8))
     assert len(saved["index"]) == 1000 and (saved["labels"] == 0).sum() == 500
+
+
+# ------------------------------------------------------------------------------ report pieces
+def image_run(model: str, c: int, seed: int, scores, labels, index=None, **params) -> "ImageRun":
+    from oneclass.report_images import ImageRun
+
+    scores, labels = np.asarray(scores, float), np.asarray(labels, np.int8)
+    return ImageRun(model=model, dataset="mnist", normal_class=c, seed=str(seed),
+                    params={"dataset.normal_class": str(c), "seed": str(seed), **params}, scores=scores,
+                    labels=labels, index=np.arange(len(scores)) if index is None else np.asarray(index),
+                    fit_time_s=10.0 + seed)
+
+
+def test_class_table_means_stds_targets_and_gaps():
+    from oneclass.report_images import class_table, markdown
+
+    labels = [0, 0, 1, 1]
+    runs = [image_run("deepsvdd", 1, 0, [0.1, 0.2, 0.3, 0.4], labels),    # AUC 1
+            image_run("deepsvdd", 1, 1, [0.1, 0.35, 0.3, 0.4], labels),   # AUC 0.75
+            image_run("deepsvdd", 5, 0, [0.4, 0.3, 0.2, 0.1], labels),    # AUC 0
+            image_run("ae", 5, 0, [0.1, 0.2, 0.3, 0.4], labels)]
+    rows = class_table(runs)
+    by = {(r["detector"], r["normal_class"]): r for r in rows}
+    r1 = by["deepsvdd", 1]
+    assert r1["n_runs"] == 2 and r1["auc_mean"] == pytest.approx(0.875)
+    assert r1["auc_std"] == pytest.approx(np.std([1.0, 0.75], ddof=1))
+    assert r1["target"] == pytest.approx(0.997) and r1["gap"] == pytest.approx(0.875 - 0.997)
+    assert r1["fit_time_s"] == pytest.approx(10.5)
+    assert by["deepsvdd", "mean"]["auc_mean"] == pytest.approx((0.875 + 0.0) / 2)
+    assert by["deepsvdd", "mean"]["target"] == pytest.approx((0.997 + 0.885) / 2)
+    assert by["ae", 5]["target"] is None and by["ae", 5]["auc_mean"] == 1.0  # no published DCAE target
+    text = markdown(rows)
+    assert "| 1 (1) | 2 | 87.5 ± 17.7 | 99.7 | -12.2 | 10 |" in text
+    # runs of one model with different settings become separate detectors; class and seed do not split
+    split = class_table([image_run("ocnn", 0, 0, [0, 1, 1, 0], labels, **{"model.activation": "linear"}),
+                         image_run("ocnn", 1, 0, [0, 1, 1, 0], labels, **{"model.activation": "sigmoid"})])
+    assert {r["detector"] for r in split} == {"ocnn (activation=linear)", "ocnn (activation=sigmoid)"}
+
+
+def test_extremes_are_the_normal_class_images_by_score(tmp_path):
+    from PIL import Image
+
+    from oneclass.report_images import extremes, image_report
+
+    index = np.array([10, 11, 12, 13, 14, 15])
+    run = image_run("deepsvdd", 3, 0, [5.0, 1.0, 9.0, 3.0, 0.0, 7.0], [0, 0, 1, 0, 1, 0], index=index)
+    low, high = extremes(run, 2)
+    np.testing.assert_array_equal(low, [11, 13])   # normal-class images (label 0) with the lowest scores
+    np.testing.assert_array_equal(high, [15, 10])  # ... and the highest; anomalies (12, 14) never shown
+    images = np.zeros((20, 1, 28, 28), np.uint8)
+    files, metrics, text = image_report([run], tmp_path / "rep", n_images=2, images=images)
+    names = {p.name for p in files}
+    assert names == {"classes.md", "classes.csv", "extremes_deepsvdd.png"}
+    assert Image.open(tmp_path / "rep" / "extremes_deepsvdd.png").size[0] > 100
+    assert metrics["auc_deepsvdd_class_3"] == pytest.approx(0.5)  # anomalies at 9 and 0 vs normals 5 1 3 7
+    assert "91.9" in text  # the class-3 target

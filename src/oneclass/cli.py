@@ -21,6 +21,7 @@ _INT = re.compile(r"^[+-]?\d+$")
 SUBCOMMANDS = {
     "download": "oneclass.data.download",
     "report": "oneclass.report",
+    "report-images": "oneclass.report_images",
 }
 
 
