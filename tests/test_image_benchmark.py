@@ -291,3 +291,13 @@ def test_extremes_are_the_normal_class_images_by_score(tmp_path):
     assert Image.open(tmp_path / "rep" / "extremes_deepsvdd.png").size[0] > 100
     assert metrics["auc_deepsvdd_class_3"] == pytest.approx(0.5)  # anomalies at 9 and 0 vs normals 5 1 3 7
     assert "91.9" in text  # the class-3 target
+
+
+def test_report_images_command_without_a_store_is_one_line(tmp_path, capsys):
+    from oneclass import cli
+
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["report-images", "--tracking-uri", f"sqlite:///{tmp_path / 'none.db'}"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no MLflow store at") and "\n" not in err

@@ -319,7 +319,9 @@ def load_runs(tracking_uri: str, sweep: str | None = None, filter_string: str | 
     """Finished runs (report runs excluded) of the latest sweep / ``sweep`` / ``filter_string``,
     with their logged scores, labels and test-image numbers."""
     import logging
+    import os
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from mlflow.tracking import MlflowClient
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
