@@ -27,10 +27,14 @@ The representation z:
   encoder's weights then also enter the optimizer, under ``weight_decay``).
 * flat (tabular) data with ``model.net`` null: the raw features (images are flattened).
 
-Reference settings (tf code): 100 epochs of full-batch gradient descent (lr 1e-4), weights drawn
-from N(0, 1e-5^2), r starting at 0.1, nu 0.04 / 0.1. Here the optimizer is the configured one
-(``conf/model/optimizer``, default Adam) on mini-batches; ``init_std`` and ``r_init`` keep the
-reference's start.
+Reference settings: the TensorFlow OC-NN trains 100 epochs of full-batch gradient descent
+(``GradientDescentOptimizer``, lr 1e-4; Adam lr 0.05 in the CIFAR-10 linear variant), weights drawn
+from N(0, 1e-5^2), r starting at 0.1, nu 0.04 / 0.1; the Keras notebook variant uses Adam lr 1e-4,
+batch 200. Here the optimizer is the configured one (``conf/model/optimizer``: default Adam lr 1e-4,
+``model/optimizer=sgd`` for plain gradient descent) on mini-batches of ``batch_size`` (the whole
+training set in one batch reproduces full-batch descent); ``init_std`` and ``r_init`` keep the
+reference's start. The hinge is ``max(0, .)`` as in the reference's CIFAR-10 file (its MNIST/USPS
+file, ``models/tf_OneClass_NN_model.py``, has a ``relu`` that returns its input unchanged).
 """
 
 from __future__ import annotations
