@@ -48,7 +48,7 @@ def fit_and_score(cfg):
 
 
 def test_every_model_config_is_covered():
-    assert {"ocdn", "logreg", "ae", "deepsvdd", "deepsvdd_soft", "ocsvm", "ocsvm_iad", "ocsvm_oad"} <= set(MODELS)
+    assert {"ocdn", "logreg", "ae", "deepsvdd", "deepsvdd_soft", "ocnn", "ocsvm", "ocsvm_iad", "ocsvm_oad"} <= set(MODELS)
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -29,6 +29,7 @@ SUBCOMMANDS = {
     "download": "oneclass.data.download",
     "report": "oneclass.report",
     "score": "oneclass.scoring",
+    "report-images": "oneclass.report_images",
 }
 
 

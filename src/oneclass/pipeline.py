@@ -326,6 +326,7 @@ def _fit(prep: PreparedJob, detector: Any, data: DataBundle, held: ExitStack) ->
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
+        warnings.filterwarnings("ignore", ".*module\\(s\\) in eval mode at the start of training.*")  # frozen encoders
         detector.fit(data.x_train, trainer=trainer, ckpt_path=str(ckpt_path) if ckpt_path else None, **labels)
     return trainer
 

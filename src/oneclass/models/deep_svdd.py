@@ -18,7 +18,9 @@ The network is injected (``model.net``, ``conf/model/net/``): any net of the
 :mod:`oneclass.nets` contract. Ruff's rules are enforced: no bias terms (a bias lets phi map
 everything onto c) and no bounded activations; ``allow_bias=true`` admits the OCDN authors'
 ``paper_fc`` network for the reproduction of their LHCO numbers. Pretraining trains the net as
-the encoder of an autoencoder whose decoder is the net's ``decoder()``.
+the encoder of an autoencoder whose decoder is the net's ``decoder()``, with the reference's loss
+(squared error summed over each event's values, averaged over the batch;
+:mod:`oneclass.models.pretrain`).
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ from torch import nn
 from oneclass import nets
 from oneclass.config import require_fraction, require_int, require_positive
 from oneclass.errors import ConfigError, TrainingError
-from oneclass.models.base import LightningDetector, has_batch_norm, milestones
+from oneclass.models.base import LightningDetector, milestones, score_chunk
+from oneclass.models.pretrain import pretrain_autoencoder
 from oneclass.nets.base import BOUNDED
-from oneclass.training import TensorBatches
 
 OBJECTIVES = ("one-class", "soft-boundary")
 RADIUS_UPDATES = ("batch", "epoch")
@@ -177,8 +179,9 @@ class DeepSVDD(LightningDetector):
 
     # ------------------------------------------------------------------ set-up and schedule
     @torch.no_grad()
-    def _outputs(self, x: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
+    def _outputs(self, x: torch.Tensor) -> torch.Tensor:
         """Network outputs of ``x`` in eval mode (the mode is restored afterwards)."""
+        chunk = score_chunk(self.input_shape)
         was_training = self.net.training
         self.net.eval()
         try:
@@ -197,40 +200,15 @@ class DeepSVDD(LightningDetector):
         return self.c
 
     def pretrain_autoencoder(self, x: torch.Tensor) -> list[float]:
-        """Train ``self.net`` as the encoder of its mirrored autoencoder (MSE, the configured optimizer)
-        for ``pretrain_epochs``.
-
-        A plain loop over the same shuffled tensor batches as the main training: a Trainer cannot
-        be re-entered from inside its own ``fit``, and a second Trainer would have to copy the
-        first one's device/precision set-up; the loop runs on the data's device with the run's
-        seeded generator. The decoder is discarded afterwards (it is not part of the checkpoint).
-        """
-        decoder = self.net.decoder().to(x.device)
-        params = list(self.net.parameters()) + list(decoder.parameters())
-        opt = self.make_optimizer(params, lr=self.pretrain_lr, weight_decay=self.pretrain_weight_decay)
-        sched = self.make_scheduler(opt, self.pretrain_lr_milestones) if self.pretrain_lr_milestones else None
-        self.net.train()
-        decoder.train()
-        losses = []
-        batch_norm = has_batch_norm(self.net) or has_batch_norm(decoder)
-        for epoch in range(self.pretrain_epochs):
-            total, count = torch.zeros((), device=x.device), 0
-            for batch in TensorBatches(x, self.batch_size, shuffle=True):
-                if len(batch) == 1 and batch_norm:  # BatchNorm cannot train on one row (see LightningDetector)
-                    continue
-                loss = F.mse_loss(decoder(self.net(batch)), batch)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += loss.detach() * len(batch)
-                count += len(batch)
-            mean = (total / max(count, 1)).item()
-            if not torch.isfinite(torch.tensor(mean)):
-                raise TrainingError(f"DeepSVDD pretraining loss is {mean} in epoch {epoch}; lower model.pretrain_lr")
-            losses.append(mean)
-            if sched is not None:
-                sched.step()
-        return losses
+        """Train ``self.net`` as the encoder of its mirrored autoencoder for ``pretrain_epochs``
+        (:func:`oneclass.models.pretrain.pretrain_autoencoder`: the reference's summed squared
+        error, the configured optimizer at ``pretrain_lr`` / ``pretrain_weight_decay``)."""
+        milestones = self.pretrain_lr_milestones
+        return pretrain_autoencoder(
+            self.net, x, epochs=self.pretrain_epochs, batch_size=self.batch_size, model="DeepSVDD",
+            make_optimizer=lambda params: self.make_optimizer(params, lr=self.pretrain_lr,
+                                                              weight_decay=self.pretrain_weight_decay),
+            make_scheduler=(lambda opt: self.make_scheduler(opt, milestones)) if milestones else None)
 
     def on_fit_start(self) -> None:
         if bool(self.centre_set):  # resumed from a checkpoint: c (and R) are already there
