@@ -177,12 +177,13 @@ def markdown(rows: list[dict], title: str = "") -> str:
                   "|---|---:|---:|---:|---:|---:|"]
         for r in (r for r in rows if r["detector"] == label):
             name = f"{r['normal_class']} ({r['class_name']})" if r["normal_class"] != "mean" else f"**mean** ({r['class_name']})"
-            spread_ = f"{_pct(r['auc_mean'])} ± {_pct(r['auc_std'])}" if r["auc_std"] is not None else _pct(r["auc_mean"])
+            one = r["auc_std"] is None or (r["normal_class"] != "mean" and r["n_runs"] == 1)
+            spread_ = _pct(r["auc_mean"]) if one else f"{_pct(r['auc_mean'])} ± {_pct(r['auc_std'])}"
             gap = "–" if r["gap"] is None else f"{100 * r['gap']:+.1f}"
             fit = "–" if r["fit_time_s"] is None else f"{r['fit_time_s']:.0f}"
             lines.append(f"| {name} | {r['n_runs']} | {spread_} | {_pct(r['target'])} | {gap} | {fit} |")
         lines.append("")
-    lines += ["std: sample standard deviation over seeds (0 for one seed). target: one-class Deep SVDD, Ruff et al. "
+    lines += ["std: sample standard deviation over seeds (none shown for one seed). target: one-class Deep SVDD, Ruff et al. "
               "(ICML 2018) Table 1 (oneclass.reference 'ruff2018_deepsvdd'), shown for model deepsvdd on MNIST and "
               "CIFAR-10. gap: mean - target in AUC points.", ""]
     return "\n".join(lines)
