@@ -221,16 +221,18 @@ def test_ocnn_on_images_pretrains_then_freezes_the_encoder():
 # ------------------------------------------------------------------------------ end to end
 @pytest.mark.slow
 def test_deep_svdd_mnist_job_through_the_pipeline(cfg_factory, tmp_path, shared_data):
-    """Ruff's Deep SVDD on MNIST class 1, shortened (2 + 2 epochs on 1,500 training images, 1,000 test
-    images): AUC well above chance (the full schedule reaches 0.997)."""
-    cfg = cfg_factory("experiment=deepsvdd_mnist", "dataset.normal_class=1", "model.pretrain_epochs=2",
-                      "trainer.max_epochs=2", "dataset.n_train=1500", "dataset.n_test_background=500",
-                      "dataset.n_test_signal=500", "threads=1", small=False)
+    """Ruff's Deep SVDD on MNIST class 1 (his net, preprocessing, weight decays, pretraining), shortened:
+    3 + 3 epochs on 1,500 training images at batch 50 and lr 1e-3, 1,000 test images. Measured
+    AUC 0.984-0.996 over seeds 0-4 (the full schedule reaches 0.997)."""
+    cfg = cfg_factory("experiment=deepsvdd_mnist", "dataset.normal_class=1", "model.pretrain_epochs=3",
+                      "trainer.max_epochs=3", "model.batch_size=50", "model.lr=1e-3", "model.pretrain_lr=1e-3",
+                      "dataset.n_train=1500", "dataset.n_test_background=500", "dataset.n_test_signal=500", "threads=1",
+                      small=False)
     with open_dict(cfg):
         cfg.dataset.path = str(shared_data("mnist"))
     job = pipeline.JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path)
     metrics = pipeline.run(cfg, job)
-    assert metrics["test_auc"] > 0.9
+    assert metrics["test_auc"] > 0.95
     saved = np.load(tmp_path / "out" / "scores.npz")
     _, labels = load_idx_split(shared_data("mnist"), "test")
     np.testing.assert_array_equal(saved["labels"], (labels[saved["index"]] != 1).astype(np.int8))
