@@ -95,7 +95,8 @@ def test_missing_image_files_name_the_download_command(tmp_path, monkeypatch):
                                         r"fashion_mnist`") as err:
         FashionMNIST(normal_class=1).load(0)
     assert "\n" not in str(err.value)
-    with pytest.raises(DataError, match=r"cifar-10-python.tar.gz not found; download it with `oneclass download cifar10`"):
+    with pytest.raises(DataError, match=r"cifar-10-python.tar.gz not found; download it with "
+                                        r"`oneclass download cifar10`"):
         CIFAR10(normal_class=1).load(0)
 
 
@@ -240,7 +241,7 @@ def test_deep_svdd_mnist_job_through_the_pipeline(cfg_factory, tmp_path, shared_
 
 
 # ------------------------------------------------------------------------------ report pieces
-def image_run(model: str, c: int, seed: int, scores, labels, index=None, **params) -> "ImageRun":
+def image_run(model: str, c: int, seed: int, scores, labels, index=None, **params):
     from oneclass.report_images import ImageRun
 
     scores, labels = np.asarray(scores, float), np.asarray(labels, np.int8)
