@@ -95,7 +95,8 @@ def test_missing_image_files_name_the_download_command(tmp_path, monkeypatch):
                                         r"fashion_mnist`") as err:
         FashionMNIST(normal_class=1).load(0)
     assert "\n" not in str(err.value)
-    with pytest.raises(DataError, match=r"cifar-10-python.tar.gz not found; download it with `oneclass download cifar10`"):
+    with pytest.raises(DataError, match=r"cifar-10-python.tar.gz not found; download it with "
+                                        r"`oneclass download cifar10`"):
         CIFAR10(normal_class=1).load(0)
 
 
@@ -223,16 +224,18 @@ def test_ocnn_on_images_pretrains_then_freezes_the_encoder():
 @pytest.mark.xfail(strict=True, reason="known bug, issue 13: the shortened Deep SVDD MNIST class-1 job scores AUC 0.39 "
                                        "on the merged code (it passed when written); to be found before issue 13 closes")
 def test_deep_svdd_mnist_job_through_the_pipeline(cfg_factory, tmp_path, shared_data):
-    """Ruff's Deep SVDD on MNIST class 1, shortened (2 + 2 epochs on 1,500 training images, 1,000 test
-    images): AUC well above chance (the full schedule reaches 0.997)."""
-    cfg = cfg_factory("experiment=deepsvdd_mnist", "dataset.normal_class=1", "model.pretrain_epochs=2",
-                      "trainer.max_epochs=2", "dataset.n_train=1500", "dataset.n_test_background=500",
-                      "dataset.n_test_signal=500", "threads=1", small=False)
+    """Ruff's Deep SVDD on MNIST class 1 (his net, preprocessing, weight decays, pretraining), shortened:
+    3 + 3 epochs on 1,500 training images at batch 50 and lr 1e-3, 1,000 test images. Measured
+    AUC 0.984-0.996 over seeds 0-4 (the full schedule reaches 0.997)."""
+    cfg = cfg_factory("experiment=deepsvdd_mnist", "dataset.normal_class=1", "model.pretrain_epochs=3",
+                      "trainer.max_epochs=3", "model.batch_size=50", "model.lr=1e-3", "model.pretrain_lr=1e-3",
+                      "dataset.n_train=1500", "dataset.n_test_background=500", "dataset.n_test_signal=500", "threads=1",
+                      small=False)
     with open_dict(cfg):
         cfg.dataset.path = str(shared_data("mnist"))
     job = pipeline.JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path)
     metrics = pipeline.run(cfg, job)
-    assert metrics["test_auc"] > 0.9
+    assert metrics["test_auc"] > 0.95
     saved = np.load(tmp_path / "out" / "scores.npz")
     _, labels = load_idx_split(shared_data("mnist"), "test")
     np.testing.assert_array_equal(saved["labels"], (labels[saved["index"]] != 1).astype(np.int8))
@@ -240,7 +243,7 @@ def test_deep_svdd_mnist_job_through_the_pipeline(cfg_factory, tmp_path, shared_
 
 
 # ------------------------------------------------------------------------------ report pieces
-def image_run(model: str, c: int, seed: int, scores, labels, index=None, **params) -> "ImageRun":
+def image_run(model: str, c: int, seed: int, scores, labels, index=None, **params):
     from oneclass.report_images import ImageRun
 
     scores, labels = np.asarray(scores, float), np.asarray(labels, np.int8)

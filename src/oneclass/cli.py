@@ -153,7 +153,7 @@ def check_override_keys(argv: list[str], conf: Path) -> None:
                 break
         leaf = key[len(parent) + 1:] if parent else key
         valid = [k for k in node.keys() if not str(k).startswith("_") and (parent or k != "hydra")]
-        chosen = cfg.hydra.runtime.choices.get(parent) if parent else None
+        chosen = cfg.hydra.runtime.choices.get(parent.replace(".", "/")) if parent else None
         where = f"keys of {parent} ({parent}={chosen})" if chosen else f"keys of {parent}" if parent else "top-level keys"
         shown = ", ".join(_closest(leaf.split(".")[0], [str(k) for k in valid]))
         extra = "; another lightning Trainer argument: +trainer.NAME=VALUE" if parent == "trainer" else ""

@@ -139,7 +139,8 @@ def class_table(runs: list[ImageRun], reference: dict[tuple[str, int], dict] | N
             ref = reference.get((rs[0].model, c))
             fits = [r.fit_time_s for r in rs if r.fit_time_s is not None]
             row = {"detector": label, "model": rs[0].model, "dataset": rs[0].dataset, "normal_class": c,
-                   "class_name": _class_name(rs[0].dataset, c), "n_runs": len(rs), "seeds": ",".join(r.seed for r in rs),
+                   "class_name": _class_name(rs[0].dataset, c), "n_runs": len(rs),
+                   "seeds": ",".join(r.seed for r in rs),
                    "auc_mean": mean, "auc_std": std, "auc_min": float(min(aucs)), "auc_max": float(max(aucs)),
                    "target": None if ref is None else float(ref["auc_mean"]),
                    "gap": None if ref is None else mean - float(ref["auc_mean"]),
@@ -176,15 +177,17 @@ def markdown(rows: list[dict], title: str = "") -> str:
         lines += [f"### {label}", "", "| normal class | runs | AUC % mean ± std | target % | gap | fit s (mean) |",
                   "|---|---:|---:|---:|---:|---:|"]
         for r in (r for r in rows if r["detector"] == label):
-            name = f"{r['normal_class']} ({r['class_name']})" if r["normal_class"] != "mean" else f"**mean** ({r['class_name']})"
-            spread_ = f"{_pct(r['auc_mean'])} ± {_pct(r['auc_std'])}" if r["auc_std"] is not None else _pct(r["auc_mean"])
+            mean_row = r["normal_class"] == "mean"
+            name = f"**mean** ({r['class_name']})" if mean_row else f"{r['normal_class']} ({r['class_name']})"
+            one = r["auc_std"] is None or (not mean_row and r["n_runs"] == 1)
+            spread_ = _pct(r["auc_mean"]) if one else f"{_pct(r['auc_mean'])} ± {_pct(r['auc_std'])}"
             gap = "–" if r["gap"] is None else f"{100 * r['gap']:+.1f}"
             fit = "–" if r["fit_time_s"] is None else f"{r['fit_time_s']:.0f}"
             lines.append(f"| {name} | {r['n_runs']} | {spread_} | {_pct(r['target'])} | {gap} | {fit} |")
         lines.append("")
-    lines += ["std: sample standard deviation over seeds (0 for one seed). target: one-class Deep SVDD, Ruff et al. "
-              "(ICML 2018) Table 1 (oneclass.reference 'ruff2018_deepsvdd'), shown for model deepsvdd on MNIST and "
-              "CIFAR-10. gap: mean - target in AUC points.", ""]
+    lines += ["std: sample standard deviation over seeds (none shown for one seed). target: one-class Deep SVDD, "
+              "Ruff et al. (ICML 2018) Table 1 (oneclass.reference 'ruff2018_deepsvdd'), shown for model deepsvdd on "
+              "MNIST and CIFAR-10. gap: mean - target in AUC points.", ""]
     return "\n".join(lines)
 
 
@@ -247,8 +250,8 @@ def extremes_figure(best: dict[int, ImageRun], test_images: np.ndarray, path: Pa
     import matplotlib.pyplot as plt
 
     classes = sorted(best)
-    fig, axes = plt.subplots(len(classes), 2, figsize=(2 * 0.35 * cols + 0.8, 0.35 * math.ceil(n / cols) * len(classes) + 0.8),
-                             squeeze=False)
+    size = (2 * 0.35 * cols + 0.8, 0.35 * math.ceil(n / cols) * len(classes) + 0.8)
+    fig, axes = plt.subplots(len(classes), 2, figsize=size, squeeze=False)
     for row, c in enumerate(classes):
         low, high = extremes(best[c], n)
         for col, (idx, what) in enumerate(((low, "most normal"), (high, "most anomalous"))):
@@ -259,8 +262,8 @@ def extremes_figure(best: dict[int, ImageRun], test_images: np.ndarray, path: Pa
             if row == 0:
                 ax.set_title(what, fontsize=9)
             if col == 0:
-                ax.set_ylabel(f"{c}: {_class_name(best[c].dataset, c)}\nAUC {100 * best[c].extra.get('auc', np.nan):.1f}",
-                              fontsize=7)
+                auc = 100 * best[c].extra.get("auc", np.nan)
+                ax.set_ylabel(f"{c}: {_class_name(best[c].dataset, c)}\nAUC {auc:.1f}", fontsize=7)
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()

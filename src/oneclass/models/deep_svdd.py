@@ -34,7 +34,7 @@ from torch import nn
 
 from oneclass import nets
 from oneclass.config import require_fraction, require_int, require_positive
-from oneclass.errors import ConfigError, TrainingError
+from oneclass.errors import ConfigError
 from oneclass.models.base import LightningDetector, milestones, score_chunk
 from oneclass.models.pretrain import pretrain_autoencoder
 from oneclass.nets.base import BOUNDED

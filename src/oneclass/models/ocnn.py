@@ -120,7 +120,8 @@ class OCNN(LightningDetector):
         if self.pretrain_epochs < 0:
             raise ConfigError(f"model.pretrain_epochs must be >= 0, got {pretrain_epochs!r}")
         self.pretrain_lr = self.lr if pretrain_lr is None else require_positive(pretrain_lr, "model.pretrain_lr")
-        self.pretrain_weight_decay = self.weight_decay if pretrain_weight_decay is None else float(pretrain_weight_decay)
+        self.pretrain_weight_decay = (self.weight_decay if pretrain_weight_decay is None
+                                      else float(pretrain_weight_decay))
         if self.pretrain_weight_decay < 0:
             raise ConfigError(f"model.pretrain_weight_decay must be >= 0, got {pretrain_weight_decay!r}")
         self.pretrain_lr_milestones = milestones(pretrain_lr_milestones, "model.pretrain_lr_milestones")
