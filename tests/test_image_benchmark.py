@@ -221,8 +221,6 @@ def test_ocnn_on_images_pretrains_then_freezes_the_encoder():
 
 # ------------------------------------------------------------------------------ end to end
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known bug, issue 13: the shortened Deep SVDD MNIST class-1 job scores AUC 0.39 "
-                                       "on the merged code (it passed when written); to be found before issue 13 closes")
 def test_deep_svdd_mnist_job_through_the_pipeline(cfg_factory, tmp_path, shared_data):
     """Ruff's Deep SVDD on MNIST class 1 (his net, preprocessing, weight decays, pretraining), shortened:
     3 + 3 epochs on 1,500 training images at batch 50 and lr 1e-3, 1,000 test images. Measured
