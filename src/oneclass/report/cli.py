@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from oneclass.errors import ConfigError, OneClassError
-from oneclass.report import stats, tables
+from oneclass.report import physics_views, stats, tables
 from oneclass.report.selection import (check_one_dataset, client as make_client, experiment_of, finished, load_scores,
                                        select_runs)
 from oneclass.report.summary_run import log_summary_run
@@ -88,6 +88,11 @@ def comparison(client, runs: list, output: Path, label: str, dataset: str, min_b
     md = tables.markdown_table(rows, f"# {dataset}: {label}, {len(loaded)} runs", min_background)
     (output / "table.md").write_text(md)
     files.append(output / "table.md")
+    if physics_views.has_mjj(groups):  # LHCO: rejection at fixed efficiency, sculpting, injection scan
+        more, physics_md = physics_views.write(groups, output, min_background, formats)
+        files += more
+        md += "\n" + physics_md
+        (output / "table.md").write_text(md)
     files.append(tables.write_csv(tables.run_rows(groups), output / "runs.csv", tables.run_columns()))
     return files, tables.summary_metrics(rows), md
 
