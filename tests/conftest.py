@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
@@ -71,3 +73,35 @@ def _restore_global_seed_env():
         os.environ.pop("PL_GLOBAL_SEED", None)
     else:
         os.environ["PL_GLOBAL_SEED"] = before
+
+
+# ---------------------------------------------------------------- LHC Olympics black box files
+def black_box_events(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Dijets back to back along x with mjj about 3.5 TeV (every event in the signal region); signal
+    events (key 1, every 8th) have heavy, two-prong light jets. No label column, as in a black box."""
+    rng = np.random.default_rng(seed)
+    key = (np.arange(n) % 8 == 3).astype(int)
+    m1 = np.where(key == 1, 480.0, rng.uniform(20, 150, n))
+    m2 = np.where(key == 1, 110.0, rng.uniform(20, 150, n))
+    e = 1750.0  # each jet: E = 1750 GeV -> mjj = 3500 GeV for back-to-back jets
+    p1, p2 = np.sqrt(e ** 2 - m1 ** 2), np.sqrt(e ** 2 - m2 ** 2)
+    # |p| must be equal for back to back: use the smaller and recompute the energies exactly
+    p = np.minimum(p1, p2)
+    zeros = np.zeros(n)
+    tau1 = rng.uniform(0.3, 0.6, (n, 2))
+    tau2 = np.where(key[:, None] == 1, 0.2 * tau1, rng.uniform(0.6, 0.9, (n, 2)) * tau1)
+    frame = pd.DataFrame(dict(pxj1=p, pyj1=zeros, pzj1=zeros, mj1=m1, tau1j1=tau1[:, 0], tau2j1=tau2[:, 0],
+                              tau3j1=0.5 * tau2[:, 0], pxj2=-p, pyj2=zeros, pzj2=zeros, mj2=m2, tau1j2=tau1[:, 1],
+                              tau2j2=tau2[:, 1], tau3j2=0.5 * tau2[:, 1]))
+    return frame, key
+
+
+def write_black_box(folder: Path, n: int = 400, box: int = 1) -> tuple[Path, np.ndarray]:
+    """A black box's two files, as the Zenodo record names them, with :func:`black_box_events`."""
+    from oneclass.data.lhco import box_files
+
+    features, key_file = box_files(box)
+    frame, key = black_box_events(n)
+    frame.to_hdf(folder / features, key="df")
+    (folder / key_file).write_text("\n".join(map(str, key)) + "\n")
+    return folder / features, key

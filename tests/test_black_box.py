@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
@@ -17,37 +16,15 @@ from oneclass.data import download
 from oneclass.data.lhco import LHCO, box_files, read_events
 from oneclass.errors import ConfigError, DataError
 
+from conftest import black_box_events, write_black_box
+
 ROOT = Path(__file__).resolve().parents[1]
 FEATURES_FILE, KEY_FILE = box_files(1)
 
 
-def box_events(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
-    """Dijets back to back along x with mjj about 3.5 TeV (every event in the signal region); signal
-    events (key 1, every 8th) have heavy, two-prong light jets. No label column, as in a black box."""
-    rng = np.random.default_rng(seed)
-    key = (np.arange(n) % 8 == 3).astype(int)
-    m1 = np.where(key == 1, 480.0, rng.uniform(20, 150, n))
-    m2 = np.where(key == 1, 110.0, rng.uniform(20, 150, n))
-    e = 1750.0  # each jet: E = 1750 GeV -> mjj = 3500 GeV for back-to-back jets
-    p1, p2 = np.sqrt(e ** 2 - m1 ** 2), np.sqrt(e ** 2 - m2 ** 2)
-    # |p| must be equal for back to back: use the smaller and recompute the energies exactly
-    p = np.minimum(p1, p2)
-    zeros = np.zeros(n)
-    tau1 = rng.uniform(0.3, 0.6, (n, 2))
-    tau2 = np.where(key[:, None] == 1, 0.2 * tau1, rng.uniform(0.6, 0.9, (n, 2)) * tau1)
-    frame = pd.DataFrame(dict(pxj1=p, pyj1=zeros, pzj1=zeros, mj1=m1, tau1j1=tau1[:, 0], tau2j1=tau2[:, 0],
-                              tau3j1=0.5 * tau2[:, 0], pxj2=-p, pyj2=zeros, pzj2=zeros, mj2=m2, tau1j2=tau1[:, 1],
-                              tau2j2=tau2[:, 1], tau3j2=0.5 * tau2[:, 1]))
-    return frame, key
-
-
 @pytest.fixture
 def box(tmp_path):
-    frame, key = box_events()
-    path = tmp_path / FEATURES_FILE
-    frame.to_hdf(path, key="df")
-    (tmp_path / KEY_FILE).write_text("\n".join(map(str, key)) + "\n")
-    return path, key
+    return write_black_box(tmp_path)
 
 
 def test_black_box_labels_come_from_the_key_and_training_sees_every_event(box):
@@ -64,7 +41,7 @@ def test_black_box_labels_come_from_the_key_and_training_sees_every_event(box):
     np.testing.assert_array_equal(data.y_train, key[:int(0.8 * n)])
     assert data.info["n_train_signal"] == int(key[:int(0.8 * n)].sum()) > 0
     assert data.info["key_file"] == str(path.parent / KEY_FILE)
-    frame, _ = box_events()  # back to back: mjj = E1 + E2, E = sqrt(p^2 + m^2); raw TeV whatever the scaling
+    frame, _ = black_box_events()  # back to back: mjj = E1 + E2, E = sqrt(p^2 + m^2); raw TeV whatever the scaling
     mjj = (np.hypot(frame.pxj1, frame.mj1) + np.hypot(frame.pxj2, frame.mj2)).to_numpy() / 1000.0
     np.testing.assert_allclose(data.test_aux["mjj"], mjj[data.test_index], rtol=1e-9)
     # a split seed draws a permutation of all events, the same for every run seed
