@@ -164,8 +164,8 @@ class DAGMM(Autoencoder):
         return x_hat, self.gmm_input(x, code, x_hat)
 
     def memberships(self, z: torch.Tensor) -> torch.Tensor:
-        """gamma = softmax(estimation network(z)), shape (n, K)."""
-        return torch.softmax(self.estimation(z), dim=1)
+        """gamma = softmax(estimation network(z)), shape (n, K), float64 (as the GMM arithmetic)."""
+        return torch.softmax(self.estimation(z).double(), dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Sample energy of each event under the training-set GMM, shape (n,), float64."""
@@ -175,8 +175,8 @@ class DAGMM(Autoencoder):
     def training_loss(self, x: torch.Tensor) -> torch.Tensor:
         x_hat, z = self.compress(x)
         gamma = self.memberships(z)
-        z64, gamma64 = z.double(), gamma.double()
-        phi, mu, cov = gmm_parameters(z64, gamma64)
+        z64 = z.double()
+        phi, mu, cov = gmm_parameters(z64, gamma)
         chol = regularised_cholesky(cov, self.reg_covar, type(self).__name__)
         energy = sample_energy(z64, phi, mu, chol).mean()
         penalty = (1.0 / torch.diagonal(cov, dim1=-2, dim2=-1).clamp_min(TINY)).sum()
@@ -196,7 +196,7 @@ class DAGMM(Autoencoder):
             for i in range(0, len(x), chunk):
                 _, z = self.compress(x[i : i + chunk])
                 zs.append(z.double())
-                gammas.append(self.memberships(z).double())
+                gammas.append(self.memberships(z))
         finally:
             self.train(was_training)
         phi, mu, cov = gmm_parameters(torch.cat(zs), torch.cat(gammas))
