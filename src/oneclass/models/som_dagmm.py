@@ -92,7 +92,8 @@ class SOMDAGMM(DAGMM):
         if self.som_iterations < 0:
             raise ConfigError(f"model.som_iterations must be >= 0, got {som_iterations!r}")
         self.som_lr = require_positive(som_lr, "model.som_lr")
-        self.som_sigma = max(self.som_rows, self.som_cols) / 2.0 if som_sigma is None else require_positive(som_sigma, "model.som_sigma")
+        self.som_sigma = (max(self.som_rows, self.som_cols) / 2.0 if som_sigma is None
+                          else require_positive(som_sigma, "model.som_sigma"))
         if som_neighbourhood not in NEIGHBOURHOODS:
             raise ConfigError(f"model.som_neighbourhood must be one of {list(NEIGHBOURHOODS)}, got {som_neighbourhood!r}")
         self.som_neighbourhood = som_neighbourhood
