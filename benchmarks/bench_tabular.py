@@ -34,6 +34,8 @@ warnings.filterwarnings("ignore")
 
 DETECTORS = ["pyod_iforest", "pyod_lof", "pyod_knn", "pyod_ecod", "ocsvm", "ae", "deepsvdd", "pyod_ae",
              "pyod_deepsvdd"]
+# the NRCAN deep detectors (issue 15): --detectors with these names
+NRCAN_DETECTORS = ["dagmm", "som_dagmm", "dsebm", "memae", "duad"]
 # (label, dataset config, overrides, split seeds): the issue's nrcan sets (5 split seeds) and the 8
 # shared ADBench sets under the adbench protocol (3 split seeds); KDD separately (big).
 NRCAN = [("thyroid", "adbench", ["dataset.name=thyroid", "dataset.protocol=nrcan"]),
@@ -43,10 +45,17 @@ NRCAN = [("thyroid", "adbench", ["dataset.name=thyroid", "dataset.protocol=nrcan
 ADBENCH = [(name, "adbench", [f"dataset.name={name}", "dataset.protocol=adbench"])
            for name in ("breastw", "thyroid", "cardio", "annthyroid", "satellite", "satimage-2", "mammography",
                         "shuttle")]  # roughly by size: the cheap ones first
-KDD = [("kdd", "kdd", ["dataset.protocol=nrcan"])]
+KDD = [("kdd", "kdd", ["dataset.protocol=nrcan"]),
+       ("kdd_rev", "kdd", ["dataset.protocol=nrcan", "dataset.variant=rev"])]
 # PyOD's deep detectors follow our KDD settings (conf/dataset_model/kdd_*.yaml: batch 1024, 20 epochs)
 SET_OVERRIDES = {"kdd": {"pyod_ae": ["model.params.epoch_num=20", "model.params.batch_size=1024"],
                          "pyod_deepsvdd": ["model.params.epochs=20", "model.params.batch_size=1024"]}}
+# NRCAN's per-set rows (their README's suggested parameters): DAGMM with 2 mixtures on arrhythmia,
+# MemAE's arrhythmia and thyroid networks
+SET_OVERRIDES["arrhythmia"] = {"dagmm": ["model.n_mixtures=2"], "som_dagmm": ["model.n_mixtures=2"],
+                               "memae": ["model.net.rep_dim=10", "model.net.n_layers=4", "model.net.activation=tanh"]}
+SET_OVERRIDES["kdd_rev"] = SET_OVERRIDES["kdd"]
+SET_OVERRIDES["thyroid"] = {"memae": ["model.net.rep_dim=4", "model.net.n_layers=3", "model.net.activation=tanh"]}
 FIELDS = ["set", "protocol", "split_seed", "detector", "auc", "aupr", "f1", "fit_s", "score_s", "n_train",
           "n_test", "n_test_anomalies", "error"]
 

@@ -28,6 +28,10 @@ IMAGES = {"mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "cifar10": (3, 32,
 # detectors on images (the image nets come with conf/dataset_model/<images>_<model>.yaml)
 REFUSED: dict[tuple[str, str], str] = {
     (model, dataset): "model.net: MLP takes flat" for model in ("ocdn", "logreg", "supervised") for dataset in IMAGES}
+# the NRCAN detectors (issue 15) are tabular: their dense nets refuse images
+REFUSED.update({(model, dataset): f"model.net: {net} takes flat" for model, net in (
+    ("dagmm", "DenseEncoder"), ("som_dagmm", "DenseEncoder"), ("memae", "DenseEncoder"), ("duad", "DenseEncoder"),
+    ("dsebm", "MLP")) for dataset in IMAGES})
 # input shapes of each dataset (the pipeline passes the loaded data's; composing needs no file)
 SHAPES = {"gaussian": (1,), "lhco": (5,), "adbench": (6,), "odds": (274,), "kdd": (118,), **IMAGES}
 # PyOD presets build only where PyOD is installed (the dev extra; CI installs it)

@@ -33,6 +33,16 @@ FAST = {
                 "model.params.preprocessing=true"],
     "pyod_deepsvdd": ["model.params.epochs=3", "model.params.learning_rate=1e-3", "model.params.preprocessing=true"],
 }
+# the NRCAN detectors (issue 15): small nets at lr 1e-3 (their defaults train 200 epochs at lr 1e-4)
+NRCAN_NET = ["model.net.compression_factor=null", "model.net.hidden=[64,64]", "model.net.rep_dim=2",
+             "model.net.activation=relu", "model.lr=1e-3", "model.batch_size=32"]
+FAST.update({
+    "dagmm": ["model.lr=1e-3", "model.batch_size=32"],
+    "som_dagmm": ["model.lr=1e-3", "model.batch_size=32", "model.som_rows=8", "model.som_cols=8", "model.som_iterations=300"],
+    "dsebm": ["model.lr=1e-3", "model.batch_size=32"],
+    "memae": NRCAN_NET,
+    "duad": [*NRCAN_NET, "model.r=1", "model.n_clusters=10"],
+})
 # PyOD configs run only where PyOD is installed (the dev extra, which CI installs)
 PYOD_MODELS = {m for m in MODELS if m == "pyod" or m.startswith("pyod_")}
 

@@ -167,6 +167,7 @@ class LightningDetector(L.LightningModule):
         self._loss_sum: torch.Tensor | None = None
         self._loss_count = 0
         self._train_x: torch.Tensor | None = None
+        self._train_batches: TensorBatches | None = None
         self._batch_norm: bool | None = None  # whether the module has BatchNorm layers (first training step)
 
     # Injected objects (net, optimizer and scheduler partials) are saved in the checkpoint's
@@ -211,11 +212,14 @@ class LightningDetector(L.LightningModule):
         device = trainer.strategy.root_device
         self._train_x = torch.as_tensor(x, dtype=torch.float32, device=device)
         batches = TensorBatches(self._train_x, batch_size=self.batch_size * self.batches_per_step, shuffle=True)
+        # subclasses may train on a subset from the next epoch on by setting ``self._train_batches.x`` (DUAD)
+        self._train_batches = batches
         try:
             # a resumed checkpoint is loaded safely: tensors and plain containers only
             trainer.fit(self, train_dataloaders=batches, ckpt_path=ckpt_path, weights_only=True if ckpt_path else None)
         finally:
             self._train_x = None
+            self._train_batches = None
         return self
 
     @torch.no_grad()

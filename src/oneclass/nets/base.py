@@ -23,7 +23,9 @@ from torch import nn
 from oneclass.config import require_positive
 from oneclass.errors import ConfigError
 
-ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+# softplus: smooth, for energies differentiated twice (DSEBM's score matching)
+ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
+               "softplus": nn.Softplus}
 # Bounded activations saturate to a constant (Ruff et al. 2018, Sec. 3.3: they allow Deep SVDD's collapse).
 BOUNDED = (nn.Tanh, nn.Sigmoid)
 
