@@ -64,8 +64,12 @@ class Autoencoder(LightningDetector):
         return self.decoder(self.encoder(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """|x - AE(x)|_2 of each event (over all features or pixels), shape (n,)."""
-        return (x - self.reconstruct(x)).flatten(1).norm(dim=1)
+        """|x - AE(x)|_2 of each event (over all features or pixels), shape (n,) (or (members, n)
+        for a stacked net, :mod:`oneclass.vectorised`)."""
+        return (x - self.reconstruct(x)).flatten(-len(self.input_shape)).norm(dim=-1)
 
     def training_loss(self, x: torch.Tensor) -> torch.Tensor:
-        return F.mse_loss(self.reconstruct(x), x)
+        """MSE over the batch's events and features: a scalar, or one per member for a stacked
+        batch (members, B, *input_shape)."""
+        recon = self.reconstruct(x)
+        return F.mse_loss(recon, x, reduction="none").flatten(-1 - len(self.input_shape)).mean(dim=-1)

@@ -187,6 +187,14 @@ class LightningDetector(L.LightningModule):
         """Input size of one event (the product of ``input_shape`` for images)."""
         return int(np.prod(self.input_shape))
 
+    # Events per forward pass when a whole set is evaluated (scoring, Deep SVDD's centre).
+    eval_chunk = 65536
+
+    def event_chunks(self, x: torch.Tensor, size: int | None = None) -> tuple[torch.Tensor, ...]:
+        """``x`` split into chunks of at most ``size`` (default ``eval_chunk``) events along its event
+        axis: the first axis of ``(n, *input_shape)``, the second of stacked members' ``(members, n, ...)``."""
+        return x.split(size or self.eval_chunk, dim=x.dim() - 1 - len(self.input_shape))
+
     # ------------------------------------------------------------------ to implement
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         """Anomaly score of each event, shape (n,), higher = more anomalous."""
