@@ -54,6 +54,8 @@ class JobInfo:
     status: str | None = None
     run_id: str | None = None
     process: dict[str, Any] = field(default_factory=dict)
+    # a vectorised seed group (oneclass.seed_group): each member's name, seed, status, run id, error
+    members: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def current(cls, default_output: str | os.PathLike | None = None) -> "JobInfo":
@@ -303,6 +305,10 @@ def run_detector(prep: PreparedJob) -> tuple[dict[str, float], Evaluation]:
 def run(cfg: DictConfig, job: JobInfo | None = None) -> dict[str, float]:
     """Run one experiment job and return its test metrics (``test_auc``, ``test_max_sic``, ...)."""
     job = job or JobInfo.current()
+    from oneclass.seed_group import group_seeds, run_group
+
+    if group_seeds(cfg) is not None:  # vectorised.seeds: several seeds as one batched job
+        return run_group(cfg, job)
     _quiet_libraries()
     prep = prepare(cfg, job)
     if prep.finished_run:

@@ -66,6 +66,8 @@ def run_job(cfg: DictConfig) -> dict[str, float] | None:
         record.update(status=job.status or "finished", metrics=metrics)
     finally:
         record.update(run_id=job.run_id, process=job.process, ended=time.time())
+        if job.members:  # a vectorised seed group: one run per member
+            record["members"] = job.members
         try:
             write_status(job.output_dir, record)
         except OSError as exc:  # never hide the job's own outcome behind a status-file problem

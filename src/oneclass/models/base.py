@@ -187,6 +187,9 @@ class LightningDetector(L.LightningModule):
         """Input size of one event (the product of ``input_shape`` for images)."""
         return int(np.prod(self.input_shape))
 
+    # what ``score`` returns, for figures (the OCDN: ``logit``)
+    score_name = "score"
+
     # Events per forward pass when a whole set is evaluated (scoring, Deep SVDD's centre).
     eval_chunk = 65536
 
@@ -210,16 +213,24 @@ class LightningDetector(L.LightningModule):
         if trainer is None:
             raise ConfigError(f"{type(self).__name__} is a Lightning model and needs a trainer (conf/trainer)")
         x = np.asarray(x)
-        check_input(type(self).__name__, x, self.input_shape)
+        self.check_training_input(x)
         device = trainer.strategy.root_device
         self._train_x = torch.as_tensor(x, dtype=torch.float32, device=device)
-        batches = TensorBatches(self._train_x, batch_size=self.batch_size * self.batches_per_step, shuffle=True)
+        batches = self.training_batches(self._train_x)
         try:
             # a resumed checkpoint is loaded safely: tensors and plain containers only
             trainer.fit(self, train_dataloaders=batches, ckpt_path=ckpt_path, weights_only=True if ckpt_path else None)
         finally:
             self._train_x = None
         return self
+
+    def check_training_input(self, x: np.ndarray) -> None:
+        """One line when ``x`` is not ``(n, *input_shape)``."""
+        check_input(type(self).__name__, x, self.input_shape)
+
+    def training_batches(self, x: torch.Tensor) -> TensorBatches:
+        """The training iterable over ``x`` (on the device): blocks of ``batches_per_step`` shuffled mini-batches."""
+        return TensorBatches(x, batch_size=self.batch_size * self.batches_per_step, shuffle=True)
 
     @torch.no_grad()
     def score(self, x: np.ndarray, batch_size: int = 65536) -> np.ndarray:

@@ -68,6 +68,8 @@ class OCDN(LightningDetector):
         if init == "glorot":
             nets.glorot_init(self.net)
 
+    score_name = "logit"
+
     def _logits(self, x: torch.Tensor, return_hidden: bool = False):
         if return_hidden:
             out, acts = self.net(x, return_hidden=True)
