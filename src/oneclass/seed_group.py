@@ -232,6 +232,19 @@ def _checked(scores: np.ndarray, n: int, label: str, epochs: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- the job
+def _check_model(cfg: DictConfig) -> None:
+    """One line, before any run is opened, when the configured model cannot be vectorised."""
+    from hydra.utils import get_class
+
+    target = cfg.model.get("_target_") if cfg.get("model") is not None else None
+    try:
+        cls = get_class(str(target))
+    except Exception:  # a bad _target_ is reported by build(), inside the members' runs
+        return
+    if reason := vectorised.unsupported_reason(cls, cfg.model):
+        raise ConfigError(f"model: {reason}; run its seeds as separate jobs (without hydra/sweeper=seed_batch)")
+
+
 def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
     """Train the seeds of ``vectorised.seeds`` as one vectorised group; one MLflow run per member
     plus the ensemble run. Returns ``{run name: metrics}``; raises (after recording everything)
@@ -240,6 +253,7 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
 
     seeds = group_seeds(cfg)
     how = ensemble_mode(cfg)
+    _check_model(cfg)
     _quiet_libraries()
     started = time.perf_counter()
     detector = detector_name(cfg, job)
