@@ -306,6 +306,21 @@ def test_resume_true_skips_members_that_already_finished(cfg_factory, tmp_path, 
     assert sorted(r.info.run_name for r in runs) == ["ocdn-ensemble2", "ocdn-seed0", "ocdn-seed1", "ocdn-seed2"]
 
 
+def test_members_write_their_score_snapshots(cfg_factory, tmp_path):
+    run(cfg_factory("vectorised.seeds=[0,1]", "trainer.max_epochs=2", "eval.snapshot_epochs=[1,2]", "logger=none"),
+        _group_job(tmp_path, "group", [0, 1]))
+    for seed in (0, 1):
+        out = tmp_path / "group" / f"ocdn-seed{seed}"
+        with np.load(out / "snapshots.npz") as snap, np.load(out / "scores.npz") as final:
+            assert snap["epochs"].tolist() == [1, 2] and str(snap["score_name"]) == "logit"
+            np.testing.assert_array_equal(snap["scores"][1], final["scores"])  # epoch 2 = the end of training
+            assert not np.array_equal(snap["scores"][0], final["scores"])
+            np.testing.assert_array_equal(snap["labels"], final["labels"])
+    with np.load(tmp_path / "group" / "ocdn-seed0" / "snapshots.npz") as a, \
+            np.load(tmp_path / "group" / "ocdn-seed1" / "snapshots.npz") as b:
+        assert not np.array_equal(a["x"], b["x"])  # the toy is drawn from each member's own seed
+
+
 def test_bad_seed_lists_and_ensemble_modes_are_one_line(cfg_factory, tmp_path):
     job = JobInfo(output_dir=tmp_path / "x", launch_dir=tmp_path)
     for value in ("[0,0]", "[a]", "[]"):
