@@ -34,6 +34,8 @@ MODELS = {
     "ae": lambda: Autoencoder(n_features=3, batch_size=64, net=partial(nets.DenseEncoder, hidden=[32, 32], rep_dim=2)),
     "deepsvdd_paper_fc": lambda: DeepSVDD(n_features=3, batch_size=50, lr=1e-3, allow_bias=True, net=PAPER_FC,
                                           objective="soft-boundary", warm_up_epochs=0, nu=0.2),
+    "deepsvdd_pretrained": lambda: DeepSVDD(n_features=3, batch_size=64, pretrain=True, pretrain_epochs=2,
+                                            net=partial(nets.SVDDMLP, hidden=[16, 16], rep_dim=4)),
 }
 X = np.random.default_rng(0).normal(size=(1000, 3)).astype(np.float32)
 
@@ -145,9 +147,6 @@ def test_models_and_nets_that_cannot_be_vectorised_refuse_in_one_line():
     with pytest.raises(ConfigError, match=r"model: vectorised seed training supports ocdn, logreg .* not OneClassSVM; "
                                           r"run its seeds as separate jobs"):
         vectorised.check_supported(OneClassSVM(n_features=3))
-    pre = DeepSVDD(n_features=3, pretrain=True)
-    with pytest.raises(ConfigError, match="does not support Deep SVDD pretraining"):
-        vectorised.check_supported(pre)
 
     class Conv(torch.nn.Sequential):
         def __init__(self, input_shape, rep_dim=4):

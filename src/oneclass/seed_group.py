@@ -241,7 +241,7 @@ def _check_model(cfg: DictConfig) -> None:
         cls = get_class(str(target))
     except Exception:  # a bad _target_ is reported by build(), inside the members' runs
         return
-    if reason := vectorised.unsupported_reason(cls, cfg.model):
+    if reason := vectorised.unsupported_reason(cls):
         raise ConfigError(f"model: {reason}; run its seeds as separate jobs (without hydra/sweeper=seed_batch)")
 
 

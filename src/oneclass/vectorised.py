@@ -49,7 +49,7 @@ from oneclass.errors import ConfigError, TrainingError
 from oneclass.models.base import LightningDetector, check_input
 
 # config names of the supported detectors (conf/model/), for messages
-SUPPORTED_TEXT = "ocdn, logreg (OCDN), ae (Autoencoder), deepsvdd and deepsvdd_soft (DeepSVDD, without pretraining)"
+SUPPORTED_TEXT = "ocdn, logreg (OCDN), ae (Autoencoder), deepsvdd and deepsvdd_soft (DeepSVDD)"
 ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.Tanh, nn.Sigmoid, nn.Identity, nn.GELU, nn.SiLU, nn.Softplus)
 
 
@@ -61,19 +61,17 @@ def supported_classes() -> tuple[type, ...]:
     return (OCDN, Autoencoder, DeepSVDD)
 
 
-def unsupported_reason(model_cls: Any, model_cfg: Any = None) -> str | None:
-    """Why a model (class, and optionally its config) cannot be trained vectorised; None if it can."""
+def unsupported_reason(model_cls: Any) -> str | None:
+    """Why a model class cannot be trained vectorised; None if it can (its net is checked when stacked)."""
     if not (isinstance(model_cls, type) and issubclass(model_cls, supported_classes())):
         name = getattr(model_cls, "__name__", str(model_cls))
         return f"vectorised seed training supports {SUPPORTED_TEXT}, not {name}"
-    if model_cfg is not None and model_cfg.get("pretrain") is True:
-        return "vectorised seed training does not support Deep SVDD pretraining (model.pretrain=true)"
     return None
 
 
 def check_supported(detector: Any, where: str = "model") -> None:
     """One line when ``detector`` cannot be trained vectorised."""
-    reason = unsupported_reason(type(detector), {"pretrain": getattr(detector, "pretrain", False)})
+    reason = unsupported_reason(type(detector))
     if reason:
         raise ConfigError(f"{where}: {reason}; run its seeds as separate jobs (without hydra/sweeper=seed_batch)")
 
@@ -378,6 +376,35 @@ class VectorisedDetector:
         """Freeze member ``k`` (its loss leaves the objective) and remember why."""
         self.alive[k] = False
         self.failures[int(k)] = message
+
+    # ------------------------------------------------------------------ Deep SVDD pretraining hooks
+    def pretraining_decoder(self) -> nn.Module:
+        """The members' decoders, each built from its member's random state exactly as its single-seed
+        job builds it (the member's generator continues afterwards), stacked."""
+        decoders = []
+        for k, member in enumerate(self._members):
+            with torch.random.fork_rng(devices=[]):
+                torch.set_rng_state(self.generators[k].get_state())
+                decoders.append(member.net.decoder())
+                self.generators[k].set_state(torch.get_rng_state())
+        decoder = stack_modules(decoders, "decoder")
+        for m in decoder.modules():
+            if isinstance(m, StackedDropout):
+                m.generators = self._dropout_generators
+        return decoder
+
+    def pretraining_batches(self, x: torch.Tensor) -> MemberBatches:
+        return MemberBatches(x, self.batch_size, self.generators, self._shared_input(x))
+
+    def pretraining_objective(self, loss: torch.Tensor) -> torch.Tensor:
+        return torch.where(self.alive, loss, torch.zeros_like(loss)).sum()
+
+    def check_pretraining_loss(self, mean: torch.Tensor, epoch: int) -> None:
+        for k, value in enumerate(mean.tolist()):
+            if bool(self.alive[k]) and not math.isfinite(value):
+                self.fail_member(k, f"{self.model_name} pretraining loss is {value} in epoch {epoch}; lower model.pretrain_lr")
+        if not bool(self.alive.any()):
+            raise TrainingError(f"all {self.n_members} vectorised members failed; seed {self.seeds[0]}: {self.failures[0]}")
 
     # ------------------------------------------------------------------ checkpoint
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

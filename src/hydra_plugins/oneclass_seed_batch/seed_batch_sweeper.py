@@ -47,6 +47,6 @@ class SeedBatchSweeper(BasicSweeper):
         try:
             cfg: Any = self.hydra_context.config_loader.load_sweep_config(master_config=self.config,
                                                                           sweep_overrides=list(point))
-            return unsupported_reason(get_class(str(cfg.model._target_)), cfg.model)
+            return unsupported_reason(get_class(str(cfg.model._target_)))
         except Exception as exc:  # the job itself will report a config that does not compose
             return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -214,29 +214,46 @@ class DeepSVDD(LightningDetector):
         first one's device/precision set-up; the loop runs on the data's device with the run's
         seeded generator. The decoder is discarded afterwards (it is not part of the checkpoint).
         """
-        decoder = self.net.decoder().to(x.device)
+        decoder = self.pretraining_decoder().to(x.device)
         params = list(self.net.parameters()) + list(decoder.parameters())
         opt = self.make_optimizer(params, lr=self.pretrain_lr, weight_decay=self.pretrain_weight_decay)
         sched = self.make_scheduler(opt, self.pretrain_lr_milestones) if self.pretrain_lr_milestones else None
         self.net.train()
         decoder.train()
+        event_axis = -1 - len(self.input_shape)
         losses = []
         for epoch in range(self.pretrain_epochs):
-            total, count = torch.zeros((), device=x.device), 0
-            for batch in TensorBatches(x, self.batch_size, shuffle=True):
-                loss = F.mse_loss(decoder(self.net(batch)), batch)
+            total, count = None, 0
+            for batch in self.pretraining_batches(x):
+                # MSE over each batch's trailing (event, feature) axes: one loss per stacked member
+                loss = F.mse_loss(decoder(self.net(batch)), batch, reduction="none").flatten(event_axis).mean(dim=-1)
                 opt.zero_grad()
-                loss.backward()
+                self.pretraining_objective(loss).backward()
                 opt.step()
-                total += loss.detach() * len(batch)
-                count += len(batch)
-            mean = (total / max(count, 1)).item()
-            if not torch.isfinite(torch.tensor(mean)):
-                raise TrainingError(f"DeepSVDD pretraining loss is {mean} in epoch {epoch}; lower model.pretrain_lr")
-            losses.append(mean)
+                part = loss.detach() * batch.shape[event_axis]
+                total = part if total is None else total + part
+                count += batch.shape[event_axis]
+            mean = total / max(count, 1)
+            self.check_pretraining_loss(mean, epoch)
+            losses.append(mean.tolist())
             if sched is not None:
                 sched.step()
         return losses
+
+    # Hooks of the pretraining loop (oneclass.vectorised overrides them for stacked members).
+    def pretraining_decoder(self) -> nn.Module:
+        return self.net.decoder()
+
+    def pretraining_batches(self, x: torch.Tensor) -> TensorBatches:
+        return TensorBatches(x, self.batch_size, shuffle=True)
+
+    def pretraining_objective(self, loss: torch.Tensor) -> torch.Tensor:
+        return loss
+
+    def check_pretraining_loss(self, mean: torch.Tensor, epoch: int) -> None:
+        value = mean.item()
+        if not torch.isfinite(torch.tensor(value)):
+            raise TrainingError(f"DeepSVDD pretraining loss is {value} in epoch {epoch}; lower model.pretrain_lr")
 
     def on_fit_start(self) -> None:
         if bool(self.centre_set.all()):  # resumed from a checkpoint: c (and R) are already there
