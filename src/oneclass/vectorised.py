@@ -334,7 +334,7 @@ class VectorisedDetector:
         count = 0
         for batch in block.split(self.batch_size, dim=1):
             losses = self.training_loss(batch)
-            objective = torch.where(self.alive, losses, torch.zeros_like(losses)).sum()
+            objective = losses.sum() if not self.failures else torch.where(self.alive, losses, torch.zeros_like(losses)).sum()
             opt.zero_grad()
             self.manual_backward(objective)
             opt.step()
@@ -397,7 +397,7 @@ class VectorisedDetector:
         return MemberBatches(x, self.batch_size, self.generators, self._shared_input(x))
 
     def pretraining_objective(self, loss: torch.Tensor) -> torch.Tensor:
-        return torch.where(self.alive, loss, torch.zeros_like(loss)).sum()
+        return loss.sum() if not self.failures else torch.where(self.alive, loss, torch.zeros_like(loss)).sum()
 
     def check_pretraining_loss(self, mean: torch.Tensor, epoch: int) -> None:
         for k, value in enumerate(mean.tolist()):
