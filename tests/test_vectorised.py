@@ -381,14 +381,14 @@ def _sweep(tmp_path: Path, *args: str, timeout: int = 600) -> subprocess.Complet
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("launcher,max_batch,groups", [("basic", 10, 1), ("local_parallel", 2, 2)])
+@pytest.mark.parametrize("launcher,max_batch,groups", [("basic", 10, 1), ("local_parallel", 2, 2), ("submitit_local", 2, 2)])
 def test_seed_batch_sweep_gives_member_runs_and_ensembles_on_each_launcher(tmp_path, launcher, max_batch, groups):
     proc = _sweep(tmp_path, "seed=0..3", "hydra/sweeper=seed_batch", f"hydra.sweeper.max_batch={max_batch}",
                   f"hydra/launcher={launcher}")
     report = proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.returncode == 0, report
     assert f"seed_batch: 4 sweep points -> {groups} jobs ({groups} vectorised seed groups)" in proc.stdout, report
-    assert f"sweep: {groups} jobs: {groups} finished, 0 failed" in proc.stdout, report
+    assert f"sweep: {groups} jobs: {groups} finished, 0 failed (4 seeds in vectorised groups: 4 finished, 0 failed)" in proc.stdout, report
     client, runs = _runs(tmp_path)
     members = [r for r in runs if r.data.tags.get("ensemble") != "true"]
     ensembles = [r for r in runs if r.data.tags.get("ensemble") == "true"]

@@ -107,6 +107,12 @@ def summarize(sweep_dir: Path) -> tuple[str, int]:
     skipped = counts.get("skipped", 0)
     bad = [r for r in records if r["status"] not in ("finished", "skipped")]
     line = f"sweep: {len(records)} jobs: {finished} finished, {len(bad)} failed"
+    members = [m for r in records for m in r.get("members") or []]
+    if members:  # vectorised seed groups (hydra/sweeper=seed_batch): one run per seed
+        status = [m.get("status") for m in members]
+        skipped_members = f", {status.count('skipped')} skipped" if "skipped" in status else ""
+        line += (f" ({len(members)} seeds in vectorised groups: {status.count('finished')} finished{skipped_members}, "
+                 f"{len(status) - status.count('finished') - status.count('skipped')} failed)")
     if skipped:
         line += f", {skipped} skipped (already FINISHED, resume=true)"
     lines = [line]
