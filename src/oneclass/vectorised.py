@@ -223,7 +223,8 @@ def stack_modules(modules: Sequence[nn.Module], where: str) -> nn.Module:
                         for name in first._modules}
         return out
     raise ConfigError(f"vectorised training stacks dense nets (Linear, BatchNorm1d, Dropout, elementwise activations "
-                      f"in Sequential/MLP containers); model.net has {type(first).__name__} at '{where}'")
+                      f"in Sequential/MLP containers); model.net has {type(first).__name__} at '{where}': run its seeds "
+                      "as separate jobs (without hydra/sweeper=seed_batch)")
 
 
 # --------------------------------------------------------------------------- batches
