@@ -305,6 +305,18 @@ def test_resume_true_skips_members_that_already_finished(cfg_factory, tmp_path, 
     assert sorted(r.info.run_name for r in runs) == ["ocdn-ensemble2", "ocdn-seed0", "ocdn-seed1", "ocdn-seed2"]
 
 
+def test_ensemble_normalisations_by_hand():
+    from oneclass.seed_group import ensemble_scores
+
+    test = np.array([[1.0, 2.0, 5.0], [10.0, 30.0, 50.0]])
+    train = np.array([[0.0, 2.0, 0.0, 2.0], [0.0, 10.0, 20.0, 30.0]])
+    z, constants = ensemble_scores(test, train, "standardize")
+    assert constants == [{"mean": 1.0, "std": 1.0}, {"mean": 15.0, "std": pytest.approx(np.sqrt(125.0))}]
+    np.testing.assert_allclose(z, ([0.0, 1.0, 4.0] + (np.array([10.0, 30.0, 50.0]) - 15.0) / np.sqrt(125.0)) / 2)
+    r, _ = ensemble_scores(test, train, "rank")  # fraction of training scores <= s
+    np.testing.assert_allclose(r, [(0.5 + 0.5) / 2, (1.0 + 1.0) / 2, (1.0 + 1.0) / 2])
+
+
 def test_members_write_their_score_snapshots(cfg_factory, tmp_path):
     run(cfg_factory("vectorised.seeds=[0,1]", "trainer.max_epochs=2", "eval.snapshot_epochs=[1,2]", "logger=none"),
         _group_job(tmp_path, "group", [0, 1]))
