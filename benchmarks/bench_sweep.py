@@ -22,6 +22,7 @@ Every line carries the load average: on a shared machine the times are pessimist
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-batch", type=int, default=None, help="seeds per vectorised job (default: all)")
     p.add_argument("--trainer", default="default", help="trainer preset (default | gpu)")
     p.add_argument("--timeout", type=float, default=7200, help="seconds allowed per command")
+    p.add_argument("--keep", type=Path, default=None, help="run in this folder and keep its MLflow stores (default: a temporary one)")
     a = p.parse_args(argv)
     seeds = a.seeds or (4 if a.quick else 10)
     names = [d.strip() for d in a.detectors.split(",") if d.strip()]
@@ -95,7 +97,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"sweep P{' (quick: ' + ' '.join(QUICK) + ')' if a.quick else ''}: {seeds} seeds, LHCO {a.path.name}, "
           f"threads={a.threads or 'default'}, vectorised launcher {a.launcher}, {load_avg()}", flush=True)
     rows = []
-    with tempfile.TemporaryDirectory(prefix="bench_sweep_") as tmp:
+    if a.keep:
+        a.keep.mkdir(parents=True, exist_ok=True)
+    with (contextlib.nullcontext(str(a.keep.resolve())) if a.keep else tempfile.TemporaryDirectory(prefix="bench_sweep_")) as tmp:
         for name in names:
             overrides, vectorisable = DETECTORS[name]
             base = [*overrides, *common]
