@@ -414,3 +414,16 @@ def test_seed_batch_sweep_gives_member_runs_and_ensembles_on_each_launcher(tmp_p
         assert {"config.yaml", "scores.npz", "roc.png", "sic.png", "model.ckpt"} <= {a.path for a in client.list_artifacts(r.info.run_id)}
     records = [json.loads(p.read_text()) for p in (tmp_path / "multirun").rglob("status.json")]
     assert sorted(m["seed"] for rec in records for m in rec["members"]) == [0, 1, 2, 3]
+
+
+@pytest.mark.slow
+def test_seed_batch_sweep_keeps_one_job_per_seed_for_models_it_cannot_vectorise(tmp_path):
+    proc = _sweep(tmp_path, "model=logreg,ocsvm", "seed=0,1", "hydra/sweeper=seed_batch")
+    report = proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.returncode == 0, report
+    assert "seed_batch: 4 sweep points -> 3 jobs (1 vectorised seed groups)" in proc.stdout, report
+    assert "[model=ocsvm] runs one job per seed: vectorised seed training supports ocdn, logreg" in proc.stdout, report
+    _, runs = _runs(tmp_path)
+    assert sorted(r.info.run_name for r in runs) == ["logreg-ensemble2", "logreg-seed0", "logreg-seed1",
+                                                     "ocsvm-seed0", "ocsvm-seed1"]
+    assert all("vectorised" not in r.data.tags for r in runs if r.info.run_name.startswith("ocsvm"))
