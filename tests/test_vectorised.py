@@ -380,7 +380,7 @@ def test_seed_groups_put_points_that_differ_only_in_seed_into_one_job():
     assert jobs[6:11] == [["model=ocsvm", f"seed={s}", "x=1"] for s in range(5)]
     assert jobs[11] == ["model=ocdn", "x=2"] and len(jobs) == 12
     assert summary.splitlines() == ["seed_batch: 16 sweep points -> 12 jobs (4 vectorised seed groups)",
-                                    "  [model=ocsvm x=1] runs one job per seed: cannot"]
+                                    "  [model=ocsvm] runs one job per seed: cannot"]
     assert seed_groups(points[:5], None)[0] == [["model=ocdn", "vectorised.seeds=[0,1,2,3,4]", "x=1"]]
 
 

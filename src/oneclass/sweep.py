@@ -166,8 +166,8 @@ def seed_groups(points: list[list[str]], max_batch: int | None,
         why = unsupported(items[0][1]) if len(items) > 1 else None
         if len(items) == 1 or len(set(seeds)) != len(seeds) or why:
             if why:
-                other = " ".join(o for o in items[0][1] if not o.startswith("seed="))
-                notes.append(f"[{other or 'defaults'}] runs one job per seed: {why}")
+                model = next((o for o in items[0][1] if o.split("=", 1)[0] == "model"), "the configured model")
+                notes.append(f"[{model}] runs one job per seed: {why}")
             jobs.extend(point for _, point in items)
             continue
         i = key[0]
