@@ -17,24 +17,32 @@ PY := $(VENV)/bin/python
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install run test bench clean
+.PHONY: install install-dev run test bench clean
 
+# .installed: the package and its dependencies (enough for `make run`); .installed-dev adds the
+# test extras (pytest; PyOD, Optuna and psycopg2 for the PyOD adapter, sweeper and team-server tests).
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[dev,server]"
 	touch $@
 
 install: $(VENV)/.installed
 
+install-dev: $(VENV)/.installed-dev
+
 run: install
 	$(PY) run.py $(ARGS)
 
-test: install
+test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: install
+bench: install-dev
 	$(PY) benchmarks/bench_training.py
 
 clean:

@@ -314,3 +314,24 @@ def test_seed_sweep_on_real_file(tmp_path, shared_data):
     # identical test set for every seed; different networks give different AUCs
     assert all(np.array_equal(labels[0], lab) for lab in labels)
     assert len({round(r.data.metrics["test_auc"], 6) for r in runs}) == 3
+
+
+def test_hdf5_without_a_pandas_table_says_what_it_is(tmp_path):
+    import tables
+
+    path = tmp_path / "plain.h5"
+    with tables.open_file(path, "w") as f:
+        f.create_array("/", "x", np.zeros(3))
+    with pytest.raises(DataError, match="holds no pandas table; it is not an LHCO features file"):
+        read_events(path)
+
+
+@pytest.mark.parametrize("labels, message", [
+    (np.zeros(50), "has no signal \\(label 1\\) events; the test set needs them"),
+    (np.ones(50), "has no background \\(label 0\\) events; the one-class training needs them"),
+])
+def test_file_with_one_class_only_gets_the_right_advice(tmp_path, labels, message):
+    arr = np.column_stack([np.full(50, 3.5), np.ones((50, 4)), labels])
+    np.save(tmp_path / "one.npy", arr)
+    with pytest.raises(DataError, match=message):
+        LHCO(path=str(tmp_path / "one.npy"), n_train=10, n_test_background=10).load(0)

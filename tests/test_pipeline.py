@@ -10,6 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from oneclass.errors import ConfigError
+from oneclass import pipeline
 from oneclass.pipeline import JobInfo, run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,3 +84,55 @@ def test_seed_range_sweep_makes_three_runs_sharing_a_sweep_id(tmp_path):
     assert len({r.data.tags["sweep_id"] for r in runs}) == 1
     assert sorted(r.data.tags["job_num"] for r in runs) == ["0", "1", "2"]
     assert all("test_auc" in r.data.metrics and "test_max_sic" in r.data.metrics for r in runs)
+
+
+# ------------------------------------------------------------------ values checked before training (issue 11)
+@pytest.mark.parametrize("override, message", [
+    ("eval.min_background=0", "eval.min_background must be a positive integer"),
+    ("eval.min_background=-3", "eval.min_background must be a positive integer"),
+    ("eval.min_background=2001", "eval.min_background=2001 exceeds the 2000 test background events"),
+    ("trainer.max_epochs=0", r"trainer.max_epochs must be a positive integer \(epochs to train\), got 0"),
+    ("trainer.max_epochs=-1", "trainer.max_epochs must be a positive integer"),
+    ("trainer.max_epochs=1.5", "got 1.5"),
+    ("trainer.max_epochs=abc", "got 'abc'"),
+    ("seed=-1", r"seed must be an integer in \[0, 4294967295\], got -1"),
+    ("seed=4294967296", r"seed must be an integer in \[0, 4294967295\], got 4294967296"),
+])
+def test_bad_values_fail_before_training(cfg_factory, tmp_path, override, message):
+    cfg = cfg_factory(override, "logger=none")
+    job = JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path)
+    calls = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pipeline, "_fit", lambda *a, **k: calls.append(a))
+        with pytest.raises(ConfigError, match=message) as err:
+            pipeline.run(cfg, job)
+    assert not calls and "\n" not in str(err.value)  # nothing trained
+
+
+def test_max_steps_allows_unbounded_epochs(cfg_factory, tmp_path):
+    cfg = cfg_factory("trainer.max_epochs=-1", "+trainer.max_steps=3", "logger=none")
+    job = JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path)
+    metrics = pipeline.run(cfg, job)
+    assert set(metrics) >= {"test_auc", "test_max_sic"}
+
+
+def test_gpu_trainer_on_cpu_machine_names_the_cause(cfg_factory, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    cfg = cfg_factory("trainer=gpu", "logger=none")
+    cfg.trainer.accelerator = "gpu"  # the factory pins tests to the CPU
+    with pytest.raises(ConfigError, match=r"cannot build lightning.pytorch.Trainer: No supported gpu backend found!; "
+                                          r"on a machine without that device use trainer=default"):
+        pipeline.make_trainer(cfg, [])
+
+
+def test_exact_ocsvm_refuses_nu_one(cfg_factory):
+    import numpy as np
+
+    from oneclass.config import build
+
+    cfg = cfg_factory("model=ocsvm", "model.nu=1")
+    with pytest.raises(ConfigError, match="model.nu=1 makes libsvm's exact solver fail"):
+        build(cfg.model, "model", input_shape=(2,)).fit(np.zeros((10, 2)))

@@ -312,3 +312,153 @@ def test_toy_report_from_mlflow(cfg_factory, tmp_path):
     auc = {(r["signal_mean"], r["epoch"]): float(r["auc"]) for r in rows}
     for epoch in ("1", "2"):
         assert auc[("0.0", epoch)] + auc[("-4.0", epoch)] == pytest.approx(1.0, abs=0.01)
+
+
+# --------------------------------------------------------------------------- seeds, split seeds, metrics, figures
+def test_seed_derived_params_and_split_seeds_never_split_a_detector(store, tmp_path):
+    """model.random_state = seed in every run (the OC-SVM presets' ${seed}) and dataset.split_seed:
+    one detector; a setting that only sometimes equals the seed (a cartesian k x seed sweep) still splits."""
+    client, exp_id, uri = store
+    for seed in range(3):
+        for split in (0, 1):
+            log_run(client, exp_id, tmp_path, "ocsvm_oad", seed, sweep="s", dataset="lhco",
+                    params={"model.random_state": seed, "dataset.split_seed": split})
+        for k in (0, 1, 2):
+            log_run(client, exp_id, tmp_path, "knn", seed, sweep="s", dataset="lhco", params={"model.k": k})
+    assert report_main(["--output", str(tmp_path / "r"), "--no-mlflow"]) == 0
+    table = _read_table(tmp_path / "r" / "table.csv")
+    assert set(table) == {"ocsvm_oad", "knn (k=0)", "knn (k=1)", "knn (k=2)"}
+    assert table["ocsvm_oad"]["n_runs"] == "6" and table["ocsvm_oad"]["split_seeds"] == "0, 1"
+    assert all(table[f"knn (k={k})"]["n_runs"] == "3" and table[f"knn (k={k})"]["split_seeds"] == "" for k in range(3))
+    md = (tmp_path / "r" / "table.md").read_text()
+    assert "| split seeds |" in md and "| 0, 1 |" in md
+    with open(tmp_path / "r" / "runs.csv") as f:
+        runs = [r for r in csv.DictReader(f) if r["detector"] == "ocsvm_oad"]
+    assert sorted((r["seed"], r["split_seed"]) for r in runs) == [(s, p) for s in "012" for p in "01"]
+
+
+def test_a_metric_added_to_evaluation_reaches_every_table(two_detectors, tmp_path, monkeypatch):
+    """The tables read oneclass.metrics.METRICS: one more spec (here the Evaluation field
+    min_background, 10 in every run) gives columns in table.csv, table.md, runs.csv and the summary run."""
+    from oneclass.metrics import METRICS, MetricSpec
+
+    client, exp_id, uri, aucs = two_detectors
+    monkeypatch.setattr(metrics, "METRICS", METRICS + (MetricSpec("min_background", "cut events", 1),))
+    out = tmp_path / "r"
+    assert report_main(["--output", str(out), "--sweep", "sweep-a"]) == 0
+    row = _read_table(out / "table.csv")["ocdn"]
+    assert (row["min_background_mean"], row["min_background_std"], row["min_background_best"]) == ("10", "0", "10")
+    assert float(row["auc_mean"]) == pytest.approx(np.mean(aucs["ocdn"]), abs=1e-5)  # the others unchanged
+    assert "| cut events mean ± std | cut events best |" in (out / "table.md").read_text()
+    with open(out / "runs.csv") as f:
+        assert {r["min_background"] for r in csv.DictReader(f)} == {"10"}
+    (summary,) = client.search_runs([exp_id], "tags.report = 'true'")
+    assert summary.data.metrics["logreg.min_background_mean"] == 10.0
+
+
+def test_format_option_and_bad_format(two_detectors, tmp_path, capsys):
+    from oneclass.cli import main as cli_main
+
+    out = tmp_path / "r"
+    assert report_main(["--output", str(out), "--no-mlflow", "--format", "png,svg"]) == 0
+    for stem in ("roc_sic_best", "roc_sic_mean"):
+        assert (out / f"{stem}.png").is_file() and not (out / f"{stem}.pdf").exists()
+        assert "<svg" in (out / f"{stem}.svg").read_text()[:2000]
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["report", "--output", str(tmp_path / "bad"), "--no-mlflow", "--format", "png,docx"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: figure format docx is not supported; pick from ") and "svg" in err
+    assert not (tmp_path / "bad").exists()
+
+
+def _summary(n_detectors: int) -> list[dict]:
+    from oneclass.report.selection import RunScores
+    from oneclass.report.stats import group_runs, summarize
+
+    rng = np.random.default_rng(5)
+    runs = []
+    for i in range(n_detectors):
+        for seed in range(2):
+            s, y = _scores(rng, 0.2 + 0.3 * i)
+            runs.append(RunScores(f"r{i}{seed}", f"m{i}-seed{seed}", f"detector_{i}", str(seed), {}, {}, "1", s, y))
+    return summarize(group_runs(runs), 10, [])
+
+
+@pytest.mark.parametrize("kind", ["best", "mean"])
+def test_comparison_legend_outside_every_panel_and_rejection_is_one_over_fpr(kind):
+    from oneclass.report.figures import draw_comparison
+
+    summary = _summary(10)
+    fig = draw_comparison(summary, kind, "ten detectors")
+    fig.canvas.draw()
+    (legend,) = fig.legends
+    assert len(legend.get_texts()) == 11  # ten detectors + random guess
+    box = legend.get_window_extent()
+    ax_roc, ax_rej, ax_sic = fig.axes
+    for ax in fig.axes:
+        assert not box.overlaps(ax.get_window_extent())
+    assert ax_rej.get_yscale() == "log"
+    # the first detector's rejection curve: 1/FPR at TPR, only for cuts keeping >= 10 background events
+    x, y = ax_rej.get_lines()[0].get_xdata(), ax_rej.get_lines()[0].get_ydata()
+    d = summary[0]
+    if kind == "best":
+        fpr, tpr = d["best"]["fpr"], d["best"]["tpr"]
+        kept = np.rint(fpr * N_BKG) >= 10
+        np.testing.assert_allclose(y, 1 / fpr[kept])
+        np.testing.assert_allclose(x, tpr[kept])
+    else:
+        band = d["band"]
+        np.testing.assert_allclose(x, np.interp(1 / y, band.fpr, band.tpr_mean), atol=1e-9)
+    assert y.max() <= N_BKG / 10 + 1e-9
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_job_sic_figure_draws_excluded_cuts_apart():
+    """sic.png: the solid curve holds exactly the cuts max SIC is taken over, its maximum is the
+    legend's max SIC; the cuts keeping < min_background events are a separate grey dashed line."""
+    import matplotlib.pyplot as plt
+
+    from oneclass.plots import EXCLUDED, draw_sic
+
+    s, y = _scores(np.random.default_rng(3), 2.0)
+    ev = metrics.evaluate(s, y, min_background=25)
+    fig = draw_sic(ev, "job")
+    ax = fig.axes[0]
+    excluded, solid = ax.get_lines()[0], ax.get_lines()[1]
+    assert excluded.get_color() == EXCLUDED and excluded.get_linestyle() == "--"
+    assert "not in max SIC" in excluded.get_label()
+    kept = np.rint(ev.fpr * N_BKG) >= 25
+    np.testing.assert_allclose(solid.get_xdata(), ev.tpr[kept])
+    assert solid.get_ydata().max() == pytest.approx(ev.max_sic)
+    assert f"max SIC = {ev.max_sic:.2f}" in solid.get_label()
+    assert ev.max_sic < ax.get_ylim()[1]  # the maximum is inside the plot
+    plt.close(fig)
+
+
+@pytest.mark.slow
+def test_three_ocsvm_oad_seeds_on_lhco_are_one_detector(cfg_factory, tmp_path, shared_data):
+    """The issue's sweep, scaled down: ocsvm_oad (random_state: ${seed}) on an LHCO subsample, three
+    seeds through the pipeline, then the report: one row with 3 runs."""
+    from oneclass.pipeline import JobInfo, run
+
+    path = shared_data("lhco/lhco_rnd_sr_5features.npy")
+    for seed in range(3):
+        cfg = cfg_factory("model=ocsvm_oad", "dataset=lhco", f"dataset.path={path}", f"seed={seed}",
+                          "dataset.n_train=2000", "dataset.n_test_background=1000", "dataset.n_test_signal=1000",
+                          "model.n_components=200", small=False)
+        run(cfg, JobInfo(output_dir=tmp_path / f"job{seed}", launch_dir=tmp_path, multirun=True, job_num=seed,
+                         sweep_id="oad-sweep", sweep_dir=str(tmp_path), choices={"model": "ocsvm_oad", "dataset": "lhco"}))
+    assert report_main(["--experiment", "lhco", "--output", str(tmp_path / "r"), "--no-mlflow"]) == 0
+    table = _read_table(tmp_path / "r" / "table.csv")
+    assert list(table) == ["ocsvm_oad"] and table["ocsvm_oad"]["n_runs"] == "3"
+    with open(tmp_path / "r" / "runs.csv") as f:
+        runs = list(csv.DictReader(f))
+    assert sorted(r["run_name"] for r in runs) == [f"ocsvm_oad-lhco-seed{s}" for s in range(3)]
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    # the params really differ per seed (the reason they used to split into three rows)
+    assert sorted(client.get_run(r["run_id"]).data.params["model.random_state"] for r in runs) == ["0", "1", "2"]

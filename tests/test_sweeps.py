@@ -171,7 +171,7 @@ def test_killed_job_resumes_from_its_last_epoch_and_matches_an_uninterrupted_run
     with pytest.raises(SystemExit):
         run(cfg, JobInfo(output_dir=launch / "out1", launch_dir=launch))
     monkeypatch.setattr(pipeline, "make_trainer", make_trainer)
-    ckpt = resume.checkpoint_dir(launch, "ocdn-seed5", resume.fingerprint(cfg)) / resume.LAST
+    ckpt = resume.checkpoint_dir(launch, "ocdn-gaussian-seed5", resume.fingerprint(cfg)) / resume.LAST
     assert ckpt.is_file()
 
     resumed = JobInfo(output_dir=launch / "out2", launch_dir=launch)
@@ -207,7 +207,7 @@ def _write_bad_checkpoint(path: Path, kind: str) -> None:
 @pytest.mark.parametrize("kind", ["garbage", "truncated", "unsafe"])
 def test_corrupt_checkpoint_gives_a_warning_and_a_fresh_start(cfg_factory, tmp_path, caplog, kind):
     cfg = cfg_factory("seed=2")
-    ckpt = resume.checkpoint_dir(tmp_path, "ocdn-seed2", resume.fingerprint(cfg)) / resume.LAST
+    ckpt = resume.checkpoint_dir(tmp_path, "ocdn-gaussian-seed2", resume.fingerprint(cfg)) / resume.LAST
     _write_bad_checkpoint(ckpt, kind)
     with caplog.at_level("WARNING", logger="oneclass.resume"):
         run(cfg, JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path))
@@ -215,6 +215,25 @@ def test_corrupt_checkpoint_gives_a_warning_and_a_fresh_start(cfg_factory, tmp_p
     client, (r,) = runs_in(f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert r.info.status == "FINISHED" and "resumed_after_epochs" not in r.data.tags
     assert [m.step for m in client.get_metric_history(r.info.run_id, "train_loss")] == [0]
+
+
+def test_incompatible_checkpoint_is_set_aside_and_kept(cfg_factory, tmp_path, caplog):
+    """A readable checkpoint of another network (code changed between kill and rerun): warn, keep
+    it outside the job's folder (which is removed when the job ends), start fresh."""
+    cfg = cfg_factory("seed=3")
+    ckpt_dir = resume.checkpoint_dir(tmp_path, "ocdn-gaussian-seed3", resume.fingerprint(cfg))
+    other = cfg_factory("seed=3", "model.net.hidden=[7]")
+    run(other, JobInfo(output_dir=tmp_path / "other", launch_dir=tmp_path))  # a finished job of another net...
+    ckpt_dir.mkdir(parents=True)
+    torch.save(torch.load(tmp_path / "other" / "model.ckpt", weights_only=True), ckpt_dir / resume.LAST)
+    with caplog.at_level("WARNING", logger="oneclass.resume"):
+        run(cfg, JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path))
+    (warning,) = [r.message for r in caplog.records if "does not fit this model" in r.message]
+    assert "starts from scratch" in warning and "missing ['net.hidden.1.bias'" in warning
+    kept = list((tmp_path / resume.CHECKPOINT_ROOT / resume.SET_ASIDE).glob("*-incompatible.ckpt"))
+    assert len(kept) == 1 and kept[0].stat().st_size > 0 and not ckpt_dir.exists()
+    _, runs = runs_in(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert all(r.info.status == "FINISHED" and "resumed_after_epochs" not in r.data.tags for r in runs)
 
 
 def test_resume_true_skips_a_config_that_already_finished(cfg_factory, tmp_path, capsys):

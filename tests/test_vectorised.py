@@ -158,6 +158,23 @@ def test_models_and_nets_that_cannot_be_vectorised_refuse_in_one_line():
         group_of(make, [0, 1])
 
 
+@pytest.mark.parametrize("overrides, refused", [
+    (["model=ocnn"], "not OCNN"), (["model=supervised"], "not Supervised"), (["model=pyod_iforest"], "not PyOD"),
+    (["model=ocsvm_oad"], "not OneClassSVM"), (["model=ae", "dataset=mnist"], "not model.net MNISTLeNet"),
+    (["model=deepsvdd", "dataset=cifar10"], "not model.net CIFAR10LeNet"),
+    (["model=deepsvdd_soft"], None), (["model=ae", "dataset=lhco"], None), (["model=logreg"], None),
+    (["model=deepsvdd", "model/net=paper_fc", "model.allow_bias=true"], None)])
+def test_what_the_sweeper_and_groups_refuse_from_the_config(cfg_factory, overrides, refused):
+    """The seed_batch sweeper and a group read this before any run starts: supported model classes
+    (exactly: Supervised is an OCDN that trains on labels) on dense nets."""
+    reason = vectorised.config_reason(cfg_factory(*overrides).model)
+    if refused is None:
+        assert reason is None
+    else:
+        assert reason.startswith("vectorised seed training supports ocdn, logreg (OCDN), ae (Autoencoder), "
+                                 "deepsvdd and deepsvdd_soft (DeepSVDD)") and reason.endswith(refused), reason
+
+
 # ----------------------------------------------------------------------------------- pipeline
 def _client(path: Path) -> MlflowClient:
     return MlflowClient(tracking_uri=f"sqlite:///{path / 'mlflow.db'}")
@@ -175,17 +192,18 @@ def _group_job(tmp_path: Path, name: str, seeds, *overrides: str) -> JobInfo:
 
 
 def test_logistic_members_reach_the_analytic_auc_like_single_seed_runs(cfg_factory, tmp_path):
-    sizes = ["dataset.n_train=20000", "dataset.n_test_background=20000", "dataset.n_test_signal=20000",
-             "trainer.max_epochs=10", "model.batch_size=64", "model=logreg", "logger=none"]
-    got = run(cfg_factory(*sizes, "vectorised.seeds=[0,1,2,3]"), _group_job(tmp_path, "group", [0, 1, 2, 3]))
-    for seed in range(4):
+    sizes = ["dataset.n_train=6000", "dataset.n_test_background=10000", "dataset.n_test_signal=10000",
+             "trainer.max_epochs=4", "model.batch_size=64", "model.lr=0.01", "model=logreg", "logger=none"]
+    got = run(cfg_factory(*sizes, "vectorised.seeds=[0,1,2]"), _group_job(tmp_path, "group", [0, 1, 2]))
+    for seed in range(3):
         alone = run(cfg_factory(*sizes, f"seed={seed}"), JobInfo(output_dir=tmp_path / f"s{seed}", launch_dir=tmp_path))
-        member = got[f"ocdn-seed{seed}"]["test_auc"]  # (no Hydra choices here: named by class)
+        member = got[f"ocdn-gaussian-seed{seed}"]["test_auc"]  # (no Hydra choices here: named by class)
         assert member == pytest.approx(alone["test_auc"], abs=0.01)
         assert member == pytest.approx(0.9214, abs=0.01)  # Phi(sqrt 2): the convex problem's answer
 
 
-def test_a_group_is_one_run_per_member_plus_the_ensemble(cfg_factory, tmp_path):
+def test_a_group_is_one_run_per_member_plus_the_ensemble(cfg_factory, tmp_path, new_store):
+    new_store(tmp_path)
     got = run(cfg_factory("vectorised.seeds=[0,1,2]", "trainer.max_epochs=2"),
               _group_job(tmp_path, "group", [0, 1, 2], "trainer.max_epochs=2"))
     run(cfg_factory("seed=1", "trainer.max_epochs=2"), JobInfo(output_dir=tmp_path / "alone", launch_dir=tmp_path,
@@ -193,10 +211,10 @@ def test_a_group_is_one_run_per_member_plus_the_ensemble(cfg_factory, tmp_path):
     client, runs = _runs(tmp_path)
     by_name = {r.info.run_name: r for r in runs if r.data.tags.get("vectorised") == "true"}
     alone = next(r for r in runs if "vectorised" not in r.data.tags)
-    assert sorted(by_name) == ["ocdn-ensemble3", "ocdn-seed0", "ocdn-seed1", "ocdn-seed2"]
+    assert sorted(by_name) == ["ocdn-gaussian-ensemble3", "ocdn-gaussian-seed0", "ocdn-gaussian-seed1", "ocdn-gaussian-seed2"]
     assert all(r.info.status == "FINISHED" for r in runs)
     assert len({r.data.tags["seed_group"] for r in by_name.values()}) == 1
-    member = by_name["ocdn-seed1"]
+    member = by_name["ocdn-gaussian-seed1"]
     # the member is recorded as its single-seed job: same params, tags and fingerprint
     assert member.data.params == alone.data.params
     assert member.data.tags["overrides"] == "trainer.max_epochs=2 seed=1" == alone.data.tags["overrides"]
@@ -207,8 +225,8 @@ def test_a_group_is_one_run_per_member_plus_the_ensemble(cfg_factory, tmp_path):
     for r in by_name.values():
         names = {a.path for a in client.list_artifacts(r.info.run_id)}
         assert {"config.yaml", "scores.npz", "roc.png", "sic.png"} <= names
-        assert ("model.ckpt" in names) != (r.info.run_name == "ocdn-ensemble3")
-    assert member.data.metrics["test_auc"] == pytest.approx(got["ocdn-seed1"]["test_auc"])
+        assert ("model.ckpt" in names) != (r.info.run_name == "ocdn-gaussian-ensemble3")
+    assert member.data.metrics["test_auc"] == pytest.approx(got["ocdn-gaussian-seed1"]["test_auc"])
 
     # each member's model.ckpt is a single-seed checkpoint that scores like the member
     out = tmp_path / "group"
@@ -221,10 +239,10 @@ def test_a_group_is_one_run_per_member_plus_the_ensemble(cfg_factory, tmp_path):
     np.testing.assert_allclose(loaded.score(data.x_test), member_scores, rtol=1e-5, atol=1e-5)
 
     # the ensemble: mean of the members' standardised scores (constants from their training scores)
-    ensemble = by_name["ocdn-ensemble3"]
+    ensemble = by_name["ocdn-gaussian-ensemble3"]
     assert ensemble.data.tags["model"] == "ocdn-ensemble3" and ensemble.data.tags["ensemble"] == "true"
     info = json.loads((out / "ocdn-ensemble3" / "ensemble.json").read_text())
-    assert info["seeds"] == [0, 1, 2] and info["member_runs"] == [by_name[f"ocdn-seed{s}"].info.run_id for s in range(3)]
+    assert info["seeds"] == [0, 1, 2] and info["member_runs"] == [by_name[f"ocdn-gaussian-seed{s}"].info.run_id for s in range(3)]
     data0 = build(cfg_factory().dataset, "dataset").load(0)  # the ensemble is scored on the first member's data
     zs = []
     for seed, c in zip(range(3), info["constants"]):
@@ -234,10 +252,11 @@ def test_a_group_is_one_run_per_member_plus_the_ensemble(cfg_factory, tmp_path):
         zs.append((model.score(data0.x_test) - c["mean"]) / c["std"])
     with np.load(out / "ocdn-ensemble3" / "scores.npz") as npz:
         np.testing.assert_allclose(npz["scores"], np.mean(zs, axis=0), rtol=1e-4, atol=1e-4)
-    assert ensemble.data.metrics["members_auc_mean"] == pytest.approx(np.mean([got[f"ocdn-seed{s}"]["test_auc"] for s in range(3)]))
+    assert ensemble.data.metrics["members_auc_mean"] == pytest.approx(np.mean([got[f"ocdn-gaussian-seed{s}"]["test_auc"] for s in range(3)]))
 
 
-def test_a_diverging_member_fails_only_its_own_run(cfg_factory, tmp_path, monkeypatch):
+def test_a_diverging_member_fails_only_its_own_run(cfg_factory, tmp_path, monkeypatch, new_store):
+    new_store(tmp_path)
     stack = vectorised.stack
 
     def poisoned(members, generators, seeds):
@@ -248,11 +267,12 @@ def test_a_diverging_member_fails_only_its_own_run(cfg_factory, tmp_path, monkey
 
     monkeypatch.setattr(vectorised, "stack", poisoned)
     job = _group_job(tmp_path, "group", [0, 1, 2])
-    with pytest.raises(TrainingError, match="1 of 3 vectorised members failed: ocdn-seed1: OCDN: training loss is nan"):
+    with pytest.raises(TrainingError, match="1 of 3 vectorised members failed: ocdn-gaussian-seed1: OCDN: training loss is nan"):
         run(cfg_factory("vectorised.seeds=[0,1,2]"), job)
     _, runs = _runs(tmp_path)
     status = {r.info.run_name: r.info.status for r in runs}
-    assert status == {"ocdn-seed0": "FINISHED", "ocdn-seed1": "FAILED", "ocdn-seed2": "FINISHED", "ocdn-ensemble2": "FINISHED"}
+    assert status == {"ocdn-gaussian-seed0": "FINISHED", "ocdn-gaussian-seed1": "FAILED", "ocdn-gaussian-seed2": "FINISHED",
+                      "ocdn-gaussian-ensemble2": "FINISHED"}
     failed = next(r for r in runs if r.info.status == "FAILED")
     assert failed.data.tags["error"] == "OCDN: training loss is nan in epoch 0; the model diverged (lower model.lr?)"
     assert "test_auc" not in failed.data.metrics
@@ -265,12 +285,14 @@ class _Preempt(L.Callback):
             raise SystemExit(-1)
 
 
-def test_killed_group_resumes_all_members_from_one_checkpoint(cfg_factory, tmp_path, monkeypatch):
+def test_killed_group_resumes_all_members_from_one_checkpoint(cfg_factory, tmp_path, monkeypatch, new_store):
     import oneclass.pipeline as pipeline
 
-    cfg = cfg_factory("trainer.max_epochs=2", "vectorised.seeds=[0,1,2]", "model/net=paper_fc", "model=deepsvdd",
-                      "model.allow_bias=true", "model.net.hidden=[16,16]", "model.net.rep_dim=4")
+    settings = ("trainer.max_epochs=2", "vectorised.seeds=[0,1,2]", "model/net=paper_fc", "model=deepsvdd",
+                "model.allow_bias=true", "model.net.hidden=[16,16]", "model.net.rep_dim=4")
+    cfg = cfg_factory(*settings)
     launch = tmp_path / "launch"
+    new_store(launch)
     make_trainer = pipeline.make_trainer
     monkeypatch.setattr(pipeline, "make_trainer", lambda c, cbs, **kw: make_trainer(c, cbs + [_Preempt()], **kw))
     with pytest.raises(SystemExit):
@@ -279,7 +301,7 @@ def test_killed_group_resumes_all_members_from_one_checkpoint(cfg_factory, tmp_p
     ckpts = list((launch / resume.CHECKPOINT_ROOT).glob("*/last.ckpt"))
     assert len(ckpts) == 1 and ckpts[0].parent.name.startswith("deepsvdd-seeds0-2-")  # one checkpoint, all members
     run(cfg, _group_job(launch, "out2", [0, 1, 2]))
-    run(cfg, _group_job(tmp_path / "clean", "out", [0, 1, 2]))
+    run(cfg_factory(*settings, "logger=none"), _group_job(tmp_path / "clean", "out", [0, 1, 2]))
     for seed in range(3):
         with np.load(launch / "out2" / f"deepsvdd-seed{seed}" / "scores.npz") as a, \
                 np.load(tmp_path / "clean" / "out" / f"deepsvdd-seed{seed}" / "scores.npz") as b:
@@ -292,17 +314,19 @@ def test_killed_group_resumes_all_members_from_one_checkpoint(cfg_factory, tmp_p
     assert all(r.data.tags["resumed_after_epochs"] == "1" for r in done)
 
 
-def test_resume_true_skips_members_that_already_finished(cfg_factory, tmp_path, capsys):
+def test_resume_true_skips_members_that_already_finished(cfg_factory, tmp_path, capsys, new_store):
+    new_store(tmp_path)
     run(cfg_factory("vectorised.seeds=[0,1]"), _group_job(tmp_path, "a", [0, 1]))
     capsys.readouterr()
     # a single-seed job of a finished member is skipped: the member stands for it
     assert run(cfg_factory("seed=1", "resume=true"), JobInfo(output_dir=tmp_path / "b", launch_dir=tmp_path)) == {}
     got = run(cfg_factory("vectorised.seeds=[0,1,2]", "resume=true"), _group_job(tmp_path, "c", [0, 1, 2]))
-    assert sorted(got) == ["ocdn-seed2"]  # only the new seed trains; no ensemble of a partial group
+    assert sorted(got) == ["ocdn-gaussian-seed2"]  # only the new seed trains; no ensemble of a partial group
     out = capsys.readouterr().out
     assert out.count("skipped, identical config already FINISHED") == 3
     _, runs = _runs(tmp_path)
-    assert sorted(r.info.run_name for r in runs) == ["ocdn-ensemble2", "ocdn-seed0", "ocdn-seed1", "ocdn-seed2"]
+    assert sorted(r.info.run_name for r in runs) == ["ocdn-gaussian-ensemble2", "ocdn-gaussian-seed0", "ocdn-gaussian-seed1",
+                                                     "ocdn-gaussian-seed2"]
 
 
 def test_ensemble_normalisations_by_hand():
@@ -424,6 +448,6 @@ def test_seed_batch_sweep_keeps_one_job_per_seed_for_models_it_cannot_vectorise(
     assert "seed_batch: 4 sweep points -> 3 jobs (1 vectorised seed groups)" in proc.stdout, report
     assert "[model=ocsvm] runs one job per seed: vectorised seed training supports ocdn, logreg" in proc.stdout, report
     _, runs = _runs(tmp_path)
-    assert sorted(r.info.run_name for r in runs) == ["logreg-ensemble2", "logreg-seed0", "logreg-seed1",
-                                                     "ocsvm-seed0", "ocsvm-seed1"]
+    assert sorted(r.info.run_name for r in runs) == ["logreg-gaussian-ensemble2", "logreg-gaussian-seed0", "logreg-gaussian-seed1",
+                                                     "ocsvm-gaussian-seed0", "ocsvm-gaussian-seed1"]
     assert all("vectorised" not in r.data.tags for r in runs if r.info.run_name.startswith("ocsvm"))

@@ -6,3 +6,10 @@ anomalous. Metrics, plots and tracking live in :mod:`oneclass.pipeline`, never i
 """
 
 __version__ = "0.1.0"
+
+
+def load_detector(run_id: str, tracking_uri: str | None = None):
+    """The trained detector of a finished MLflow run (see :mod:`oneclass.scoring`)."""
+    from oneclass.scoring import load_detector as _load
+
+    return _load(run_id, tracking_uri)

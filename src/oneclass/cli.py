@@ -3,12 +3,19 @@ subcommands ``oneclass download ...`` and ``oneclass report ...``.
 
 Before Hydra parses the command line we translate integer ranges ``key=a..b`` (inclusive) into
 Hydra's ``key=range(a,b+1)``: Hydra's grammar has no ``a..b`` and would silently take ``'0..9'``
-as a string. Unknown config-group options (``model=typo``) are reported in one line.
+as a string. Unknown config-group options (``model=typo``), misspelt keys (``model.lrr=0.1``: the
+valid keys of that node, closest first) and over-long paths are reported in one line.
 Everything else in ``sys.argv`` is left untouched for ``@hydra.main``.
+
+Exit status: 0 success; 1 a job or sweep failed (its error in one line, a sweep's summary);
+2 the command line itself is wrong (unknown option or key, bad range, bad launcher setting);
+130 a sweep interrupted with Ctrl-C (after its summary).
 """
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
 import sys
 from pathlib import Path
@@ -21,6 +28,8 @@ _INT = re.compile(r"^[+-]?\d+$")
 SUBCOMMANDS = {
     "download": "oneclass.data.download",
     "report": "oneclass.report",
+    "score": "oneclass.scoring",
+    "report-images": "oneclass.report_images",
 }
 
 
@@ -73,6 +82,84 @@ def check_group_choices(argv: list[str], conf: Path) -> None:
                 raise ConfigError(f"unknown {group} '{choice}'; available: {', '.join(available)} (files in {directory})")
 
 
+def check_path_lengths(argv: list[str]) -> None:
+    """One line for a path-like override the OS would refuse as too long (before Hydra makes folders)."""
+    name_max, path_max = 255, 4096
+    for arg in argv:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        key, value = arg.split("=", 1)
+        if "/" not in value:
+            continue
+        longest = max((len(part) for part in value.split("/")), default=0)
+        if longest > name_max or len(value) >= path_max:
+            shown = f"{value[:40]}...{value[-20:]}"
+            raise ConfigError(f"{key.lstrip('+~')}={shown} is {len(value)} characters long: file names are limited to "
+                              f"{name_max} characters and paths to {path_max}; check the path")
+
+
+def _closest(word: str, candidates: list[str]) -> list[str]:
+    return sorted(candidates, key=lambda c: (-difflib.SequenceMatcher(None, word.lower(), c.lower()).ratio(), c))
+
+
+def check_override_keys(argv: list[str], conf: Path) -> None:
+    """``a.b=value`` naming a key the composed config does not have: one line listing the keys that
+    node does have, closest match first (Hydra would suggest ``+a.b``, which only fails later)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import DictConfig, OmegaConf
+
+    args = [a for a in argv if not a.startswith("-") and "=" in a]
+    try:
+        parsed = OverridesParser.create().parse_overrides(args)
+    except Exception:  # a grammar error: Hydra reports it
+        return
+    checks = [o for o in parsed if "." in o.key_or_group and not (o.is_add() or o.is_delete() or o.is_force_add())
+              and o.package is None and not o.key_or_group.startswith("hydra.")]
+    if not checks:
+        return
+    # compose with the group choices (every choice of a swept group) and the additions
+    fixed, swept = [], []
+    for o in parsed:
+        is_group = "." not in o.key_or_group and "/" not in o.key_or_group and (conf / o.key_or_group).is_dir()
+        if not (is_group or o.is_add() or o.is_force_add()):
+            continue
+        values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.value()]
+        prefix = o.get_key_element()
+        if is_group and len(values) > 1:
+            swept.append([f"{prefix}={v}" for v in values])
+        else:
+            fixed.append(f"{prefix}={values[0]}" if o.is_sweep_override() else o.input_line)
+    combos = [fixed] if not swept else [fixed + [choice] for choice in swept[0]]  # the first swept group only
+    missing = object()
+    configs = []
+    try:
+        with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+            for overrides in combos:
+                configs.append(compose(config_name="config", overrides=overrides, return_hydra_config=True))
+    except Exception:  # a broken preset or interpolation: Hydra reports it with its own message
+        return
+    for o in checks:
+        key = o.key_or_group
+        if any(OmegaConf.select(c, key, default=missing, throw_on_missing=False) is not missing for c in configs):
+            continue
+        cfg = configs[0]
+        parts = key.split(".")
+        parent, node = "", cfg
+        for i in range(len(parts) - 1, 0, -1):
+            candidate = OmegaConf.select(cfg, ".".join(parts[:i]), default=missing, throw_on_missing=False)
+            if isinstance(candidate, DictConfig):
+                parent, node = ".".join(parts[:i]), candidate
+                break
+        leaf = key[len(parent) + 1:] if parent else key
+        valid = [k for k in node.keys() if not str(k).startswith("_") and (parent or k != "hydra")]
+        chosen = cfg.hydra.runtime.choices.get(parent.replace(".", "/")) if parent else None
+        where = f"keys of {parent} ({parent}={chosen})" if chosen else f"keys of {parent}" if parent else "top-level keys"
+        shown = ", ".join(_closest(leaf.split(".")[0], [str(k) for k in valid]))
+        extra = "; another lightning Trainer argument: +trainer.NAME=VALUE" if parent == "trainer" else ""
+        raise ConfigError(f"unknown key '{key}' in '{o.input_line}'; valid {where}, closest first: {shown}{extra}")
+
+
 def _task(cfg):
     import logging
 
@@ -80,16 +167,28 @@ def _task(cfg):
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from oneclass.pipeline import run
-
     if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
         from oneclass.sweep import run_job
 
         return run_job(cfg)  # a failed job is recorded, never stops the sweep (see oneclass.sweep)
+    from oneclass.tracking import check_logger
+
     try:
-        return run(cfg)
+        check_logger(cfg.get("logger"))  # a bad store URI: one line before torch is even imported
     except OneClassError as exc:
         raise SystemExit(f"error: {exc}") from None
+    from oneclass.pipeline import run
+
+    try:
+        return run(cfg)
+    except (OneClassError, OSError) as exc:
+        from oneclass.pipeline import JobInfo
+        from oneclass.sweep import _first_line, kept_checkpoint
+
+        if ckpt := kept_checkpoint(cfg, JobInfo.current()):
+            print(f"note: the training checkpoint {ckpt} is kept: running the same config again resumes from it "
+                  "(delete it if you change the config)", file=sys.stderr)
+        raise SystemExit(f"error: {_first_line(exc) if isinstance(exc, OSError) else exc}") from None
 
 
 def hydra_main(argv: list[str]) -> None:
@@ -97,12 +196,21 @@ def hydra_main(argv: list[str]) -> None:
 
     conf = config_dir()
     check_group_choices(argv, conf)
+    check_path_lengths(argv)
     # Hydra's argparse cannot take a flag between positional overrides (`a=1 -m b=2` fails with
     # "unrecognized arguments"); -m/--multirun take no value, so move them to the front.
     flags = [a for a in argv if a in ("-m", "--multirun")]
     argv = flags + [a for a in argv if a not in ("-m", "--multirun")]
-    sys.argv = [sys.argv[0], *translate_ranges(argv)]
-    hydra.main(config_path=str(conf), config_name="config", version_base="1.3")(_task)()
+    argv = flags + translate_ranges(argv[len(flags):])
+    check_override_keys(argv, conf)
+    sys.argv = [sys.argv[0], *argv]
+    if flags:
+        from oneclass.sweep import interruptible
+
+        with interruptible():  # Ctrl-C: the summary, runs closed as KILLED, exit 130
+            hydra.main(config_path=str(conf), config_name="config", version_base="1.3")(_task)()
+    else:
+        hydra.main(config_path=str(conf), config_name="config", version_base="1.3")(_task)()
 
 
 def main(argv: list[str] | None = None) -> None:

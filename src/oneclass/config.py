@@ -15,6 +15,17 @@ from omegaconf import DictConfig, OmegaConf
 from oneclass.errors import ConfigError, OneClassError, first_line
 
 
+def _trainer_hint(reason: str) -> str:
+    lowered = reason.lower()
+    if any(word in lowered for word in ("gpu", "cuda", "mps", "accelerator")):
+        return "; on a machine without that device use trainer=default (CPU)"
+    return ""
+
+
+# the fix to suggest after a build error's root cause, per config group
+HINTS = {"trainer": _trainer_hint}
+
+
 def build(node: DictConfig, what: str, **kwargs: Any) -> Any:
     """Instantiate ``node`` (a config with ``_target_``), re-raising its errors as one line.
 
@@ -36,7 +47,12 @@ def build(node: DictConfig, what: str, **kwargs: Any) -> Any:
             cause = cause.__cause__
         if isinstance(cause, OneClassError):
             raise cause from None
-        raise ConfigError(f"{what}: cannot build {node._target_}: {first_line(exc)}") from None
+        root = exc
+        while root.__cause__ is not None:  # the deepest cause says what is wrong
+            root = root.__cause__
+        reason = first_line(root) if root is not exc else first_line(exc)
+        hint = HINTS.get(what, lambda _: "")(reason)
+        raise ConfigError(f"{what}: cannot build {node._target_}: {reason}{hint}") from None
 
 
 def flatten(cfg: DictConfig | dict, prefix: str = "") -> dict[str, Any]:

@@ -25,3 +25,7 @@ def first_line(exc: BaseException) -> str:
     """The first non-empty line of an exception's message, else its type name (for one-line errors)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+class StoreError(OneClassError, RuntimeError):
+    """The tracking store is unreachable, broken or not a store (named in the message with the fix)."""

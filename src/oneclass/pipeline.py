@@ -8,13 +8,14 @@ tests call it directly with a composed config.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import subprocess
 import time
 import warnings
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from oneclass.data.base import DataBundle, Dataset
 from oneclass.errors import ConfigError, TrainingError
 from oneclass.models.base import Detector
 from oneclass.metrics import Evaluation, evaluate
+from oneclass.physics import check_efficiency, physics_metrics
 from oneclass.snapshots import snapshot_callbacks
 from oneclass.tracking import Tracker
 from oneclass.training import EpochProgress, EpochTracking
@@ -101,12 +103,20 @@ def detector_name(cfg: DictConfig, job: JobInfo) -> str:
     return job.choices.get("model") or str(cfg.model._target_).rsplit(".", 1)[-1].lower()
 
 
+def dataset_name(cfg: DictConfig, job: JobInfo) -> str:
+    """The dataset's config name (``lhco``, ``mnist``...), else its ``name``."""
+    return job.choices.get("dataset") or str(cfg.dataset.get("name", ""))
+
+
 def run_name(cfg: DictConfig, job: JobInfo) -> str:
-    return f"{detector_name(cfg, job)}-seed{cfg.seed}"
+    """``<model>-<dataset>-seed<seed>``, e.g. ``ocsvm_oad-lhco-seed3``."""
+    return f"{detector_name(cfg, job)}-{dataset_name(cfg, job)}-seed{cfg.seed}"
 
 
 def _quiet_libraries() -> None:
-    """Keep a job's console to its own lines: libraries' INFO chatter and known-harmless warnings off."""
+    """Keep a job's console to its own lines: libraries' INFO chatter and known-harmless warnings off,
+    and MLflow's own "View run / View experiment" lines (we print one link, see Tracker.describe)."""
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     for name in ("lightning.pytorch", "lightning.fabric", "lightning", "numexpr", "matplotlib", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
@@ -152,9 +162,19 @@ def write_artifacts(cfg: DictConfig, data: DataBundle, scores: np.ndarray, ev: E
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     # index: each test row's position in its source (file row, image number), to trace a score back
-    np.savez_compressed(out / "scores.npz", scores=scores, labels=data.y_test, index=data.test_index)
+    np.savez_compressed(out / "scores.npz", scores=scores, labels=data.y_test, index=data.test_index, **data.test_aux)
+    # the data facts (selection, counts, preprocessing statistics) that re-scoring needs (oneclass score)
+    (out / "data_info.json").write_text(json.dumps(data.info, indent=1, default=_json_default))
     plots.roc_figure(ev, out / "roc.png", label)
     plots.sic_figure(ev, out / "sic.png", label)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
 
 
 @dataclass
@@ -206,7 +226,7 @@ def prepare(cfg: DictConfig, job: JobInfo) -> PreparedJob:
     tags = {
         "mlflow.source.name": "oneclass",
         "model": detector_name(cfg, job),
-        "dataset": job.choices.get("dataset") or str(cfg.dataset.get("name", "")),
+        "dataset": dataset_name(cfg, job),
         "seed": str(cfg.seed),
         "overrides": " ".join(job.overrides),
         "output_dir": str(job.output_dir),
@@ -216,6 +236,9 @@ def prepare(cfg: DictConfig, job: JobInfo) -> PreparedJob:
         tags["git_commit"] = commit
     if job.multirun:
         tags.update(sweep_id=str(job.sweep_id), sweep_dir=str(job.sweep_dir), job_num=str(job.job_num))
+    hpo = cfg.get("hpo") or {}
+    if hpo.get("parent_run_id"):  # a trial of hydra/sweeper=optuna: nested under the study's run
+        tags.update({"mlflow.parentRunId": str(hpo.parent_run_id), "hpo_trial": str(hpo.get("trial"))})
     name = run_name(cfg, job)
     fingerprint = resume.fingerprint(cfg)
     finished = None
@@ -228,11 +251,70 @@ def prepare(cfg: DictConfig, job: JobInfo) -> PreparedJob:
                        ckpt_dir=ckpt_dir, finished_run=finished)
 
 
+SEED_MAX = 2**32 - 1  # numpy's and Lightning's seeds are unsigned 32-bit
+
+
+def check_values(cfg: DictConfig) -> tuple[int, int]:
+    """The job's own values, checked before anything is read or trained: seed, resume,
+    eval.min_background, the trainer's epoch budget. Returns (seed, min_background)."""
+    if cfg.get("resume") not in (None, True, False):
+        raise ConfigError(f"resume must be true or false, got {cfg.resume!r}")
+    seed = require_int(cfg.seed, "seed")
+    if not 0 <= seed <= SEED_MAX:
+        raise ConfigError(f"seed must be an integer in [0, {SEED_MAX}], got {seed}")
+    min_background = require_int(cfg.eval.min_background, "eval.min_background")
+    signal_efficiencies(cfg)
+    sculpting_efficiencies(cfg)
+    if min_background < 1:
+        raise ConfigError(f"eval.min_background must be a positive integer (the fewest test background events a "
+                          f"max-SIC cut may keep; default 10), got {min_background}")
+    trainer = cfg.get("trainer") or {}
+    max_steps = trainer.get("max_steps", -1)
+    if max_steps not in (None, -1):
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps <= 0:
+            raise ConfigError(f"trainer.max_steps must be a positive integer (optimizer steps) or -1 (no limit), got {max_steps!r}")
+    epochs = trainer.get("max_epochs")
+    if max_steps in (None, -1) or epochs not in (None, -1):
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs <= 0:
+            raise ConfigError(f"trainer.max_epochs must be a positive integer (epochs to train), got {epochs!r}; "
+                              "or set trainer.max_steps=N with trainer.max_epochs=-1")
+    return seed, min_background
+
+
+def signal_efficiencies(cfg: DictConfig) -> list[float]:
+    """``eval.signal_efficiencies``: working points for the rejection and SIC metrics."""
+    values = cfg.eval.get("signal_efficiencies", [0.2, 0.5]) or []
+    return [check_efficiency(v, "eval.signal_efficiencies") for v in values]
+
+
+def sculpting_efficiencies(cfg: DictConfig, data: DataBundle | None = None) -> list[float]:
+    """``eval.sculpting_efficiencies``: null = 10 % and 1 % where the test events have mjj; a list
+    asks for sculpting and needs mjj."""
+    values = cfg.eval.get("sculpting_efficiencies", None)
+    has_mjj = data is None or "mjj" in data.test_aux
+    if values is None:
+        return [0.1, 0.01] if has_mjj else []
+    effs = [check_efficiency(v, "eval.sculpting_efficiencies") for v in values]
+    if effs and not has_mjj:
+        raise ConfigError(f"eval.sculpting_efficiencies={list(values)} needs the test events' mjj, which dataset "
+                          f"'{data.name}' does not have; set eval.sculpting_efficiencies=null (or [])")
+    return effs
+
+
+def check_data_values(data: DataBundle, min_background: int) -> None:
+    """Values that depend on the data's sizes, checked before training."""
+    n_bkg = int((data.y_test == 0).sum())
+    if min_background > n_bkg:
+        raise ConfigError(f"eval.min_background={min_background} exceeds the {n_bkg} test background events; "
+                          f"lower eval.min_background (or enlarge the test set)")
+
+
 def _fit(prep: PreparedJob, detector: Any, data: DataBundle, held: ExitStack) -> L.Trainer | None:
     """Train ``detector`` on the job's training data; Lightning detectors get the pipeline's
     callbacks (epoch tracking, snapshots, progress, resume checkpoint). Returns the trainer used."""
+    labels = {"y": data.y_train} if getattr(detector, "supervised", False) else {}  # the supervised ceiling only
     if not isinstance(detector, L.LightningModule):
-        detector.fit(data.x_train)
+        detector.fit(data.x_train, **labels)
         return None
     cfg, job = prep.cfg, prep.job
     callbacks: list[L.Callback] = [EpochTracking(prep.tracker)]
@@ -242,7 +324,7 @@ def _fit(prep: PreparedJob, detector: Any, data: DataBundle, held: ExitStack) ->
     ckpt_path = None
     if prep.ckpt_dir is not None:
         callbacks.append(resume.LastCheckpoint(prep.ckpt_dir))
-        ckpt_path, epochs_done = resume.usable_checkpoint(prep.ckpt_dir / resume.LAST)
+        ckpt_path, epochs_done = resume.usable_checkpoint(prep.ckpt_dir / resume.LAST, detector)
         if ckpt_path is not None:
             log.info("resuming %s from %s (%d epochs done)", prep.name, ckpt_path, epochs_done)
             prep.tracker.set_tags({"resumed_from": str(ckpt_path), "resumed_after_epochs": str(epochs_done)})
@@ -250,7 +332,8 @@ def _fit(prep: PreparedJob, detector: Any, data: DataBundle, held: ExitStack) ->
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
-        detector.fit(data.x_train, trainer=trainer, ckpt_path=str(ckpt_path) if ckpt_path else None)
+        warnings.filterwarnings("ignore", ".*module\\(s\\) in eval mode at the start of training.*")  # frozen encoders
+        detector.fit(data.x_train, trainer=trainer, ckpt_path=str(ckpt_path) if ckpt_path else None, **labels)
     return trainer
 
 
@@ -266,6 +349,22 @@ def _score(detector: Any, data: DataBundle, label: str, trainer: L.Trainer | Non
     return scores
 
 
+def test_metrics(cfg: DictConfig, data: DataBundle, scores: np.ndarray, min_background: int) -> tuple[Evaluation, dict[str, float]]:
+    """The evaluation of checked test scores and every test metric of a run (``test_auc``,
+    ``test_max_sic``, ..., the physics metrics: rejection, SIC at working points, mjj sculpting)."""
+    ev = evaluate(scores, data.y_test, min_background=min_background)
+    phys = {f"test_{k}": v for k, v in physics_metrics(scores, data.y_test, signal_efficiencies(cfg),
+                                                       mjj=data.test_aux.get("mjj"),
+                                                       background_efficiencies=sculpting_efficiencies(cfg, data),
+                                                       n_bins=int(cfg.eval.get("mjj_bins", 20))).items()}
+    return ev, {**ev.metrics(), **phys}
+
+
+def validation_view(data: DataBundle) -> DataBundle:
+    """``data`` with the validation split (``dataset.n_val``) in the test arrays' place, for scoring."""
+    return replace(data, x_test=data.x_val, y_test=data.y_val, test_index=None, x_val=None, y_val=None)
+
+
 def run_detector(prep: PreparedJob) -> tuple[dict[str, float], Evaluation]:
     """Run the job's detector on its data and record it as one MLflow run: params, seeding, data
     (loaded once per job), build, fit, score, evaluate, artifacts, metrics. A failure on the way
@@ -276,12 +375,12 @@ def run_detector(prep: PreparedJob) -> tuple[dict[str, float], Evaluation]:
         job.run_id, job.process = tracker.run_id, found
         tracker.log_params(flatten(cfg))
         job.process["threads_used"] = jobenv.set_threads(prep.threads())
-        if cfg.get("resume") not in (None, True, False):
-            raise ConfigError(f"resume must be true or false, got {cfg.resume!r}")
-        seed = require_int(cfg.seed, "seed")
+        seed, min_background = check_values(cfg)
         L.seed_everything(seed, workers=False, verbose=False)
 
         data = prep.data()
+        check_data_values(data, min_background)
+        sculpting_efficiencies(cfg, data)
         detector = build(cfg.model, "model", input_shape=data.input_shape)
         if not isinstance(detector, Detector):
             raise ConfigError(f"model._target_ must build a detector with fit() and score(), got {type(detector).__name__}")
@@ -292,11 +391,15 @@ def run_detector(prep: PreparedJob) -> tuple[dict[str, float], Evaluation]:
         t0 = time.perf_counter()
         scores = _score(detector, data, detector_name(cfg, job), trainer)
         score_time = time.perf_counter() - t0
-        ev = evaluate(scores, data.y_test, min_background=require_int(cfg.eval.min_background, "eval.min_background"))
+        ev, test = test_metrics(cfg, data, scores, min_background)
+        val_metrics = {}
+        if data.x_val is not None:  # model selection (hydra/sweeper=optuna) reads val_* metrics
+            val_scores = _score(detector, validation_view(data), prep.name, trainer)
+            val_metrics = evaluate(val_scores, data.y_val, min_background=1).metrics("val")
 
         write_artifacts(cfg, data, scores, ev, prep.name, job.output_dir)
         save_detector(detector, trainer, job.output_dir)
-        metrics = {**ev.metrics(), "fit_time_s": fit_time, "score_time_s": score_time}
+        metrics = {**test, **val_metrics, "fit_time_s": fit_time, "score_time_s": score_time}
         tracker.log_metrics(metrics)
         tracker.log_artifacts(job.output_dir)
     return metrics, ev

@@ -1,7 +1,12 @@
-"""Figures built from evaluation results (the pipeline and the report call these; models never do)."""
+"""Figures built from evaluation results (the pipeline and the report call these; models never do).
+
+Legends sit outside the axes (below them), never on a curve. The report's comparison figures are
+in :mod:`oneclass.report.figures`; they share the helpers here.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -10,39 +15,60 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from oneclass.metrics import Evaluation, SeedBand, roc_auc, roc_curve, sic_above_cut  # noqa: E402
+from oneclass.errors import ConfigError  # noqa: E402
+from oneclass.metrics import Evaluation, roc_auc, roc_curve, sic_above_cut, sic_curve  # noqa: E402
 
 SIC_LABEL = r"SIC = TPR / $\sqrt{\mathrm{FPR}}$"
 ROC_X = "background efficiency (FPR)"
 ROC_Y = "signal efficiency (TPR)"
+REJECTION_LABEL = "background rejection 1 / FPR"
+EXCLUDED = "0.6"  # colour of curve parts a metric leaves out
 
 
-def _save(fig: "plt.Figure", path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+def check_formats(formats: str | Sequence[str]) -> tuple[str, ...]:
+    """Figure formats from ``"png,pdf"`` or a list; a ConfigError names an unknown one."""
+    items = [f.strip().lower().lstrip(".") for f in (formats.split(",") if isinstance(formats, str) else formats)]
+    items = [f for f in items if f]
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    supported = sorted(FigureCanvasBase.get_supported_filetypes())
+    bad = [f for f in items if f not in supported]
+    if bad or not items:
+        raise ConfigError(f"figure format {', '.join(bad) or '(none)'} is not supported; "
+                          f"pick from {', '.join(supported)} (e.g. --format png,pdf,svg)")
+    return tuple(dict.fromkeys(items))
 
 
-def save_all(fig: "plt.Figure", stem: Path, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
-    """Save ``fig`` as ``stem.png`` and ``stem.pdf`` (vector, for papers) and close it."""
-    fig.tight_layout()
+def save_all(fig: "plt.Figure", stem: Path, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
+    """Save ``fig`` as ``stem.<format>`` for each format (png for screens, pdf/svg vector) and close it.
+    The saved area is cropped to the drawing, legends outside the axes included."""
     paths = []
     for fmt in formats:
         path = Path(stem).with_suffix(f".{fmt}")
-        fig.savefig(path, dpi=150)
+        fig.savefig(path, dpi=150, bbox_inches="tight")
         paths.append(path)
     plt.close(fig)
     return paths
 
 
-def _random_sic(ax) -> None:
+def _save(fig: "plt.Figure", path: Path) -> Path:
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def legend_below(ax, ncol: int = 1, fontsize: int = 9, **kwargs) -> None:
+    """The axes' legend under its x label, outside the plotting area."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=ncol, fontsize=fontsize, frameon=False, **kwargs)
+
+
+def random_sic(ax) -> None:
     """A random cut keeps FPR = TPR, so its SIC is sqrt(TPR)."""
     t = np.linspace(0, 1, 200)
     ax.plot(t, np.sqrt(t), "k--", lw=1, label="random guess")
 
 
-def _thin(x: np.ndarray, y: np.ndarray, n: int = 4000) -> tuple[np.ndarray, np.ndarray]:
+def thin(x: np.ndarray, y: np.ndarray, n: int = 4000) -> tuple[np.ndarray, np.ndarray]:
     """At most ~n points of a curve (plots of 10^5-point ROCs stay small)."""
     if len(x) <= n:
         return x, y
@@ -50,95 +76,66 @@ def _thin(x: np.ndarray, y: np.ndarray, n: int = 4000) -> tuple[np.ndarray, np.n
     return x[idx], y[idx]
 
 
-def _finish_roc_axes(ax, fontsize: int = 8) -> None:
+def roc_axes(ax) -> None:
     """Random-guess diagonal, axis labels and unit limits of a ROC panel."""
     ax.plot([0, 1], [0, 1], "k--", lw=1, label="random guess")
     ax.set_xlabel(ROC_X)
     ax.set_ylabel(ROC_Y)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    ax.legend(loc="lower right", fontsize=fontsize)
 
 
 def roc_figure(ev: Evaluation, path: Path, label: str) -> Path:
     """ROC curve (signal efficiency against background efficiency) with the random-guess line."""
     fig, ax = plt.subplots(figsize=(5, 4.5))
-    fpr, tpr = _thin(ev.fpr, ev.tpr)
+    fpr, tpr = thin(ev.fpr, ev.tpr)
     ax.plot(fpr, tpr, label=f"{label} (AUC = {ev.auc:.3f})")
-    _finish_roc_axes(ax, fontsize=10)
+    roc_axes(ax)
+    legend_below(ax)
     return _save(fig, path)
 
 
 def sic_figure(ev: Evaluation, path: Path, label: str) -> Path:
-    """SIC = TPR / sqrt(FPR) against TPR, as in the paper's Fig. 2 (right)."""
+    """:func:`draw_sic` saved to ``path``."""
+    return _save(draw_sic(ev, label), path)
+
+
+def draw_sic(ev: Evaluation, label: str) -> "plt.Figure":
+    """SIC = TPR / sqrt(FPR) against TPR, as in the paper's Fig. 2 (right).
+
+    Solid: the cuts max SIC is taken over (keeping >= ``ev.min_background`` test background
+    events), with the maximum marked; grey dashed: the tighter cuts it leaves out (too few
+    background events for a meaningful SIC), clipped at the top of the plot.
+    """
     fig, ax = plt.subplots(figsize=(5, 4.5))
-    ok = np.isfinite(ev.sic)
-    tpr, sic = _thin(ev.tpr[ok], ev.sic[ok])
-    ax.plot(tpr, sic, label=f"{label} (max SIC = {ev.max_sic:.2f})")
-    _random_sic(ax)
+    kept = np.rint(ev.fpr * ev.n_background) >= ev.min_background
+    tight = (ev.fpr > 0) & ~kept
+    if tight.any():  # include the first kept cut so the two parts join
+        last = np.flatnonzero(tight)[-1]
+        idx = np.r_[np.flatnonzero(tight), last + 1] if last + 1 < len(kept) else np.flatnonzero(tight)
+        t, s = thin(ev.tpr[idx], sic_curve(ev.fpr[idx], ev.tpr[idx]))
+        ax.plot(t, s, color=EXCLUDED, ls="--", lw=1,
+                label=f"cuts keeping < {ev.min_background} background events (not in max SIC)")
+    t, s = sic_above_cut(ev.fpr, ev.tpr, ev.n_background, ev.min_background)
+    ax.plot(*thin(t, s), color="C0", label=f"{label} (max SIC = {ev.max_sic:.2f})")
+    if len(s):
+        i = int(np.argmax(s))
+        ax.plot([t[i]], [s[i]], "o", color="C0", ms=5)
+    random_sic(ax)
     ax.set_xlabel(ROC_Y)
     ax.set_ylabel(SIC_LABEL)
     ax.set_xlim(0, 1)
-    ax.legend(loc="upper right")
-    return _save(fig, path)
+    ax.set_ylim(0, 1.25 * max(1.0, float(np.max(s)) if len(s) else 1.0))
+    legend_below(ax)
+    return fig
 
 
-# --------------------------------------------------------------------------- report (paper Fig. 2)
-def detector_colors(labels: list[str]) -> dict[str, str]:
-    """One colour per detector, the same in every figure of a report."""
+def detector_styles(labels: list[str]) -> dict[str, dict]:
+    """Colour (and, past ten detectors, line style) per detector, the same in every panel."""
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    return {label: cycle[i % len(cycle)] for i, label in enumerate(labels)}
-
-
-def comparison_figure(detectors: list[dict], kind: str, stem: Path, title: str = "") -> list[Path]:
-    """ROC (left) and SIC (right) of every detector: the paper's Fig. 2 top (``kind="best"``)
-    or bottom (``kind="mean"``).
-
-    Each entry of ``detectors``: ``label``, ``n_runs``, ``band`` (:class:`SeedBand`), ``best``
-    (dict with ``fpr``, ``tpr``, ``auc``, ``max_sic``, ``n_background``, ``seed``),
-    ``auc_mean``, ``auc_std``, ``max_sic_mean``, ``min_background``.
-    """
-    if kind not in ("best", "mean"):
-        raise ValueError(f"kind must be 'best' or 'mean', got {kind!r}")
-    colors = detector_colors([d["label"] for d in detectors])
-    fig, (ax_roc, ax_sic) = plt.subplots(1, 2, figsize=(11, 4.8))
-    sic_top = 1.0
-    for d in detectors:
-        c = colors[d["label"]]
-        if kind == "best":
-            b = d["best"]
-            fpr, tpr = _thin(b["fpr"], b["tpr"])
-            ax_roc.plot(fpr, tpr, color=c, label=f"{d['label']} (AUC {b['auc']:.3f}, seed {b['seed']})")
-            t, s = sic_above_cut(b["fpr"], b["tpr"], b["n_background"], d["min_background"])
-            t, s = _thin(t, s)
-            ax_sic.plot(t, s, color=c, label=f"{d['label']} (max {b['max_sic']:.2f})")
-            sic_top = max(sic_top, float(np.nanmax(s)) if len(s) else 1.0)
-        else:
-            band: SeedBand = d["band"]
-            n = d["n_runs"]
-            ax_roc.plot(band.fpr, band.tpr_mean, color=c,
-                        label=f"{d['label']} (AUC {d['auc_mean']:.3f} $\\pm$ {d['auc_std']:.3f}, {n} runs)")
-            ax_roc.fill_between(band.fpr, np.clip(band.tpr_mean - band.tpr_std, 0, 1), np.clip(band.tpr_mean + band.tpr_std, 0, 1),
-                                color=c, alpha=0.2, lw=0)
-            ok = np.isfinite(band.sic_mean)
-            x, m, sd = band.tpr_mean[ok], band.sic_mean[ok], band.sic_std[ok]
-            ax_sic.plot(x, m, color=c, label=f"{d['label']} (max SIC per run {d['max_sic_mean']:.2f} $\\pm$ {d['max_sic_std']:.2f})")
-            ax_sic.fill_between(x, np.clip(m - sd, 0, None), m + sd, color=c, alpha=0.2, lw=0)
-            if ok.any():
-                sic_top = max(sic_top, float(np.nanmax(m + sd)))
-    _finish_roc_axes(ax_roc)
-    _random_sic(ax_sic)
-    ax_sic.set_xlabel(ROC_Y)
-    ax_sic.set_ylabel(SIC_LABEL)
-    ax_sic.set_xlim(0, 1)
-    ax_sic.set_ylim(0, 1.1 * sic_top)
-    ax_sic.legend(loc="upper right", fontsize=8)
-    what = "best seed (by AUC)" if kind == "best" else "mean over seeds, band: $\\pm$1 std"
-    ax_roc.set_title(f"ROC: {what}", fontsize=10)
-    ax_sic.set_title(f"SIC: {what}" + (f", >= {detectors[0]['min_background']} bkg events" if detectors else ""), fontsize=10)
-    if title:
-        fig.suptitle(title, fontsize=11)
-    return save_all(fig, stem)
+    styles = ["-", "--", "-.", ":"]
+    return {label: {"color": cycle[i % len(cycle)], "ls": styles[(i // len(cycle)) % len(styles)]}
+            for i, label in enumerate(labels)}
 
 
 # --------------------------------------------------------------------------- toy study (paper Fig. 1)
@@ -153,7 +150,7 @@ def snapshot_figure(rows: list[tuple[str, dict]], path: Path, formats: tuple[str
 
     ``path``: a file (its suffix picks the format) or, with ``formats``, a stem.
     """
-    fig, axes = plt.subplots(len(rows), 2, figsize=(11, 4.3 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), 2, figsize=(12, 5.2 * len(rows)), squeeze=False, layout="constrained")
     cmap = plt.get_cmap("viridis")
     for (title, snap), (ax_f, ax_roc) in zip(rows, axes):
         epochs = [int(e) for e in snap["epochs"]]
@@ -175,7 +172,8 @@ def snapshot_figure(rows: list[tuple[str, dict]], path: Path, formats: tuple[str
                 ax_s.set_ylim(0, 1.02)
             h1, l1 = ax_f.get_legend_handles_labels()
             h2, l2 = ax_s.get_legend_handles_labels()
-            ax_f.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=8)
+            ax_f.legend(h1 + h2, l1 + l2, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize=8,
+                        frameon=False)
         else:
             ax_f.text(0.5, 0.5, "score function: 1-D data only", ha="center", va="center", transform=ax_f.transAxes)
             ax_f.set_axis_off()
@@ -184,10 +182,11 @@ def snapshot_figure(rows: list[tuple[str, dict]], path: Path, formats: tuple[str
         for i, (e, shade, scores) in enumerate(zip(epochs, shades, snap["scores"])):
             fpr, tpr, _ = roc_curve(scores, labels)
             auc = roc_auc(scores, labels)
-            fpr, tpr = _thin(fpr, tpr)
+            fpr, tpr = thin(fpr, tpr)
             ax_roc.plot(fpr, tpr, color=shade, ls=styles[i % len(styles)], lw=2.5 - 0.4 * (i % 4),
                         label=f"epoch {e} (AUC {auc:.4f})")
-        _finish_roc_axes(ax_roc)
+        roc_axes(ax_roc)
+        legend_below(ax_roc, ncol=2, fontsize=8)
         ax_roc.set_title("ROC after each epoch", fontsize=10)
     if formats:
         return save_all(fig, Path(path), formats)

@@ -7,7 +7,7 @@ atomically at the end of every epoch together with the torch random state (so th
 draws the same batches as an uninterrupted one) and removed when the job finishes.
 
 The fingerprint (``config_fingerprint`` tag on every MLflow run) is a hash of the resolved config
-without the keys that cannot change a result (``resume``, ``threads``, ``logger``); ``resume=true``
+without the keys that cannot change a result (``resume``, ``threads``, ``logger``, ``hpo``); ``resume=true``
 skips a job whose fingerprint already has a FINISHED run.
 """
 
@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,13 @@ import torch
 from lightning.pytorch.callbacks import Checkpoint
 from omegaconf import DictConfig, OmegaConf
 
+from oneclass.errors import first_line
+
 log = logging.getLogger(__name__)
 
 # `vectorised` (seed groups) changes no single run's result: a group's members share the fingerprint of
 # the single-seed job they stand for; the group itself has its own (oneclass.seed_group.group_fingerprint)
-NOT_IN_FINGERPRINT = ("resume", "threads", "logger", "vectorised")
+NOT_IN_FINGERPRINT = ("resume", "threads", "logger", "hpo", "vectorised")
 CHECKPOINT_ROOT = "checkpoints"
 LAST = "last.ckpt"
 
@@ -89,12 +92,43 @@ class LastCheckpoint(Checkpoint):
             torch.cuda.set_rng_state_all(cuda)
 
 
-def usable_checkpoint(path: Path) -> tuple[Path | None, int]:
-    """``(path, epochs done)`` if ``path`` is a readable Lightning checkpoint, else ``(None, 0)``.
+SET_ASIDE = "set_aside"
+
+
+def set_aside(path: Path, why: str) -> Path:
+    """Move an unusable checkpoint to ``<checkpoints>/set_aside/`` (outside the job's folder, which is
+    removed when the job finishes) and return its new path."""
+    path = Path(path)
+    root = path.parent.parent if path.parent.parent.name == CHECKPOINT_ROOT else path.parent
+    target_dir = root / SET_ASIDE
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / f"{path.parent.name}-{time.strftime('%Y%m%d-%H%M%S')}-{why}.ckpt"
+    os.replace(path, target)
+    return target
+
+
+def _mismatch(found: dict[str, Any], module: torch.nn.Module) -> str | None:
+    """The first difference between a checkpoint's state_dict and ``module``'s, else None."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(found))
+    extra = sorted(set(found) - set(expected))
+    if missing or extra:
+        return f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}"
+    for key, value in expected.items():
+        got = found[key]
+        if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(value.shape):
+            return f"{key}: shape {tuple(getattr(got, 'shape', ()))} in the file, {tuple(value.shape)} in the model"
+    return None
+
+
+def usable_checkpoint(path: Path, module: torch.nn.Module | None = None) -> tuple[Path | None, int]:
+    """``(path, epochs done)`` if ``path`` is a readable Lightning checkpoint that fits ``module``,
+    else ``(None, 0)``.
 
     Loaded with ``weights_only=True`` (tensors and plain containers only: a checkpoint cannot run
-    code). A corrupt or truncated file is reported in one warning, moved aside to
-    ``last.ckpt.corrupt`` and training starts from scratch.
+    code). A corrupt or truncated file, or one written by other code or another network (its
+    parameters do not fit ``module``), is reported in one warning, moved to
+    ``checkpoints/set_aside/`` (kept after the job ends) and training starts from scratch.
     """
     path = Path(path)
     if not path.is_file():
@@ -104,11 +138,14 @@ def usable_checkpoint(path: Path) -> tuple[Path | None, int]:
         if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "loops" not in ckpt:
             raise ValueError("not a Lightning training checkpoint (no state_dict/loops)")
     except Exception as exc:  # truncated zip, garbage bytes, pickled code refused by weights_only
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        bad = path.with_name(path.name + ".corrupt")
-        os.replace(path, bad)
+        bad = set_aside(path, "corrupt")
         log.warning("checkpoint %s is unreadable (%s: %s); moved to %s, training starts from scratch",
-                    path, type(exc).__name__, first[:200], bad.name)
+                    path, type(exc).__name__, first_line(exc)[:200], bad)
+        return None, 0
+    if module is not None and (why := _mismatch(ckpt["state_dict"], module)):
+        bad = set_aside(path, "incompatible")
+        log.warning("checkpoint %s does not fit this model (%s; the code or network changed since it was written); "
+                    "moved to %s, training starts from scratch", path, why, bad)
         return None, 0
     state = (ckpt.get("callbacks") or {}).get("oneclass.LastCheckpoint") or {}
     done = int(state.get("epochs_done", ckpt.get("epoch", -1) + 1))

@@ -10,7 +10,7 @@ computation (:mod:`oneclass.vectorised`) and record:
   snapshots), in ``<job dir>/<model>-seed<s>/``, plus the tags ``vectorised=true``,
   ``seed_group`` (the group id) and ``group_seeds``. ``fit_time_s`` / ``score_time_s`` are the
   group's times divided by the number of members (``group_fit_time_s`` is the whole);
-* one ``<model>-ensemble<N>`` run: score = mean over the N members of their normalised scores
+* one ``<model>-<dataset>-ensemble<N>`` run (``model`` tag ``<model>-ensemble<N>``): score = mean over the N members of their normalised scores
   (``vectorised.ensemble``: ``standardize`` = z-score against the member's scores of the
   training set; ``rank`` = fraction of the member's training scores below the event's), with
   ``members_auc_mean`` / ``members_auc_std`` beside its own AUC, and ``ensemble.json`` (members'
@@ -40,7 +40,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from oneclass import jobenv, resume, vectorised
-from oneclass.config import build, flatten, require_int
+from oneclass.config import build, flatten
 from oneclass.errors import ConfigError, TrainingError, first_line
 from oneclass.metrics import Evaluation, evaluate
 from oneclass.models.base import Detector
@@ -234,14 +234,8 @@ def _checked(scores: np.ndarray, n: int, label: str, epochs: int) -> np.ndarray:
 # --------------------------------------------------------------------------- the job
 def _check_model(cfg: DictConfig) -> None:
     """One line, before any run is opened, when the configured model cannot be vectorised."""
-    from hydra.utils import get_class
-
-    target = cfg.model.get("_target_") if cfg.get("model") is not None else None
-    try:
-        cls = get_class(str(target))
-    except Exception:  # a bad _target_ is reported by build(), inside the members' runs
-        return
-    if reason := vectorised.unsupported_reason(cls):
+    # a bad _target_ is reported by build(), inside the members' runs
+    if cfg.get("model") is not None and (reason := vectorised.config_reason(cfg.model)):
         raise ConfigError(f"model: {reason}; run its seeds as separate jobs (without hydra/sweeper=seed_batch)")
 
 
@@ -249,7 +243,8 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
     """Train the seeds of ``vectorised.seeds`` as one vectorised group; one MLflow run per member
     plus the ensemble run. Returns ``{run name: metrics}``; raises (after recording everything)
     when a member failed."""
-    from oneclass.pipeline import _quiet_libraries, detector_name, prepare, write_artifacts
+    from oneclass.pipeline import (_quiet_libraries, check_data_values, check_values, dataset_name, detector_name, prepare,
+                                   sculpting_efficiencies, test_metrics, write_artifacts)
 
     seeds = group_seeds(cfg)
     how = ensemble_mode(cfg)
@@ -262,7 +257,7 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
     group_tags = {"vectorised": "true", "seed_group": gid, "group_seeds": ",".join(map(str, seeds))}
 
     group = prepare(cfg, job)
-    group = dataclasses.replace(group, name=f"{detector}-ensemble{len(seeds)}", fingerprint=fp,
+    group = dataclasses.replace(group, name=f"{detector}-{dataset_name(cfg, job)}-ensemble{len(seeds)}", fingerprint=fp,
                                 finished_run=group.tracker.find_finished(fp) if fp and cfg.get("resume") is True else None)
     preps = []
     for s in seeds:
@@ -296,8 +291,8 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
         with jobenv.isolated() as found, ExitStack() as held:
             job.process = found
             job.process["threads_used"] = jobenv.set_threads(group.threads())
-            if cfg.get("resume") not in (None, True, False):
-                raise ConfigError(f"resume must be true or false, got {cfg.resume!r}")
+            # the single-seed job's checks (seed range, resume, eval and trainer values), for every member
+            min_background = [check_values(preps[k].cfg) for k in todo][0][1]
             datas = [preps[k].data() for k in todo]
             shared = _same_data(datas)
             if shared:
@@ -305,6 +300,9 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
             elif len({d.x_train.shape for d in datas}) > 1 or len({d.x_test.shape for d in datas}) > 1:
                 raise ConfigError("vectorised members' datasets differ in size; the dataset must give every seed "
                                   "the same numbers of events")
+            for data in datas[:1] if shared else datas:
+                check_data_values(data, min_background)
+                sculpting_efficiencies(cfg, data)
             models = [preps[k].cfg.model for k in todo]
             if any(OmegaConf.to_container(m, resolve=True) != OmegaConf.to_container(models[0], resolve=True) for m in models):
                 raise ConfigError("vectorised members must differ only in seed, but their model configs differ "
@@ -330,7 +328,7 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
             ckpt_path = None
             if ckpt_dir is not None:
                 callbacks.append(resume.LastCheckpoint(ckpt_dir))
-                ckpt_path, epochs_done = resume.usable_checkpoint(ckpt_dir / resume.LAST)
+                ckpt_path, epochs_done = resume.usable_checkpoint(ckpt_dir / resume.LAST, model)
                 if ckpt_path is not None:
                     log.info("resuming seeds %s from %s (%d epochs done)", trained, ckpt_path, epochs_done)
                     for k in todo:
@@ -347,8 +345,10 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
             t0 = time.perf_counter()
             test_scores = model.score(datas[0].x_test if shared else np.stack([d.x_test for d in datas]))
             score_time = time.perf_counter() - t0
+            # the validation split (dataset.n_val, read by model selection) as a single job scores it
+            val_scores = (model.score(datas[0].x_val if shared else np.stack([d.x_val for d in datas]))
+                          if datas[0].x_val is not None else None)
             n = len(todo)
-            min_background = require_int(cfg.eval.min_background, "eval.min_background")
             evals: dict[int, Evaluation] = {}
             for i, k in enumerate(todo):
                 run, prep, data = runs[k], preps[k], datas[i]
@@ -356,11 +356,15 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
                     if not bool(model.alive[i]):
                         raise TrainingError(model.failures[i])
                     scores = _checked(test_scores[i], len(data.x_test), model.model_name, trainer.current_epoch)
-                    ev = evaluate(scores, data.y_test, min_background=min_background)
+                    ev, test = test_metrics(prep.cfg, data, scores, min_background)
+                    val = {}
+                    if val_scores is not None:
+                        checked = _checked(val_scores[i], len(data.x_val), model.model_name, trainer.current_epoch)
+                        val = evaluate(checked, data.y_val, min_background=1).metrics("val")
                     write_artifacts(prep.cfg, data, scores, ev, prep.name, prep.job.output_dir)
                     save_member_checkpoint(model.member(i), prep.job.output_dir / "model.ckpt", trainer.current_epoch,
                                            trainer.global_step)
-                    metrics = {**ev.metrics(), "fit_time_s": fit_time / n, "score_time_s": score_time / n,
+                    metrics = {**test, **val, "fit_time_s": fit_time / n, "score_time_s": score_time / n,
                                "group_fit_time_s": fit_time, "group_score_time_s": score_time}
                     run.tracker.log_metrics(metrics)
                     run.tracker.log_artifacts(prep.job.output_dir)
@@ -383,8 +387,9 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
                 t0 = time.perf_counter()
                 train_scores = model.score(datas[0].x_train)
                 member_test = test_scores if shared else model.score(datas[0].x_test)
+                member_val = val_scores if shared or val_scores is None else model.score(datas[0].x_val)
                 results.update(_ensemble_run(cfg, job, group, group_tags, how, datas[0], healthy, todo, seeds, runs,
-                                             member_test, train_scores, evals, fit_time,
+                                             member_test, member_val, train_scores, evals, fit_time,
                                              score_time + time.perf_counter() - t0, min_background, write_artifacts, prefix))
             elif make_ensemble:
                 print(f"{prefix}no ensemble run: fewer than 2 members finished", flush=True)
@@ -406,28 +411,36 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
     return results
 
 
-def _ensemble_run(cfg, job, group, group_tags, how, data, healthy, todo, seeds, runs, member_test, train_scores,
-                  evals, fit_time, score_time, min_background, write_artifacts, prefix) -> dict[str, dict[str, float]]:
+def _ensemble_run(cfg, job, group, group_tags, how, data, healthy, todo, seeds, runs, member_test, member_val,
+                  train_scores, evals, fit_time, score_time, min_background, write_artifacts, prefix) -> dict[str, dict[str, float]]:
     """The ``<model>-ensemble<N>`` run of the healthy members (indices into the trained members)."""
+    from oneclass.pipeline import test_metrics
+
     used = [seeds[todo[i]] for i in healthy]
+    # run name <model>-<dataset>-ensemble<N> (as <model>-<dataset>-seed<s>); the detector (model tag) <model>-ensemble<N>
     name = group.name.rsplit("-ensemble", 1)[0] + f"-ensemble{len(healthy)}"
-    tags = {**group.tags, **group_tags, "model": name, "seed": ",".join(map(str, used)), "ensemble": "true",
+    model = f"{group.tags['model']}-ensemble{len(healthy)}"
+    tags = {**group.tags, **group_tags, "model": model, "seed": ",".join(map(str, used)), "ensemble": "true",
             "ensemble_normalisation": how, "member_runs": ",".join(runs[todo[i]].run_id or "" for i in healthy)}
     if group.fingerprint:
         tags["config_fingerprint"] = group.fingerprint
-    out = job.output_dir / name
+    out = job.output_dir / model
     with group.tracker.start_run(name, tags=tags):
         job.run_id = group.tracker.run_id
         group.tracker.log_params(flatten(cfg))
         scores, constants = ensemble_scores(member_test[healthy], train_scores[healthy], how)
-        ev = evaluate(scores, data.y_test, min_background=min_background)
+        ev, test = test_metrics(cfg, data, scores, min_background)
+        val = {}
+        if member_val is not None:
+            val_scores, _ = ensemble_scores(member_val[healthy], train_scores[healthy], how)
+            val = evaluate(val_scores, data.y_val, min_background=1).metrics("val")
         write_artifacts(cfg, data, scores, ev, name, out)
         aucs = [evals[i].auc for i in healthy]
         sics = [evals[i].max_sic for i in healthy]
         (out / "ensemble.json").write_text(json.dumps({
             "normalisation": how, "seeds": used, "member_runs": [runs[todo[i]].run_id for i in healthy],
             "constants": constants, "member_auc": aucs, "member_max_sic": sics}, indent=2))
-        metrics = {**ev.metrics(), "fit_time_s": fit_time, "score_time_s": score_time, "members": float(len(healthy)),
+        metrics = {**test, **val, "fit_time_s": fit_time, "score_time_s": score_time, "members": float(len(healthy)),
                    "members_auc_mean": float(np.mean(aucs)), "members_auc_std": float(np.std(aucs)),
                    "members_max_sic_mean": float(np.mean(sics))}
         group.tracker.log_metrics(metrics)

@@ -8,20 +8,31 @@ basic launcher would skip later batches and ``on_multirun_end``; SLURM reports a
 job as COMPLETED anyway). Ctrl-C and preemption (KeyboardInterrupt / SystemExit) are recorded as
 ``killed`` and still propagate: submitit needs them to requeue.
 
-:class:`SweepCallback` (registered in ``conf/config.yaml`` under ``hydra.callbacks``) creates the
-tracking store and experiment in the launching process before any job starts, and at the end
+:class:`SweepCallback` (registered in ``conf/config.yaml`` under ``hydra.callbacks``) checks the
+launcher settings and creates the tracking store and experiment in the launching process before
+any job starts (a store that cannot be reached stops the sweep there, in one line), and at the end
 reads the status records, prints ``N finished, K failed`` with the failed jobs' overrides and
 exits with status 1 if any job failed or left no record.
+
+Ctrl-C in the launching process (:func:`interruptible`, wrapped around every multirun by the
+command line) ends the sweep the same way: jobs without a record are marked ``killed``, their
+MLflow runs still RUNNING are closed as KILLED, the summary is printed and the exit status is 130,
+without a traceback. ``resume=true`` then reruns exactly the jobs that did not finish.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import re
+import signal
+import sys
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +40,38 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 STATUS = "status.json"
+INTERRUPTED_EXIT = 130  # the shell's code for "ended by SIGINT"
 log = logging.getLogger(__name__)
+# the sweep this process launched (set by SweepCallback.on_multirun_start), for Ctrl-C
+_active: dict[str, Any] | None = None
 
 
 def _first_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:  # never a 5000-character path in a message
+        from oneclass.tracking import redact
+
+        return f"{exc.strerror}: {redact(str(exc.filename))}"
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def sweep_id(sweep_dir: str | os.PathLike) -> str:
+    """The ``sweep_id`` tag of a sweep's runs: folder name + hash of its absolute path."""
+    sweep_dir = str(Path(sweep_dir).resolve())
+    return f"{Path(sweep_dir).name}-{hashlib.sha1(sweep_dir.encode()).hexdigest()[:8]}"
+
+
+def kept_checkpoint(cfg: DictConfig, job: Any) -> Path | None:
+    """The resume checkpoint folder a failed job left behind (kept so a rerun resumes), if any."""
+    from oneclass import resume
+    from oneclass.pipeline import run_name
+
+    try:
+        fp = resume.fingerprint(cfg)
+        directory = resume.checkpoint_dir(job.launch_dir, run_name(cfg, job), fp) if fp else None
+    except Exception:
+        return None
+    return directory if directory is not None and directory.is_dir() else None
 
 
 def write_status(directory: Path, record: dict[str, Any]) -> None:
@@ -48,16 +85,21 @@ def run_job(cfg: DictConfig) -> dict[str, float] | None:
     """One multirun job: ``pipeline.run`` with its outcome written to ``status.json``; never raises
     an ``Exception`` (a failed job returns None)."""
     from oneclass.pipeline import JobInfo, run
+    from oneclass.tracking import call_stats, patient_store, reset_call_stats
 
+    reset_call_stats()
     job = JobInfo.current()
     record: dict[str, Any] = {"job_num": job.job_num, "overrides": job.overrides, "output_dir": str(job.output_dir),
                               "sweep_id": job.sweep_id, "started": time.time()}
     over = " ".join(job.overrides) or "(no overrides)"
     try:
-        metrics = run(cfg, job)
+        with patient_store():  # the sweep reached the store: a job starting during an outage waits for it
+            metrics = run(cfg, job)
     except Exception as exc:
         record.update(status="failed", error=_first_line(exc), error_type=type(exc).__name__,
                       traceback=traceback.format_exc())
+        if ckpt := kept_checkpoint(cfg, job):
+            record["checkpoint_dir"] = str(ckpt)
         print(f"[job {job.job_num}] {over}: FAILED: {_first_line(exc)}", flush=True)
         metrics = None
     except BaseException as exc:  # Ctrl-C, preemption: record, then let the launcher see it
@@ -66,7 +108,7 @@ def run_job(cfg: DictConfig) -> dict[str, float] | None:
     else:
         record.update(status=job.status or "finished", metrics=metrics)
     finally:
-        record.update(run_id=job.run_id, process=job.process, ended=time.time())
+        record.update(run_id=job.run_id, process=job.process, ended=time.time(), tracking_calls=call_stats())
         if job.members:  # a vectorised seed group: one run per member
             record["members"] = job.members
         try:
@@ -93,7 +135,7 @@ def job_dirs(sweep_dir: Path) -> list[Path]:
     return sorted(p.parent.parent for p in Path(sweep_dir).rglob(".hydra/overrides.yaml") if ".submitit" not in p.parts)
 
 
-def summarize(sweep_dir: Path) -> tuple[str, int]:
+def summarize(sweep_dir: Path, interrupted: bool = False) -> tuple[str, int]:
     """The end-of-sweep report and the number of jobs that did not finish."""
     records = read_statuses(sweep_dir)
     seen = {str(Path(r.get("output_dir", "")).resolve()) for r in records}
@@ -105,8 +147,11 @@ def summarize(sweep_dir: Path) -> tuple[str, int]:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     finished = counts.get("finished", 0)
     skipped = counts.get("skipped", 0)
+    killed = counts.get("killed", 0)
     bad = [r for r in records if r["status"] not in ("finished", "skipped")]
-    line = f"sweep: {len(records)} jobs: {finished} finished, {len(bad)} failed"
+    line = f"sweep: {len(records)} jobs: {finished} finished, {len(bad) - killed} failed"
+    if killed:
+        line += f", {killed} killed"
     members = [m for r in records for m in r.get("members") or []]
     if members:  # vectorised seed groups (hydra/sweeper=seed_batch): one run per seed
         status = [m.get("status") for m in members]
@@ -115,12 +160,113 @@ def summarize(sweep_dir: Path) -> tuple[str, int]:
                  f"{len(status) - status.count('finished') - status.count('skipped')} failed)")
     if skipped:
         line += f", {skipped} skipped (already FINISHED, resume=true)"
+    if interrupted:
+        line += " (interrupted: jobs not started yet are not counted)"
     lines = [line]
     for r in bad:
         over = " ".join(r.get("overrides") or []) or "(no overrides)"
-        lines.append(f"  FAILED job {r.get('job_num', '?')} [{over}]: {r.get('error', r['status'])}  ({r.get('output_dir')})")
+        word = "KILLED" if r["status"] == "killed" else "FAILED"
+        lines.append(f"  {word} job {r.get('job_num', '?')} [{over}]: {r.get('error', r['status'])}  ({r.get('output_dir')})")
+    kept = sorted({r["checkpoint_dir"] for r in bad if r.get("checkpoint_dir") and Path(r["checkpoint_dir"]).is_dir()})
+    if kept:
+        lines.append(f"  training checkpoints kept for a rerun (delete them if you change the config): {' '.join(kept)}")
+    if bad:
+        lines.append("  to run only the jobs that did not finish: the same command with resume=true")
     lines.append(f"  job folders (logs, status.json): {sweep_dir}")
     return "\n".join(lines), len(bad)
+
+
+def _job_record(directory: Path) -> dict[str, Any]:
+    """What a job folder says about itself without a status.json (its overrides and number)."""
+    record: dict[str, Any] = {"output_dir": str(directory)}
+    try:
+        from omegaconf import OmegaConf
+
+        record["overrides"] = list(OmegaConf.load(directory / ".hydra" / "overrides.yaml"))
+        record["job_num"] = int(OmegaConf.load(directory / ".hydra" / "hydra.yaml").hydra.job.num)
+    except Exception:
+        pass
+    return record
+
+
+def close_interrupted(sweep_dir: Path, logger_cfg: Any, timeout_s: float = 10.0) -> int:
+    """After Ctrl-C: jobs without a record become ``killed``; runs of this sweep still RUNNING in the
+    store become KILLED. Returns the number of runs closed."""
+    for d in job_dirs(sweep_dir):
+        if not (d / STATUS).is_file():
+            write_status(d, {**_job_record(d), "status": "killed", "error": "interrupted (Ctrl-C) before the job recorded its outcome",
+                             "error_type": "KeyboardInterrupt", "ended": time.time()})
+    if logger_cfg is None or "MlflowTracker" not in str(logger_cfg.get("_target_", "")):
+        return 0
+    from mlflow.entities import RunTag
+
+    from oneclass.config import build
+    from oneclass.tracking import open_client, retry
+
+    tracker = build(logger_cfg, "logger", root_dir=Path.cwd())
+    client = open_client(tracker.tracking_uri)
+    with tracker._http_bounds(timeout_s):
+        ids = [e.experiment_id for e in retry(client.search_experiments, timeout_s=timeout_s)]
+        runs = retry(client.search_runs, ids, filter_string=f"tags.sweep_id = '{sweep_id(sweep_dir)}' and attributes.status = 'RUNNING'",
+                     max_results=5000, timeout_s=timeout_s) if ids else []
+        for run in runs:
+            tags = [RunTag("error", "interrupted (Ctrl-C) while the job ran; rerun with resume=true"), RunTag("error_type", "KeyboardInterrupt")]
+            retry(client.log_batch, run.info.run_id, tags=tags, timeout_s=timeout_s)
+            retry(client.set_terminated, run.info.run_id, status="KILLED", timeout_s=timeout_s)
+    return len(runs)
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Around a multirun in the launching process: Ctrl-C ends it with the summary (jobs killed,
+    their runs KILLED) and exit status 130 instead of a traceback."""
+    interrupted = []
+
+    def on_sigint(signum, frame):
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    except (KeyboardInterrupt, SystemExit) as exc:
+        # Lightning turns Ctrl-C inside a job of the basic launcher into SystemExit(1)
+        if isinstance(exc, SystemExit) and not interrupted:
+            raise
+        _finish_interrupted()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _finish_interrupted() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+    active = _active
+    print("\ninterrupted (Ctrl-C): closing the sweep", file=sys.stderr, flush=True)
+    if active is None:
+        raise SystemExit(INTERRUPTED_EXIT)
+    try:
+        close_interrupted(active["sweep_dir"], active["logger"], active["timeout_s"])
+    except Exception as exc:
+        print(f"could not close the sweep's MLflow runs: {_first_line(exc)}", file=sys.stderr, flush=True)
+    text, _ = summarize(active["sweep_dir"], interrupted=True)
+    print(text, flush=True)
+    raise SystemExit(INTERRUPTED_EXIT)
+
+
+def check_launcher(config: DictConfig) -> None:
+    """Launcher settings that would otherwise fail inside the launcher with a traceback."""
+    from oneclass.errors import ConfigError
+
+    launcher = config.hydra.get("launcher") or {}
+    if "JoblibLauncher" in str(launcher.get("_target_", "")):
+        n = launcher.get("n_jobs")
+        if isinstance(n, bool) or not isinstance(n, int) or n == 0:
+            raise ConfigError(f"hydra.launcher.n_jobs must be a non-zero integer: the number of parallel jobs "
+                              f"(-1 = one per core), got {n!r}")
 
 
 # --------------------------------------------------------------------------- seed groups
@@ -184,23 +330,43 @@ def seed_groups(points: list[list[str]], max_batch: int | None,
 
 
 class SweepCallback(Callback):
-    """Hydra callback: prepares the store before a multirun; summary and exit status after it."""
+    """Hydra callback: prepares the store before a multirun; summary, the MLflow UI link to the
+    sweep's runs and the exit status after it."""
+
+    tracker = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from omegaconf import OmegaConf
 
         from oneclass.config import build
+        from oneclass.errors import ConfigError, OneClassError
 
+        global _active
+        try:
+            check_launcher(config)
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
+        logger_cfg = None
         try:
             logger_cfg = OmegaConf.create(OmegaConf.to_container(config.logger, resolve=True))
             tracker = build(logger_cfg, "logger", root_dir=Path.cwd())
-            tracker.prepare()
+            tracker.prepare()  # under the store lock, bounded by logger.connect_timeout_s
+            self.tracker = tracker
+        except OneClassError as exc:  # every job would fail the same way: stop here, in one line
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(1) from None
         except Exception as exc:  # jobs report it in their own runs; the sweep must not stop here
             log.warning("could not prepare the tracking store before the sweep: %s", _first_line(exc))
+        timeout_s = float(logger_cfg.get("connect_timeout_s", 10) if logger_cfg is not None else 10)
+        _active = {"sweep_dir": Path(str(config.hydra.sweep.dir)).resolve(), "logger": logger_cfg, "timeout_s": timeout_s}
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
         text, n_bad = summarize(sweep_dir)
         print(text, flush=True)
+        sweep_id = next((r["sweep_id"] for r in read_statuses(sweep_dir) if r.get("sweep_id")), None)
+        if sweep_id and getattr(self.tracker, "experiment_id", None) is not None:
+            print(self.tracker.describe(sweep_id), flush=True)
         if n_bad:
             raise SystemExit(1)

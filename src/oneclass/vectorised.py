@@ -46,7 +46,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from oneclass.errors import ConfigError, TrainingError
-from oneclass.models.base import LightningDetector, check_input
+from oneclass.models.base import LightningDetector, check_input, has_batch_norm, score_chunk
+from oneclass.models.pretrain import PretrainHooks
 
 # config names of the supported detectors (conf/model/), for messages
 SUPPORTED_TEXT = "ocdn, logreg (OCDN), ae (Autoencoder), deepsvdd and deepsvdd_soft (DeepSVDD)"
@@ -61,12 +62,38 @@ def supported_classes() -> tuple[type, ...]:
     return (OCDN, Autoencoder, DeepSVDD)
 
 
-def unsupported_reason(model_cls: Any) -> str | None:
-    """Why a model class cannot be trained vectorised; None if it can (its net is checked when stacked)."""
-    if not (isinstance(model_cls, type) and issubclass(model_cls, supported_classes())):
+def dense_net_classes() -> tuple[type, ...]:
+    from oneclass.nets.dense import MLP, DenseEncoder, SVDDMLP
+
+    return (MLP, DenseEncoder, SVDDMLP)
+
+
+def unsupported_reason(model_cls: Any, net_cls: Any = None) -> str | None:
+    """Why a model class (with its ``model.net`` class, when the config names one) cannot be trained
+    vectorised; None if it can. Other nets than the dense ones are checked when stacked."""
+    # the classes themselves: a subclass may train differently (Supervised(OCDN) takes labels)
+    if model_cls not in supported_classes():
         name = getattr(model_cls, "__name__", str(model_cls))
         return f"vectorised seed training supports {SUPPORTED_TEXT}, not {name}"
+    if net_cls is not None and not (isinstance(net_cls, type) and issubclass(net_cls, dense_net_classes())):
+        name = getattr(net_cls, "__name__", str(net_cls))
+        return (f"vectorised seed training supports {SUPPORTED_TEXT} on dense nets (model/net=mlp, dense_ae, "
+                f"svdd_mlp, paper_fc), not model.net {name}")
     return None
+
+
+def config_reason(model_cfg: Any) -> str | None:
+    """:func:`unsupported_reason` of a ``model`` config node (its ``_target_`` and ``net._target_``);
+    None when it can be vectorised or its classes cannot be found (the job reports that)."""
+    from hydra.utils import get_class
+
+    try:
+        model_cls = get_class(str(model_cfg.get("_target_")))
+        net = model_cfg.get("net")
+        net_cls = get_class(str(net.get("_target_"))) if net is not None and net.get("_target_") else None
+    except Exception:
+        return None
+    return unsupported_reason(model_cls, net_cls)
 
 
 def check_supported(detector: Any, where: str = "model") -> None:
@@ -109,6 +136,8 @@ class StackedLinear(nn.Module):
 class StackedBatchNorm1d(nn.Module):
     """N ``BatchNorm1d`` layers on ``(N, B, C)``: per-member batch statistics and running averages,
     computed by one ``batch_norm`` over the N x C channels (exactly torch's BatchNorm1d per member)."""
+
+    batch_norm = True  # for oneclass.models.base.has_batch_norm
 
     def __init__(self, layers: Sequence[nn.BatchNorm1d]) -> None:
         super().__init__()
@@ -276,7 +305,11 @@ class VectorisedDetector:
         self._dropout_generators: list[torch.Generator] = generators
         self.register_buffer("alive", torch.ones(self.n_members, dtype=torch.bool))
         self.failures: dict[int, str] = {}
-        self.eval_chunk = max(1024, LightningDetector.eval_chunk // self.n_members)
+
+    @property
+    def eval_chunk(self) -> int:
+        """Events per member in one evaluation pass: a single model's chunk shared by the members."""
+        return max(1, score_chunk(self.input_shape) // self.n_members)
 
     def _shared_input(self, x: Any) -> bool:
         shape = tuple(self.input_shape)
@@ -333,7 +366,11 @@ class VectorisedDetector:
         max_steps = self.trainer.max_steps
         total = None
         count = 0
+        if self._batch_norm is None:
+            self._batch_norm = has_batch_norm(self)
         for batch in block.split(self.batch_size, dim=1):
+            if batch.shape[1] == 1 and self._batch_norm:  # as LightningDetector: BatchNorm cannot train on one row
+                continue
             losses = self.training_loss(batch)
             objective = losses.sum() if not self.failures else torch.where(self.alive, losses, torch.zeros_like(losses)).sum()
             opt.zero_grad()
@@ -378,34 +415,9 @@ class VectorisedDetector:
         self.alive[k] = False
         self.failures[int(k)] = message
 
-    # ------------------------------------------------------------------ Deep SVDD pretraining hooks
-    def pretraining_decoder(self) -> nn.Module:
-        """The members' decoders, each built from its member's random state exactly as its single-seed
-        job builds it (the member's generator continues afterwards), stacked."""
-        decoders = []
-        for k, member in enumerate(self._members):
-            with torch.random.fork_rng(devices=[]):
-                torch.set_rng_state(self.generators[k].get_state())
-                decoders.append(member.net.decoder())
-                self.generators[k].set_state(torch.get_rng_state())
-        decoder = stack_modules(decoders, "decoder")
-        for m in decoder.modules():
-            if isinstance(m, StackedDropout):
-                m.generators = self._dropout_generators
-        return decoder
-
-    def pretraining_batches(self, x: torch.Tensor) -> MemberBatches:
-        return MemberBatches(x, self.batch_size, self.generators, self._shared_input(x))
-
-    def pretraining_objective(self, loss: torch.Tensor) -> torch.Tensor:
-        return loss.sum() if not self.failures else torch.where(self.alive, loss, torch.zeros_like(loss)).sum()
-
-    def check_pretraining_loss(self, mean: torch.Tensor, epoch: int) -> None:
-        for k, value in enumerate(mean.tolist()):
-            if bool(self.alive[k]) and not math.isfinite(value):
-                self.fail_member(k, f"{self.model_name} pretraining loss is {value} in epoch {epoch}; lower model.pretrain_lr")
-        if not bool(self.alive.any()):
-            raise TrainingError(f"all {self.n_members} vectorised members failed; seed {self.seeds[0]}: {self.failures[0]}")
+    # ------------------------------------------------------------------ Deep SVDD pretraining
+    def pretraining_hooks(self) -> "MemberPretraining":
+        return MemberPretraining(self)
 
     # ------------------------------------------------------------------ checkpoint
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -466,6 +478,45 @@ class VectorisedDetector:
         return model
 
 
+class MemberPretraining(PretrainHooks):
+    """The shared autoencoder pretraining loop (:func:`oneclass.models.pretrain.pretrain_autoencoder`)
+    for stacked members: each member's decoder built from its own random state exactly as its
+    single-seed job builds it, its own batch order, the sum of the living members' losses, and a
+    member whose epoch loss is not finite failed alone."""
+
+    def __init__(self, group: VectorisedDetector) -> None:
+        super().__init__(len(group.input_shape), group.model_name)
+        self.group = group
+
+    def decoder(self, net: nn.Module) -> nn.Module:
+        group, decoders = self.group, []
+        for k, member in enumerate(group._members):
+            with torch.random.fork_rng(devices=[]):
+                torch.set_rng_state(group.generators[k].get_state())
+                decoders.append(member.net.decoder())
+                group.generators[k].set_state(torch.get_rng_state())
+        decoder = stack_modules(decoders, "decoder")
+        for m in decoder.modules():
+            if isinstance(m, StackedDropout):
+                m.generators = group._dropout_generators
+        return decoder
+
+    def batches(self, x: torch.Tensor, batch_size: int) -> MemberBatches:
+        return MemberBatches(x, batch_size, self.group.generators, self.group._shared_input(x))
+
+    def objective(self, loss: torch.Tensor) -> torch.Tensor:
+        group = self.group
+        return loss.sum() if not group.failures else torch.where(group.alive, loss, torch.zeros_like(loss)).sum()
+
+    def check(self, mean: torch.Tensor, epoch: int) -> None:
+        group = self.group
+        for k, value in enumerate(mean.tolist()):
+            if bool(group.alive[k]) and not math.isfinite(value):
+                group.fail_member(k, f"{self.model} pretraining loss is {value} in epoch {epoch}; lower model.pretrain_lr")
+        if not bool(group.alive.any()):
+            raise TrainingError(f"all {group.n_members} vectorised members failed; seed {group.seeds[0]}: {group.failures[0]}")
+
+
 _CLASSES: dict[type, type] = {}
 
 
@@ -506,5 +557,5 @@ def member_generator() -> torch.Generator:
     return g
 
 
-__all__ = ["MemberBatches", "StackedBatchNorm1d", "StackedDropout", "StackedLinear", "VectorisedDetector",
-           "check_supported", "member_generator", "stack", "stack_modules", "unsupported_reason", "SUPPORTED_TEXT"]
+__all__ = ["MemberBatches", "MemberPretraining", "StackedBatchNorm1d", "StackedDropout", "StackedLinear", "VectorisedDetector",
+           "check_supported", "config_reason", "member_generator", "stack", "stack_modules", "unsupported_reason", "SUPPORTED_TEXT"]

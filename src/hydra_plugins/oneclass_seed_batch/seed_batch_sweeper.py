@@ -42,11 +42,12 @@ class SeedBatchSweeper(BasicSweeper):
         """Why the model of this sweep point cannot be vectorised (None: it can)."""
         from hydra.utils import get_class
 
-        from oneclass.vectorised import unsupported_reason
+        from oneclass.vectorised import config_reason
 
         try:
             cfg: Any = self.hydra_context.config_loader.load_sweep_config(master_config=self.config,
                                                                           sweep_overrides=list(point))
-            return unsupported_reason(get_class(str(cfg.model._target_)))
+            get_class(str(cfg.model._target_))  # a model that cannot be found: its note says so
+            return config_reason(cfg.model)
         except Exception as exc:  # the job itself will report a config that does not compose
             return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

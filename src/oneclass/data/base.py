@@ -29,6 +29,12 @@ class DataBundle:
     test_index : (n_test,) int64, each test row's index in its source (file row, image number),
         so a score can be traced back to its event or image; None = 0..n_test-1.
     info : extra facts worth logging (counts, selections, preprocessing statistics).
+    y_train : labels of the training rows (1 = signal put there by contamination), for supervised
+        baselines only; one-class detectors never see them. None = all background.
+    test_aux : per-test-event arrays saved beside the scores, e.g. ``{"mjj": ...}`` (raw dijet mass
+        in TeV, for the mass-sculpting metrics).
+    x_val, y_val : an optional labelled validation split (held-out normals + anomalies, never test
+        rows) for model selection (the Optuna sweeper's objective); None = no validation split.
     """
 
     name: str
@@ -38,9 +44,27 @@ class DataBundle:
     feature_names: tuple[str, ...] | None = None
     info: dict[str, Any] = field(default_factory=dict)
     test_index: np.ndarray | None = None
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+    test_aux: dict[str, np.ndarray] = field(default_factory=dict)
+    y_train: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         where = f"dataset '{self.name}'"
+        if self.y_train is not None and np.shape(self.y_train) != (len(self.x_train),):
+            raise DataError(f"{where}: {np.shape(self.y_train)} training labels for {len(self.x_train)} training events")
+        for key, values in self.test_aux.items():
+            if np.shape(values) != (len(self.x_test),):
+                raise DataError(f"{where}: test_aux[{key!r}] has shape {np.shape(values)} for {len(self.x_test)} test events")
+        if (self.x_val is None) != (self.y_val is None):
+            raise DataError(f"{where}: a validation split needs both x_val and y_val")
+        if self.x_val is not None:
+            if self.x_val.shape[1:] != self.x_train.shape[1:] or self.y_val.shape != (len(self.x_val),):
+                raise DataError(f"{where}: validation events of shape {self.x_val.shape} with {self.y_val.shape} labels "
+                                f"do not match the training events {self.x_train.shape[1:]}")
+            if set(np.unique(self.y_val).tolist()) != {0, 1}:
+                raise DataError(f"{where}: the validation split needs both background and signal events; "
+                                "raise dataset.n_val / dataset.n_val_signal")
         for split, x in (("training", self.x_train), ("test", self.x_test)):
             if x.ndim < 2:
                 raise DataError(f"{where}: {split} data must be (events, features) or (images, *shape), got shape {x.shape}")
@@ -92,3 +116,10 @@ class Dataset(ABC):
     @abstractmethod
     def load(self, seed: int) -> DataBundle:
         """Return the training and test arrays for a run with this seed."""
+
+    def score_rows(self, path: str, info: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Every usable event of another file of this kind, selected and preprocessed as the run whose
+        data facts are ``info`` (its ``data_info.json``): ``(x, labels or None, row index)``.
+        Used by ``oneclass score``; datasets that are not files do not support it."""
+        raise DataError(f"dataset '{self.name}' ({type(self).__name__}) cannot score other files; "
+                        "`oneclass score` works with runs on file datasets such as lhco")

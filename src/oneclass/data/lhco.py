@@ -22,6 +22,7 @@ event (or the last ``n_test_signal``). The split never depends on the run's seed
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from collections.abc import Sequence
@@ -33,7 +34,8 @@ import numpy as np
 from oneclass.config import require_number
 from oneclass.data.base import DataBundle, Dataset
 from oneclass.data.paths import data_dir, resolve
-from oneclass.data.splits import SCALINGS, contamination, one_class_split, optional_count, scale, split_seed_of
+from oneclass.data.splits import (SCALINGS, Scaler, contamination, one_class_split, optional_count, split_seed_of,
+                                  validation_counts)
 from oneclass.errors import ConfigError, DataError, first_line
 
 log = logging.getLogger(__name__)
@@ -132,6 +134,9 @@ def _read_hdf5(path: Path, key: str | None) -> tuple[np.ndarray, np.ndarray]:
     try:
         with pd.HDFStore(path, mode="r") as store:
             keys = [k.lstrip("/") for k in store.keys()]
+            if not keys:
+                raise DataError(f"{path}: the HDF5 file holds no pandas table; it is not an LHCO features file "
+                                f"(get the official one with `oneclass download lhco`)")
             if key is None:
                 if len(keys) == 1:
                     key = keys[0]
@@ -215,6 +220,9 @@ class LHCO(Dataset):
         statistics from the training set only.
     drop_nan : drop events with NaN or infinite values (the count is logged) instead of failing.
     hdf_key : HDF5 table name; None = the only table, or ``df``.
+    n_val, n_val_signal : a labelled validation split for model selection (background events after
+        the training ones, signal events after the training contamination; never test events);
+        ``n_val_signal`` None = ``n_val``. 0 = none (the paper).
     """
 
     def __init__(
@@ -235,6 +243,8 @@ class LHCO(Dataset):
         preprocess: str = "none",
         drop_nan: bool = False,
         hdf_key: str | None = None,
+        n_val: int = 0,
+        n_val_signal: int | None = None,
     ) -> None:
         self.name = name
         self.path = None if path is None else str(path)
@@ -253,6 +263,7 @@ class LHCO(Dataset):
         self.n_train = optional_count(n_train, "dataset.n_train")
         self.n_test_background = optional_count(n_test_background, "dataset.n_test_background")
         self.n_test_signal = optional_count(n_test_signal, "dataset.n_test_signal")
+        self.n_val, self.n_val_signal = validation_counts(n_val, n_val_signal)
         self.split_seed = split_seed_of(split_seed)
         self.train_signal_fraction = contamination(train_signal_fraction)
         if isinstance(features, str) or not features:
@@ -314,6 +325,19 @@ class LHCO(Dataset):
                             f"check the column order ({' '.join(NPY_COLUMNS)} for .npy)")
         return x, labels.astype(np.int8), rows, info
 
+    def score_rows(self, path: str, info: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every event of ``path`` in this dataset's mjj region and features, scaled with the run's
+        training statistics from ``info`` (see :meth:`Dataset.score_rows`)."""
+        other = copy.copy(self)
+        other.path = str(path)
+        x, labels, rows, _ = other.read()
+        inside = self.region_mask(x[:, 0])
+        if not inside.any():
+            raise DataError(f"{path}: no events in {self.region_text()}, the run's selection")
+        cols = [FEATURES.index(name) for name in self.features]
+        scaler = Scaler.from_info(info)
+        return scaler.transform(x[inside][:, cols]).astype(np.float32), labels[inside], rows[inside]
+
     def load(self, seed: int) -> DataBundle:
         """Training and test arrays. ``seed`` (the run's seed) is deliberately unused: the split
         depends only on the file and ``split_seed``, so a seed sweep varies only the training."""
@@ -330,11 +354,14 @@ class LHCO(Dataset):
         selected = np.flatnonzero(inside)
         split = one_class_split(labels[selected], n_train=self.n_train, n_test_normal=self.n_test_background,
                                 n_test_anomaly=self.n_test_signal, train_anomaly_fraction=self.train_signal_fraction,
-                                split_seed=self.split_seed, where=f"{path}: {self.region_text()}")
+                                split_seed=self.split_seed, where=f"{path}: {self.region_text()}",
+                                n_val_normal=self.n_val, n_val_anomaly=self.n_val_signal)
         cols = [FEATURES.index(name) for name in self.features]
         train_rows, test_rows = selected[split.train], selected[split.test]
         # rows first, then columns (the memory layout, and so float reductions, of earlier versions)
-        x_train, x_test, stats = scale(x[train_rows][:, cols], x[test_rows][:, cols], self.preprocess)
+        scaler = Scaler.fit(x[train_rows][:, cols], self.preprocess)
+        x_train, x_test, stats = scaler.transform(x[train_rows][:, cols]), scaler.transform(x[test_rows][:, cols]), scaler.stats()
+        x_val = None if split.val is None else scaler.transform(x[selected[split.val]][:, cols]).astype(np.float32)
 
         info.update({"region": self.region, **split.info, "preprocess": self.preprocess, **stats})
         log.info("LHCO %s: %s, %d background + %d signal selected; train %d background + %d signal, "
@@ -349,4 +376,8 @@ class LHCO(Dataset):
             feature_names=self.features,
             info=info,
             test_index=rows[test_rows],
+            x_val=x_val,
+            y_val=split.y_val,
+            test_aux={"mjj": x[test_rows, 0].copy()},  # raw TeV, whatever the features and scaling
+            y_train=labels[train_rows],
         )

@@ -4,7 +4,7 @@ The OCDN paper's architecture (appendix, built in Keras by the authors), the def
 (:class:`oneclass.nets.DenseEncoder`): encoder Dense(512, ReLU) -> BatchNorm -> Dense(512, ReLU)
 -> Dense(2); decoder Dense(512, ReLU) -> Dense(512, ReLU) -> Dense(n_features); MSE loss, Adam
 lr 1e-3. Any net with a ``decoder()`` works (e.g. a convolutional one on images: the DCAE
-baseline of Ruff et al.).
+baseline of Ruff et al., trained with their summed squared error, ``loss=sse``).
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ import torch.nn.functional as F
 from oneclass import nets
 from oneclass.errors import ConfigError
 from oneclass.models.base import LightningDetector
+from oneclass.models.pretrain import sse_loss
 
 INITS = ("glorot", "torch")
+LOSSES = ("mse", "sse")
 
 
 class Autoencoder(LightningDetector):
@@ -30,6 +32,9 @@ class Autoencoder(LightningDetector):
         the decoder and its ``rep_dim`` the bottleneck (paper: DenseEncoder [512, 512] -> 2).
     init : ``glorot`` (Keras default, as in the authors' code) or ``torch``; applies to Linear
         layers.
+    loss : ``mse`` (mean over all values: Keras' mean_squared_error, the OCDN paper) or ``sse``
+        (squared error summed over each event's values, averaged over the batch: Ruff et al.'s
+        DCAE). They differ by the factor n_features, which matters against ``weight_decay``.
     Other parameters: :class:`~oneclass.models.base.LightningDetector`.
     """
 
@@ -41,6 +46,7 @@ class Autoencoder(LightningDetector):
         batch_size: int = 32,
         weight_decay: float = 0.0,
         init: str = "glorot",
+        loss: str = "mse",
         batches_per_step: int | None = None,
         optimizer: Any = None,
         scheduler: Any = None,
@@ -52,6 +58,9 @@ class Autoencoder(LightningDetector):
                          scheduler=scheduler, lr_milestones=lr_milestones)
         if init not in INITS:
             raise ConfigError(f"model.init must be 'glorot' or 'torch', got {init!r}")
+        if loss not in LOSSES:
+            raise ConfigError(f"model.loss must be 'mse' or 'sse', got {loss!r}")
+        self.loss = loss
         self.save_hyperparameters()
         self.encoder = nets.make(net, self.input_shape, nets.DenseEncoder)
         if not callable(getattr(self.encoder, "decoder", None)):
@@ -69,7 +78,9 @@ class Autoencoder(LightningDetector):
         return (x - self.reconstruct(x)).flatten(-len(self.input_shape)).norm(dim=-1)
 
     def training_loss(self, x: torch.Tensor) -> torch.Tensor:
-        """MSE over the batch's events and features: a scalar, or one per member for a stacked
-        batch (members, B, *input_shape)."""
-        recon = self.reconstruct(x)
-        return F.mse_loss(recon, x, reduction="none").flatten(-1 - len(self.input_shape)).mean(dim=-1)
+        """The batch's reconstruction loss (``mse`` or ``sse``): a scalar, or one per member for a
+        stacked batch (members, B, *input_shape)."""
+        x_hat = self.reconstruct(x)
+        if self.loss == "sse":
+            return sse_loss(x_hat, x, len(self.input_shape))
+        return F.mse_loss(x_hat, x, reduction="none").flatten(-1 - len(self.input_shape)).mean(dim=-1)

@@ -167,6 +167,7 @@ class LightningDetector(L.LightningModule):
         self._loss_sum: torch.Tensor | None = None
         self._loss_count = 0
         self._train_x: torch.Tensor | None = None
+        self._batch_norm: bool | None = None  # whether the module has BatchNorm layers (first training step)
 
     # Injected objects (net, optimizer and scheduler partials) are saved in the checkpoint's
     # hyperparameters as plain ``{"_target_": ..., **arguments}`` specs, so a checkpoint loads with
@@ -190,8 +191,10 @@ class LightningDetector(L.LightningModule):
     # what ``score`` returns, for figures (the OCDN: ``logit``)
     score_name = "score"
 
-    # Events per forward pass when a whole set is evaluated (scoring, Deep SVDD's centre).
-    eval_chunk = 65536
+    @property
+    def eval_chunk(self) -> int:
+        """Events per forward pass when a whole set is evaluated (scoring, Deep SVDD's centre): :func:`score_chunk`."""
+        return score_chunk(self.input_shape)
 
     def event_chunks(self, x: torch.Tensor, size: int | None = None) -> tuple[torch.Tensor, ...]:
         """``x`` split into chunks of at most ``size`` (default ``eval_chunk``) events along its event
@@ -214,6 +217,10 @@ class LightningDetector(L.LightningModule):
             raise ConfigError(f"{type(self).__name__} is a Lightning model and needs a trainer (conf/trainer)")
         x = np.asarray(x)
         self.check_training_input(x)
+        return self._train_on(x, trainer, ckpt_path)
+
+    def _train_on(self, x: np.ndarray, trainer: L.Trainer, ckpt_path: str | None) -> "LightningDetector":
+        """Train on the rows of ``x`` (moved to the trainer's device once), in :meth:`training_batches`."""
         device = trainer.strategy.root_device
         self._train_x = torch.as_tensor(x, dtype=torch.float32, device=device)
         batches = self.training_batches(self._train_x)
@@ -233,8 +240,10 @@ class LightningDetector(L.LightningModule):
         return TensorBatches(x, batch_size=self.batch_size * self.batches_per_step, shuffle=True)
 
     @torch.no_grad()
-    def score(self, x: np.ndarray, batch_size: int = 65536) -> np.ndarray:
-        """Scores of ``x`` (n, d) as float64, computed in eval mode in chunks of ``batch_size``."""
+    def score(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """Scores of ``x`` (n, d) as float64, computed in eval mode in chunks of ``batch_size``
+        (default :func:`score_chunk`: fewer events per chunk for larger inputs)."""
+        batch_size = batch_size or score_chunk(self.input_shape)
         was_training = self.training
         self.eval()
         try:
@@ -288,7 +297,13 @@ class LightningDetector(L.LightningModule):
         max_steps = self.trainer.max_steps
         total = None
         count = 0
+        if self._batch_norm is None:
+            self._batch_norm = has_batch_norm(self)
         for batch in block.split(self.batch_size):
+            if batch.shape[0] == 1 and self._batch_norm:
+                # BatchNorm cannot normalise a single row in training mode: the epoch's last batch of
+                # one row (n = k * batch_size + 1) is skipped, as DataLoader(drop_last=True) would
+                continue
             loss = self.training_loss(batch)
             opt.zero_grad()
             self.manual_backward(loss)
@@ -344,6 +359,20 @@ class LightningDetector(L.LightningModule):
         return self._train_x
 
 
+def has_batch_norm(module: torch.nn.Module) -> bool:
+    """Whether ``module`` has BatchNorm layers (which cannot train on a batch of one row), stacked
+    members' ones included (:class:`oneclass.vectorised.StackedBatchNorm1d`)."""
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) or getattr(m, "batch_norm", False)
+               for m in module.modules())
+
+
+def score_chunk(input_shape: Sequence[int], values: int = 1 << 22, most: int = 65536) -> int:
+    """Events per chunk when a whole array is pushed through a network without gradients: about
+    ``values`` input values (4M: 5,300 MNIST or 1,400 CIFAR-10 images, whose first convolutions'
+    outputs then take ~150 MB), at most ``most`` events."""
+    return max(1, min(most, values // max(1, int(np.prod(input_shape)))))
+
+
 def check_input(model: str, x: np.ndarray, input_shape: tuple[int, ...]) -> None:
     """One line when ``x`` is not ``(n, *input_shape)``, naming flat-vs-image mix-ups."""
     if tuple(x.shape[1:]) == tuple(input_shape) and x.ndim >= 2:
@@ -361,4 +390,5 @@ def flatten_input(model: str, x: Any, input_shape: tuple[int, ...]) -> np.ndarra
     return x.reshape(len(x), -1)
 
 
-__all__ = ["Detector", "LightningDetector", "check_input", "flatten_input", "input_shape_of", "optimizer_class", "spec_of", "from_spec"]
+__all__ = ["Detector", "LightningDetector", "check_input", "flatten_input", "from_spec", "has_batch_norm", "input_shape_of",
+           "optimizer_class", "score_chunk", "spec_of"]

@@ -18,7 +18,9 @@ The network is injected (``model.net``, ``conf/model/net/``): any net of the
 :mod:`oneclass.nets` contract. Ruff's rules are enforced: no bias terms (a bias lets phi map
 everything onto c) and no bounded activations; ``allow_bias=true`` admits the OCDN authors'
 ``paper_fc`` network for the reproduction of their LHCO numbers. Pretraining trains the net as
-the encoder of an autoencoder whose decoder is the net's ``decoder()``.
+the encoder of an autoencoder whose decoder is the net's ``decoder()``, with the reference's loss
+(squared error summed over each event's values, averaged over the batch;
+:mod:`oneclass.models.pretrain`).
 """
 
 from __future__ import annotations
@@ -32,10 +34,10 @@ from torch import nn
 
 from oneclass import nets
 from oneclass.config import require_fraction, require_int, require_positive
-from oneclass.errors import ConfigError, TrainingError
+from oneclass.errors import ConfigError
 from oneclass.models.base import LightningDetector, milestones
+from oneclass.models.pretrain import PretrainHooks, pretrain_autoencoder
 from oneclass.nets.base import BOUNDED
-from oneclass.training import TensorBatches
 
 OBJECTIVES = ("one-class", "soft-boundary")
 RADIUS_UPDATES = ("batch", "epoch")
@@ -206,54 +208,22 @@ class DeepSVDD(LightningDetector):
         return self.c
 
     def pretrain_autoencoder(self, x: torch.Tensor) -> list[float]:
-        """Train ``self.net`` as the encoder of its mirrored autoencoder (MSE, the configured optimizer)
-        for ``pretrain_epochs``.
+        """Train ``self.net`` as the encoder of its mirrored autoencoder for ``pretrain_epochs``
+        (:func:`oneclass.models.pretrain.pretrain_autoencoder`: the reference's summed squared
+        error, the configured optimizer at ``pretrain_lr`` / ``pretrain_weight_decay``, the
+        model's :meth:`pretraining_hooks`)."""
+        milestones = self.pretrain_lr_milestones
+        return pretrain_autoencoder(
+            self.net, x, epochs=self.pretrain_epochs, batch_size=self.batch_size, model="DeepSVDD",
+            make_optimizer=lambda params: self.make_optimizer(params, lr=self.pretrain_lr,
+                                                              weight_decay=self.pretrain_weight_decay),
+            make_scheduler=(lambda opt: self.make_scheduler(opt, milestones)) if milestones else None,
+            hooks=self.pretraining_hooks())
 
-        A plain loop over the same shuffled tensor batches as the main training: a Trainer cannot
-        be re-entered from inside its own ``fit``, and a second Trainer would have to copy the
-        first one's device/precision set-up; the loop runs on the data's device with the run's
-        seeded generator. The decoder is discarded afterwards (it is not part of the checkpoint).
-        """
-        decoder = self.pretraining_decoder().to(x.device)
-        params = list(self.net.parameters()) + list(decoder.parameters())
-        opt = self.make_optimizer(params, lr=self.pretrain_lr, weight_decay=self.pretrain_weight_decay)
-        sched = self.make_scheduler(opt, self.pretrain_lr_milestones) if self.pretrain_lr_milestones else None
-        self.net.train()
-        decoder.train()
-        event_axis = -1 - len(self.input_shape)
-        losses = []
-        for epoch in range(self.pretrain_epochs):
-            total, count = None, 0
-            for batch in self.pretraining_batches(x):
-                # MSE over each batch's trailing (event, feature) axes: one loss per stacked member
-                loss = F.mse_loss(decoder(self.net(batch)), batch, reduction="none").flatten(event_axis).mean(dim=-1)
-                opt.zero_grad()
-                self.pretraining_objective(loss).backward()
-                opt.step()
-                part = loss.detach() * batch.shape[event_axis]
-                total = part if total is None else total + part
-                count += batch.shape[event_axis]
-            mean = total / max(count, 1)
-            self.check_pretraining_loss(mean, epoch)
-            losses.append(mean.tolist())
-            if sched is not None:
-                sched.step()
-        return losses
-
-    # Hooks of the pretraining loop (oneclass.vectorised overrides them for stacked members).
-    def pretraining_decoder(self) -> nn.Module:
-        return self.net.decoder()
-
-    def pretraining_batches(self, x: torch.Tensor) -> TensorBatches:
-        return TensorBatches(x, self.batch_size, shuffle=True)
-
-    def pretraining_objective(self, loss: torch.Tensor) -> torch.Tensor:
-        return loss
-
-    def check_pretraining_loss(self, mean: torch.Tensor, epoch: int) -> None:
-        value = mean.item()
-        if not torch.isfinite(torch.tensor(value)):
-            raise TrainingError(f"DeepSVDD pretraining loss is {value} in epoch {epoch}; lower model.pretrain_lr")
+    def pretraining_hooks(self) -> PretrainHooks:
+        """How the pretraining loop treats this model (:class:`oneclass.vectorised.VectorisedDetector`
+        gives stacked members' hooks)."""
+        return PretrainHooks(len(self.input_shape), "DeepSVDD")
 
     def on_fit_start(self) -> None:
         if bool(self.centre_set.all()):  # resumed from a checkpoint: c (and R) are already there

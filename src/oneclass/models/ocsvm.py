@@ -37,7 +37,7 @@ class OneClassSVM:
     ----------
     input_shape : shape of one event (from the pipeline); images are flattened to vectors.
         ``n_features=d`` is the same as ``input_shape=(d,)``.
-    nu : in (0, 1]: an upper bound on the fraction of training events outside the support and a
+    nu : in (0, 1] ((0, 1) for ``solver=exact``): an upper bound on the fraction of training events outside the support and a
         lower bound on the fraction of support vectors (paper: IAD 0.85, OAD 0.15).
     gamma : RBF kernel width, K(x, y) = exp(-gamma |x - y|^2) (paper: 0.1).
     kernel : ``rbf`` (paper), or another libsvm kernel for ``solver=exact``.
@@ -80,6 +80,9 @@ class OneClassSVM:
     def _validate(self) -> None:
         self.shape_ = input_shape_of(self.input_shape, self.n_features)
         require_fraction(self.nu, "model.nu")
+        if self.solver == "exact" and self.nu == 1:
+            raise ConfigError("model.nu=1 makes libsvm's exact solver fail (every training event a bounded support "
+                              "vector); use model.nu < 1 (e.g. 0.99) or model.solver=nystroem")
         require_positive(self.gamma, "model.gamma")
         if self.solver not in SOLVERS:
             raise ConfigError(f"model.solver must be one of {list(SOLVERS)}, got {self.solver!r}")

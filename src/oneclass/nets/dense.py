@@ -8,6 +8,11 @@
   BatchNorm without affine parameters, an unbounded activation); with biases, affine BatchNorm and
   dropout it is the OCDN authors' LHCO network (``conf/model/net/paper_fc.yaml``).
 
+Every dense net can be sized from the input instead of fixed ``hidden`` widths (NRCAN's tabular
+networks): ``compression_factor=f, n_layers=L`` gives L Linear layers ``d -> d // f -> d // f**2 ...``
+(:func:`funnel_widths`, each at least ``min_width``), the last being ``rep_dim`` (or, with
+``rep_dim`` null, ``d // f**L``).
+
 Each layer stack is an ``nn.Sequential`` (or has named ``hidden``/``out`` layers), created in the
 same order as the networks of earlier versions, so seeded initial weights are unchanged.
 """
@@ -37,13 +42,15 @@ class MLP(nn.Module):
     ``forward(x, return_hidden=True)`` also returns the hidden activations (activity regularisation).
     """
 
-    def __init__(self, input_shape: Sequence[int], hidden: Sequence[int] = (128, 128, 128), rep_dim: int = 1,
-                 activation: str = "relu", bias: bool = True) -> None:
+    def __init__(self, input_shape: Sequence[int], hidden: Sequence[int] | None = (128, 128, 128), rep_dim: int | None = 1,
+                 activation: str = "relu", bias: bool = True, compression_factor: float | None = None,
+                 n_layers: int | None = None, min_width: int = 1) -> None:
         super().__init__()
         self.input_shape = shape_of(input_shape)
-        self.rep_dim = _rep_dim(rep_dim)
         n_in = flat_features(type(self).__name__, self.input_shape)
-        sizes = [n_in, *hidden_sizes(hidden)]
+        hidden, rep_dim = sized_hidden(n_in, hidden, rep_dim, compression_factor, n_layers, min_width)
+        self.rep_dim = _rep_dim(rep_dim)
+        sizes = [n_in, *hidden]
         self.hidden = nn.ModuleList(nn.Linear(a, b, bias=bias) for a, b in zip(sizes[:-1], sizes[1:]))
         self.act = make_activation(activation)
         self.out = nn.Linear(sizes[-1], self.rep_dim, bias=bias)
@@ -68,13 +75,14 @@ class DenseEncoder(nn.Sequential):
     Dense(512, ReLU) -> BatchNorm -> Dense(512, ReLU) -> Dense(2)). ``decoder()``: the mirrored
     widths, no BatchNorm, linear output of size d."""
 
-    def __init__(self, input_shape: Sequence[int], hidden: Sequence[int] = (512, 512), rep_dim: int = 2,
-                 activation: str = "relu", batch_norm: bool = True) -> None:
+    def __init__(self, input_shape: Sequence[int], hidden: Sequence[int] | None = (512, 512), rep_dim: int | None = 2,
+                 activation: str = "relu", batch_norm: bool = True, compression_factor: float | None = None,
+                 n_layers: int | None = None, min_width: int = 1) -> None:
         if not isinstance(batch_norm, bool):
             raise ConfigError(f"model.net.batch_norm must be true or false, got {batch_norm!r}")
         shape = shape_of(input_shape)
         n_in = flat_features(type(self).__name__, shape)
-        sizes = hidden_sizes(hidden)
+        sizes, rep_dim = sized_hidden(n_in, hidden, rep_dim, compression_factor, n_layers, min_width)
         bn_after = range(len(sizes) - 1) if batch_norm else ()
         super().__init__(*_dense_layers(n_in, sizes, _rep_dim(rep_dim), activation, bn_after))
         self.input_shape, self.rep_dim = shape, rep_dim
@@ -110,9 +118,10 @@ class SVDDMLP(nn.Sequential):
     ``decoder()`` mirrors the stack (same options, output size d).
     """
 
-    def __init__(self, input_shape: Sequence[int], hidden: Sequence[int] = (512, 512), rep_dim: int = 128,
+    def __init__(self, input_shape: Sequence[int], hidden: Sequence[int] | None = (512, 512), rep_dim: int | None = 128,
                  activation: str = "leaky_relu", batch_norm: bool = True, bias: bool = False,
-                 bn_affine: bool = False, bn_eps: float = 1e-4, dropout: float = 0.0) -> None:
+                 bn_affine: bool = False, bn_eps: float = 1e-4, dropout: float = 0.0,
+                 compression_factor: float | None = None, n_layers: int | None = None, min_width: int = 1) -> None:
         for name, flag in (("batch_norm", batch_norm), ("bias", bias), ("bn_affine", bn_affine)):
             if not isinstance(flag, bool):
                 raise ConfigError(f"model.net.{name} must be true or false, got {flag!r}")
@@ -123,8 +132,9 @@ class SVDDMLP(nn.Sequential):
         n_in = flat_features(type(self).__name__, shape)
         self.options = {"act": activation, "batch_norm": batch_norm, "bias": bias, "bn_affine": bn_affine,
                         "bn_eps": float(bn_eps), "dropout": float(dropout)}
-        super().__init__(*self._layers(n_in, hidden_sizes(hidden), _rep_dim(rep_dim), **self.options))
-        self.input_shape, self.rep_dim, self.widths = shape, rep_dim, hidden_sizes(hidden)
+        hidden, rep_dim = sized_hidden(n_in, hidden, rep_dim, compression_factor, n_layers, min_width)
+        super().__init__(*self._layers(n_in, hidden, _rep_dim(rep_dim), **self.options))
+        self.input_shape, self.rep_dim, self.widths = shape, rep_dim, hidden
 
     @staticmethod
     def _layers(n_in: int, hidden: Sequence[int], n_out: int, act: str, batch_norm: bool, bias: bool,
@@ -144,3 +154,39 @@ class SVDDMLP(nn.Sequential):
 
     def decoder(self) -> nn.Sequential:
         return nn.Sequential(*self._layers(self.rep_dim, self.widths[::-1], self.input_shape[0], **self.options))
+
+
+# ----------------------------------------------------------------------------------------------
+# Widths sized from the input (NRCAN's tabular networks)
+
+
+def sized_hidden(n_in: int, hidden: Sequence[int] | None, rep_dim: int | None, compression_factor: float | None,
+                 n_layers: int | None, min_width: int = 1) -> tuple[list[int], int]:
+    """(hidden widths, rep_dim): ``hidden`` and ``rep_dim`` as given, or - with ``compression_factor``
+    - NRCAN's sizing from the input: ``n_layers`` Linear layers whose widths are
+    :func:`funnel_widths`; the last is the output (``rep_dim`` null) or replaced by ``rep_dim``."""
+    if compression_factor is None:
+        if rep_dim is None:
+            raise ConfigError("model.net.rep_dim is null; give it, or size the net from the input with "
+                              "model.net.compression_factor and model.net.n_layers")
+        return hidden_sizes(hidden), rep_dim
+    if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
+        raise ConfigError(f"model.net.n_layers must be an integer >= 1 with model.net.compression_factor, got {n_layers!r}")
+    if hidden:
+        raise ConfigError("model.net: give either hidden (fixed widths) or compression_factor + n_layers (sized "
+                          "from the input), not both; set model.net.hidden=null")
+    widths = funnel_widths(n_in, compression_factor, n_layers, min_width)
+    return widths[:-1], widths[-1] if rep_dim is None else rep_dim
+
+
+def funnel_widths(n_in: int, compression_factor: float, n_layers: int, min_width: int = 1,
+                  name: str = "model.net") -> list[int]:
+    """NRCAN's layer sizing: ``n_in // f, n_in // f**2, ...`` (``n_layers`` widths, each at least
+    ``min_width``). ``f = 1`` keeps the input width (NRCAN's arrhythmia autoencoder)."""
+    f = require_positive(compression_factor, f"{name}.compression_factor")
+    if f < 1:
+        raise ConfigError(f"{name}.compression_factor must be >= 1 (each layer n_in // factor wide), got {compression_factor!r}")
+    if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 0:
+        raise ConfigError(f"{name}.n_layers must be an integer >= 1, got {n_layers!r}")
+    low = require_positive(min_width, f"{name}.min_width", integer=True)
+    return [max(low, int(n_in // f**k)) for k in range(1, n_layers + 1)]

@@ -1,0 +1,165 @@
+"""The tabular side by side (issue 14): AUROC, AUPR, F1 and fit time of each detector on the
+tabular benchmarks, through the project's own configs (the same composition as ``run.py``, without
+MLflow and plots), one CSV row per (set, protocol, split seed, detector).
+
+    ONECLASS_DATA_DIR=../shared/data python benchmarks/bench_tabular.py --out bench_tabular.csv
+    python benchmarks/bench_tabular.py --only-sets kdd --detectors pyod_iforest,pyod_ecod,ae
+    python benchmarks/bench_tabular.py --summary bench_tabular.csv      # the markdown table only
+
+Rows already in ``--out`` are skipped, so an interrupted sweep resumes. Each repetition uses the
+split seed as the run's seed too. Per row: ``fit_s`` (fit only) and ``score_s`` (scoring the test set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import lightning.pytorch as L
+import numpy as np
+from hydra import compose, initialize_config_dir
+
+from oneclass.cli import config_dir
+from oneclass.config import build
+from oneclass.errors import OneClassError
+from oneclass.metrics import evaluate
+from oneclass.pipeline import _quiet_libraries, make_trainer
+
+warnings.filterwarnings("ignore")
+
+DETECTORS = ["pyod_iforest", "pyod_lof", "pyod_knn", "pyod_ecod", "ocsvm", "ae", "deepsvdd", "pyod_ae",
+             "pyod_deepsvdd"]
+# (label, dataset config, overrides, split seeds): the issue's nrcan sets (5 split seeds) and the 8
+# shared ADBench sets under the adbench protocol (3 split seeds); KDD separately (big).
+NRCAN = [("thyroid", "adbench", ["dataset.name=thyroid", "dataset.protocol=nrcan"]),
+         ("arrhythmia", "odds", ["dataset.name=arrhythmia", "dataset.protocol=nrcan"]),
+         ("cardio", "adbench", ["dataset.name=cardio", "dataset.protocol=nrcan"]),
+         ("satellite", "adbench", ["dataset.name=satellite", "dataset.protocol=nrcan"])]
+ADBENCH = [(name, "adbench", [f"dataset.name={name}", "dataset.protocol=adbench"])
+           for name in ("breastw", "thyroid", "cardio", "annthyroid", "satellite", "satimage-2", "mammography",
+                        "shuttle")]  # roughly by size: the cheap ones first
+KDD = [("kdd", "kdd", ["dataset.protocol=nrcan"])]
+# PyOD's deep detectors follow our KDD settings (conf/dataset_model/kdd_*.yaml: batch 1024, 20 epochs)
+SET_OVERRIDES = {"kdd": {"pyod_ae": ["model.params.epoch_num=20", "model.params.batch_size=1024"],
+                         "pyod_deepsvdd": ["model.params.epochs=20", "model.params.batch_size=1024"]}}
+FIELDS = ["set", "protocol", "split_seed", "detector", "auc", "aupr", "f1", "fit_s", "score_s", "n_train",
+          "n_test", "n_test_anomalies", "error"]
+
+
+def plan(only_sets: set[str] | None, kdd_seeds: int, protocols: set[str] | None = None
+         ) -> list[tuple[str, str, str, list[str], int]]:
+    jobs = []
+    for label, ds, over in NRCAN:
+        jobs += [(label, "nrcan", ds, over, s) for s in range(5)]
+    for label, ds, over in ADBENCH:
+        jobs += [(label, "adbench", ds, over, s) for s in range(3)]
+    for label, ds, over in KDD:
+        jobs += [(label, "nrcan", ds, over, s) for s in range(kdd_seeds)]
+    return [j for j in jobs if (only_sets is None or j[0] in only_sets) and (protocols is None or j[1] in protocols)]
+
+
+def one(ds: str, over: list[str], split_seed: int, detector: str, data_cache: dict, extra: list[str] = ()) -> dict:
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[f"dataset={ds}", f"model={detector}", *over, *extra,
+                                                        f"dataset.split_seed={split_seed}", f"seed={split_seed}",
+                                                        "logger=none", "trainer.accelerator=cpu"])
+    key = (ds, tuple(over), split_seed)
+    if key not in data_cache:
+        data_cache.clear()
+        data_cache[key] = build(cfg.dataset, "dataset").load(split_seed)
+    data = data_cache[key]
+    L.seed_everything(split_seed, verbose=False)
+    model = build(cfg.model, "model", input_shape=data.input_shape)
+    trainer = make_trainer(cfg, []) if isinstance(model, L.LightningModule) else None
+    t = time.perf_counter()
+    model.fit(data.x_train, trainer=trainer) if trainer is not None else model.fit(data.x_train)
+    fit_s = time.perf_counter() - t
+    t = time.perf_counter()
+    scores = np.asarray(model.score(data.x_test), dtype=np.float64)
+    score_s = time.perf_counter() - t
+    ev = evaluate(scores, data.y_test)
+    return {"auc": ev.auc, "aupr": ev.aupr, "f1": ev.cut.f1, "fit_s": fit_s, "score_s": score_s,
+            "n_train": len(data.x_train), "n_test": len(data.x_test), "n_test_anomalies": int(data.y_test.sum())}
+
+
+def done_rows(path: Path) -> set[tuple]:
+    if not path.is_file():
+        return set()
+    with open(path) as f:
+        return {(r["set"], r["protocol"], r["split_seed"], r["detector"]) for r in csv.DictReader(f)}
+
+
+def summary(path: Path, metrics=("auc", "aupr", "f1", "fit_s")) -> str:
+    with open(path) as f:
+        rows = [r for r in csv.DictReader(f) if not r["error"]]
+    sets = list(dict.fromkeys((r["protocol"], r["set"]) for r in rows))
+    dets = [d for d in DETECTORS + sorted({r["detector"] for r in rows} - set(DETECTORS))
+            if any(r["detector"] == d for r in rows)]
+    out = []
+    for m in metrics:
+        out += [f"### {m}" + (" (mean over split seeds, s)" if m.endswith("_s") else " (mean ± std over split seeds)"), "",
+                "| protocol | set | " + " | ".join(dets) + " |", "|---|---|" + "---:|" * len(dets)]
+        for proto, s in sets:
+            cells = []
+            for d in dets:
+                v = np.array([float(r[m]) for r in rows if (r["protocol"], r["set"], r["detector"]) == (proto, s, d)])
+                if v.size == 0:
+                    cells.append("–")
+                elif m.endswith("_s"):
+                    cells.append(f"{v.mean():.2f}")
+                else:
+                    cells.append(f"{v.mean():.3f} ± {v.std(ddof=1) if v.size > 1 else 0.0:.3f}")
+            out.append(f"| {proto} | {s} | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, default=Path("bench_tabular.csv"))
+    p.add_argument("--detectors", default=",".join(DETECTORS))
+    p.add_argument("--only-sets", default=None, help="comma-separated set labels (thyroid, kdd, ...)")
+    p.add_argument("--protocols", default=None, help="comma-separated: nrcan, adbench (default both)")
+    p.add_argument("--kdd-seeds", type=int, default=5)
+    p.add_argument("--summary", type=Path, default=None, help="print the markdown table of this CSV and exit")
+    args = p.parse_args(argv)
+    if args.summary:
+        print(summary(args.summary))
+        return 0
+    os.environ.setdefault("ONECLASS_DATA_DIR", str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    _quiet_libraries()
+    detectors = args.detectors.split(",")
+    jobs = plan(set(args.only_sets.split(",")) if args.only_sets else None, args.kdd_seeds,
+                set(args.protocols.split(",")) if args.protocols else None)
+    seen = done_rows(args.out)
+    new = not args.out.is_file()
+    cache: dict = {}
+    with open(args.out, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS)
+        if new:
+            w.writeheader()
+        for label, proto, ds, over, seed in jobs:
+            for det in detectors:
+                if (label, proto, str(seed), det) in seen:
+                    continue
+                row = {"set": label, "protocol": proto, "split_seed": seed, "detector": det, "error": ""}
+                try:
+                    row.update(one(ds, over, seed, det, cache, SET_OVERRIDES.get(label, {}).get(det, [])))
+                except OneClassError as exc:
+                    row["error"] = str(exc)
+                except Exception as exc:  # a library's error: recorded, the sweep goes on
+                    row["error"] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+                w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+                f.flush()
+                print(f"{label:12s} {proto:8s} {seed} {det:14s} auc={row.get('auc', float('nan')):.4f} "
+                      f"fit={row.get('fit_s', float('nan')):.1f}s {row['error']}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

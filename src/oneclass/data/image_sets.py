@@ -1,0 +1,151 @@
+"""The one-class image benchmarks of Ruff et al. (Deep SVDD, ICML 2018): MNIST, Fashion-MNIST and
+CIFAR-10 with one ``normal_class``.
+
+Protocol (the reference code's):
+
+* training set = the official training images of ``normal_class`` only (about 6,000 MNIST
+  digits, 5,000 CIFAR-10 images);
+* test set = the whole official test set (10,000 images), label 0 for ``normal_class`` and 1 for
+  every other class; ``test_index`` is each image's number in the official test set.
+* preprocessing ``gcn_l1_minmax`` (default): global contrast normalisation with the l1 norm per
+  image, then min-max scaling with the minimum and maximum over all values of the **normal
+  class's training images after GCN** (computed here, never hard-coded), so the training data
+  lie in [0, 1] exactly; the same affine map is applied to the test images. ``minmax``: the
+  same scaling without GCN; ``none``: raw pixel values 0..255 as float32.
+
+Images stay uint8 until the rows a job needs are chosen (one class for training). The files are
+looked for in ``<data dir>/mnist/``, ``<data dir>/fashion-mnist/``, ``<data dir>/cifar10/``
+(``<data dir>`` = ``$ONECLASS_DATA_DIR``, else ``data/`` under the launch directory) or at
+``dataset.path``; a missing file names the ``oneclass download`` command.
+
+``n_train``, ``n_test_background``, ``n_test_signal`` (default null = all) keep only the first
+images of each part in file order: for quick runs and tests, not for the paper's numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from oneclass.data.base import DataBundle, Dataset
+from oneclass.data.images import (CIFAR10_CLASSES, CIFAR10_FILE, FASHION_MNIST_CLASSES, MNIST_CLASSES, MinMaxScaler,
+                                  gcn_l1, image_dir, load_idx_split, read_cifar10)
+from oneclass.data.paths import resolve
+from oneclass.data.splits import optional_count
+from oneclass.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+PREPROCESSING = ("gcn_l1_minmax", "minmax", "none")
+
+
+class ImageOneClass(Dataset):
+    """One normal class of a 10-class image benchmark (see the module docstring).
+
+    Parameters
+    ----------
+    name : dataset name (MLflow experiment name).
+    normal_class : 0..9, the class trained on and labelled 0 in the test set.
+    path : folder (or, for CIFAR-10, the ``.tar.gz`` file) holding the official files; null =
+        ``<data dir>/<folder>``. Relative paths are taken from the launch directory.
+    preprocess : ``gcn_l1_minmax`` (Ruff et al.) | ``minmax`` | ``none``.
+    n_train, n_test_background, n_test_signal : keep only the first N images (file order) of the
+        training set, the test images of the normal class, the other test images; null = all.
+    """
+
+    key = "mnist"           # oneclass download <key>, folder via oneclass.data.images.FOLDERS
+    classes: tuple[str, ...] = MNIST_CLASSES
+
+    def __init__(self, name: str | None = None, normal_class: int = 0, path: str | None = None,
+                 preprocess: str = "gcn_l1_minmax", n_train: int | None = None,
+                 n_test_background: int | None = None, n_test_signal: int | None = None) -> None:
+        self.name = name or self.key
+        if isinstance(normal_class, bool) or not isinstance(normal_class, int) or not 0 <= normal_class <= 9:
+            raise ConfigError(f"dataset.normal_class must be an integer in 0..9 (the class trained on), got "
+                              f"{normal_class!r}")
+        self.normal_class = normal_class
+        if preprocess not in PREPROCESSING:
+            raise ConfigError(f"dataset.preprocess must be one of {', '.join(PREPROCESSING)}, got {preprocess!r}")
+        self.preprocess = preprocess
+        self.path = path
+        self.n_train = optional_count(n_train, "dataset.n_train")
+        self.n_test_background = optional_count(n_test_background, "dataset.n_test_background")
+        self.n_test_signal = optional_count(n_test_signal, "dataset.n_test_signal")
+
+    # -------------------------------------------------------------- files
+    def location(self) -> Path:
+        """``dataset.path`` (resolved) or the default folder."""
+        return resolve(self.path) if self.path is not None else image_dir(self.key)
+
+    def read(self, split: str, classes: list[int] | None) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 images (n, C, H, W) and labels (n,) of ``split``, only the rows of ``classes``."""
+        images, labels = load_idx_split(self.location(), split, classes, dataset=self.key)
+        return images[:, None], labels
+
+    # -------------------------------------------------------------- protocol
+    def load(self, seed: int) -> DataBundle:
+        """The arrays (the split never depends on ``seed``)."""
+        train, _ = self.read("train", [self.normal_class])
+        test, test_labels = self.read("test", None)
+        index = np.arange(len(test), dtype=np.int64)
+        if self.n_train is not None:
+            train = train[: self.n_train]
+        is_normal = test_labels == self.normal_class
+        keep = np.ones(len(test), bool)
+        for mask, cap in ((is_normal, self.n_test_background), (~is_normal, self.n_test_signal)):
+            if cap is not None:
+                keep &= ~mask | (np.cumsum(mask) <= cap)
+        test, test_labels, index = test[keep], test_labels[keep], index[keep]
+        y_test = (test_labels != self.normal_class).astype(np.int8)
+
+        x_train, x_test, stats = self.transform(train, test)
+        info: dict[str, Any] = {
+            "normal_class": self.normal_class, "normal_class_name": self.classes[self.normal_class],
+            "preprocess": self.preprocess, "n_train": len(x_train), "n_test_background": int((y_test == 0).sum()),
+            "n_test_signal": int(y_test.sum()), "files": str(self.location()), **stats,
+        }
+        log.info("%s class %d (%s): %d training images, %d test images (%d normal)", self.name, self.normal_class,
+                 info["normal_class_name"], len(x_train), len(x_test), info["n_test_background"])
+        return DataBundle(self.name, x_train, x_test, y_test, info=info, test_index=index)
+
+    def transform(self, train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """Preprocess uint8 images to float32 with statistics from ``train`` only."""
+        if self.preprocess == "none":
+            return train.astype(np.float32), test.astype(np.float32), {}
+        if self.preprocess == "gcn_l1_minmax":
+            train, test = gcn_l1(train), gcn_l1(test)
+        scaler = MinMaxScaler.fit(train)
+        return scaler.transform(train), scaler.transform(test), scaler.info()
+
+
+class MNIST(ImageOneClass):
+    """MNIST (LeCun et al.), IDX files in ``<data dir>/mnist/``."""
+
+    key = "mnist"
+    classes = MNIST_CLASSES
+
+
+class FashionMNIST(ImageOneClass):
+    """Fashion-MNIST (Xiao et al. 2017), IDX files in ``<data dir>/fashion-mnist/``."""
+
+    key = "fashion_mnist"
+    classes = FASHION_MNIST_CLASSES
+
+
+class CIFAR10(ImageOneClass):
+    """CIFAR-10 (Krizhevsky 2009): ``cifar-10-python.tar.gz`` in ``<data dir>/cifar10/``; ``path``
+    may name the folder or the file itself."""
+
+    key = "cifar10"
+    classes = CIFAR10_CLASSES
+
+    def archive(self) -> Path:
+        where = self.location()
+        return where / CIFAR10_FILE if where.is_dir() or self.path is None else where
+
+    def read(self, split: str, classes: list[int] | None) -> tuple[np.ndarray, np.ndarray]:
+        return read_cifar10(self.archive(), split, classes, dataset=self.key)
+

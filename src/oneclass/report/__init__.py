@@ -1,0 +1,39 @@
+"""``oneclass report``: a sweep's MLflow runs -> the paper's figures and a table.
+
+    oneclass report                              # the latest sweep in ./mlflow.db
+    oneclass report --sweep 14-02-11-3fa2c1de    # one sweep (its id is the run tag sweep_id)
+    oneclass report --experiment lhco --filter "tags.model = 'ocdn'"
+    oneclass report --format png,pdf,svg         # figure formats
+    oneclass report --toy                        # the Gaussian toy's epoch snapshots (paper Fig. 1)
+    python -m oneclass.report ...                # the same
+
+Runs are grouped by detector (tag ``model``, plus the settings that differ between runs of one
+model, e.g. ``trainer.max_epochs``; seeds, seed-derived params such as ``model.random_state:
+${seed}`` and split seeds never split a detector: see :mod:`.stats`). For each detector the report
+reads every run's logged test scores (``scores.npz``) and writes, to ``--output`` and to a summary
+MLflow run tagged ``report=true`` in the runs' experiment:
+
+- ``roc_sic_best.png/.pdf``: ROC, background rejection 1/FPR and SIC of the best seed (by AUC)
+  per detector (paper Fig. 2 top);
+- ``roc_sic_mean.png/.pdf``: mean over seeds with a +-1 std band (paper Fig. 2 bottom); curves are
+  averaged as TPR at fixed FPR, rejection and SIC only where every run keeps >=
+  ``--min-background`` background events;
+- ``table.md`` / ``table.csv``: every metric of :data:`oneclass.metrics.METRICS` per detector
+  (mean, std, best, runs) beside the committed reference values (``oneclass.reference``) where
+  the detector has them;
+- ``runs.csv``: one line per input run.
+
+Report runs are never selected as inputs. Bad selections (no runs, runs without scores, runs of
+different datasets) stop with one ``error: ...`` line before any figure is written.
+
+Modules: :mod:`.selection` (MLflow query, checks, downloads), :mod:`.stats` (grouping, numbers),
+:mod:`.tables`, :mod:`.figures`, :mod:`.toy` (Fig. 1), :mod:`.summary_run` (the report's MLflow
+write), :mod:`.cli`.
+"""
+
+from oneclass.report.cli import build_parser, comparison, entry, main
+from oneclass.report.selection import REPORT_TAG, SCORES_FILE, SNAPSHOT_FILE, ReportError, RunScores, select_runs
+from oneclass.report.stats import group_runs, summarize
+
+__all__ = ["REPORT_TAG", "SCORES_FILE", "SNAPSHOT_FILE", "ReportError", "RunScores", "build_parser", "comparison",
+           "entry", "group_runs", "main", "select_runs", "summarize"]

@@ -1,0 +1,101 @@
+"""The ``oneclass report`` command line: arguments, then selection -> statistics -> tables and
+figures -> summary run (see the package docstring)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from oneclass.errors import ConfigError, OneClassError
+from oneclass.report import stats, tables
+from oneclass.report.selection import (check_one_dataset, client as make_client, experiment_of, finished, load_scores,
+                                       select_runs)
+from oneclass.report.summary_run import log_summary_run
+from oneclass.report.toy import toy_report
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="oneclass report",
+        description="Figures (ROC, background rejection, SIC: best seed and mean +- std) and a table per detector "
+                    "from MLflow runs. Default selection: the latest sweep in the store.")
+    p.add_argument("--experiment", help="MLflow experiment name (default: all experiments)")
+    p.add_argument("--sweep", help="sweep id: the runs' tag sweep_id, e.g. 01-18-10-6b09b8c6 (multirun folder name + hash; see `mlflow ui`); default: the latest sweep")
+    p.add_argument("--filter", dest="filter_string",
+                   help="MLflow filter string, e.g. \"tags.model = 'ocdn' and params.trainer.max_epochs = '10'\"; "
+                        "without --sweep all matching runs are used")
+    p.add_argument("--output", type=Path, help="output folder (default: reports/<sweep id>)")
+    p.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or sqlite:///./mlflow.db)")
+    p.add_argument("--min-background", type=int, default=10,
+                   help="max SIC, rejection and SIC curves only over cuts keeping >= this many test background "
+                        "events (default 10)")
+    p.add_argument("--format", default="png,pdf", dest="formats",
+                   help="figure formats, comma-separated (default png,pdf; e.g. png,pdf,svg)")
+    p.add_argument("--toy", action="store_true",
+                   help="the epoch-resolved toy figure (paper Fig. 1) from runs with eval.snapshot_epochs")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log a summary run to MLflow")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.min_background < 1:
+        raise ConfigError(f"--min-background must be >= 1, got {args.min_background}")
+    from oneclass.plots import check_formats
+    from oneclass.tracking import default_tracking_uri, ui_url
+
+    formats = check_formats(args.formats)
+    uri = args.tracking_uri or default_tracking_uri(Path.cwd())
+    client = make_client(uri)
+    runs, label = select_runs(client, args.experiment, args.sweep, args.filter_string, toy=args.toy)
+    runs = finished(runs)
+    dataset = check_one_dataset(runs)
+    output = args.output or Path("reports") / (f"{label}-toy" if args.toy else label)
+    selection = {"tracking_uri": uri, "experiment": args.experiment or "(all)", "sweep": args.sweep or "",
+                 "filter": args.filter_string or "", "selection": label, "dataset": dataset,
+                 "n_runs": len(runs), "min_background": args.min_background}
+    if args.toy:
+        files, metrics, shown = toy_report(client, runs, output, formats)
+    else:
+        files, metrics, shown = comparison(client, runs, output, label, dataset, args.min_background, formats)
+    print(shown)
+    print(f"wrote {len(files)} files to {output.resolve()}: {', '.join(p.name for p in files)}")
+    if not args.no_mlflow:
+        experiment_id = experiment_of(runs)
+        rid = log_summary_run(client, experiment_id, label + ("-toy" if args.toy else ""), output, selection,
+                              metrics, {"report_selection": label, "report_n_runs": str(len(runs)), "dataset": dataset})
+        print(f"summary MLflow run {rid} (tag report=true) in {uri}")
+        print(f"view: {ui_url(uri, experiment_id, run_id=rid)}")
+    return 0
+
+
+def comparison(client, runs: list, output: Path, label: str, dataset: str, min_background: int,
+               formats: Sequence[str] = ("png", "pdf")):
+    """The detector comparison: (files written, summary-run metrics, the markdown table)."""
+    from oneclass.report import figures  # matplotlib: only once there is something to draw
+
+    loaded = load_scores(client, runs)
+    groups = stats.group_runs(loaded)
+    summary = stats.summarize(groups, min_background, stats.reference_rows(dataset))
+    output.mkdir(parents=True, exist_ok=True)
+    title = f"{dataset}: {label} ({len(loaded)} runs)"
+    files = figures.comparison_figure(summary, "best", output / "roc_sic_best", title, formats)
+    files += figures.comparison_figure(summary, "mean", output / "roc_sic_mean", title, formats)
+    rows = tables.table_rows(summary)
+    files.append(tables.write_csv(rows, output / "table.csv", tables.table_columns()))
+    md = tables.markdown_table(rows, f"# {dataset}: {label}, {len(loaded)} runs", min_background)
+    (output / "table.md").write_text(md)
+    files.append(output / "table.md")
+    files.append(tables.write_csv(tables.run_rows(groups), output / "runs.csv", tables.run_columns()))
+    return files, tables.summary_metrics(rows), md
+
+
+def entry(argv: list[str] | None = None) -> int:
+    """``python -m oneclass.report``: errors as one ``error: ...`` line, exit status 2."""
+    try:
+        return main(argv)
+    except OneClassError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

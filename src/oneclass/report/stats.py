@@ -1,0 +1,142 @@
+"""Runs -> detectors -> numbers: grouping, per-detector statistics over seeds, reference rows.
+
+A detector is a model (tag ``model``) at one setting. Settings are the params ``model.*``,
+``dataset.*``, ``trainer.max_epochs`` and ``trainer.max_steps`` that differ between runs of that
+model, except
+
+- seeds: a param equal to the run's ``seed`` in every run of the model (``model.random_state:
+  ${seed}`` in the OC-SVM presets) is the seed itself, so its runs are seeds of one detector;
+- split seeds (``dataset.split_seed``): the data split is a second random axis, shown in the
+  table's ``split seeds`` column and pooled into the spread, never separate detectors.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from oneclass import metrics
+from oneclass.report.selection import ReportError, RunScores
+
+# params that tell runs of one model apart (besides seeds); others (accelerator...) do not
+_SETTING_PREFIXES = ("model.", "dataset.")
+_SETTING_KEYS = ("trainer.max_epochs", "trainer.max_steps")
+# committed reference tables (oneclass.reference) by dataset: a dataset tag starting with the key
+REFERENCES = {"lhco": "lhco_paper"}
+
+
+def is_split_seed(key: str) -> bool:
+    return key.rsplit(".", 1)[-1] == "split_seed"
+
+
+def seed_keys(runs: list[RunScores]) -> set[str]:
+    """Params whose value is the run's seed in every one of ``runs``."""
+    keys = {k for r in runs for k in r.params if k != "seed"}
+    return {k for k in keys if all(r.params.get(k) == r.seed for r in runs)}
+
+
+def split_seeds(runs: list[RunScores]) -> str:
+    """The split seeds of ``runs``, e.g. ``"0, 1, 2"``; ``""`` when every run uses the fixed split."""
+    values = {v for r in runs for k, v in r.params.items() if is_split_seed(k) and v not in ("None", "null", "")}
+    return ", ".join(sorted(values, key=lambda v: (_as_float(v) is None, _as_float(v) or 0.0, v)))
+
+
+def _short(key: str) -> str:
+    return {"trainer.max_epochs": "epochs", "trainer.max_steps": "steps"}.get(key, key.removeprefix("model."))
+
+
+def group_runs(runs: list[RunScores]) -> dict[str, list[RunScores]]:
+    """Detector label -> runs (sorted by seed): by tag ``model``; runs of one model with different
+    settings (see the module docstring) become separate detectors, e.g. ``ocdn (epochs=5)``."""
+    by_model: dict[str, list[RunScores]] = {}
+    for r in runs:
+        by_model.setdefault(r.model, []).append(r)
+    groups: dict[str, list[RunScores]] = {}
+    for model in sorted(by_model):
+        members = by_model[model]
+        seeds = seed_keys(members)
+        keys = sorted({k for r in members for k in r.params
+                       if (k.startswith(_SETTING_PREFIXES) or k in _SETTING_KEYS) and k not in seeds and not is_split_seed(k)})
+        varying = [k for k in keys if len({r.params.get(k) for r in members}) > 1]
+        for r in members:
+            label = model
+            if varying:
+                label += " (" + ", ".join(f"{_short(k)}={r.params.get(k)}" for k in varying) + ")"
+            groups.setdefault(label, []).append(r)
+    for members in groups.values():
+        members.sort(key=lambda r: (_as_float(r.seed) if _as_float(r.seed) is not None else math.inf, r.seed))
+    return groups
+
+
+def _as_float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def reference_rows(dataset: str) -> list[dict]:
+    """The committed reference table for this dataset (published numbers on LHCO only), else []."""
+    from oneclass.reference import load as load_reference
+
+    for prefix, name in REFERENCES.items():
+        if dataset.startswith(prefix):
+            return load_reference(name)
+    return []
+
+
+def match_reference(model: str, params: dict[str, str], rows: list[dict]) -> dict | None:
+    """The reference row for this model whose epochs / nu (where the row has them) equal the
+    run's ``trainer.max_epochs`` / ``model.nu``."""
+    for row in rows:
+        if row["model"] != model:
+            continue
+        ok = True
+        for col, key in (("epochs", "trainer.max_epochs"), ("nu", "model.nu")):
+            if row.get(col) is not None:
+                value = _as_float(params.get(key))
+                ok = ok and value is not None and math.isclose(value, float(row[col]), rel_tol=1e-9, abs_tol=1e-9)
+        if ok:
+            return row
+    return None
+
+
+def summarize(groups: dict[str, list[RunScores]], min_background: int, reference: list[dict]) -> list[dict]:
+    """Per detector: ``<metric>_mean/_std/_best`` for every metric of :data:`oneclass.metrics.METRICS`,
+    its best run (by the first metric) with its curve, and the seed band (see ``figures``).
+
+    Each run's metrics go to ``run.extra`` (``runs.csv``)."""
+    grid = metrics.fpr_grid()
+    out = []
+    for label, runs in groups.items():
+        values: dict[str, list[float]] = {m.name: [] for m in metrics.METRICS}
+        evals = []
+        for r in runs:
+            n_bkg = int((r.labels == 0).sum())
+            if n_bkg < min_background:
+                raise ReportError(f"run {r.label} has {n_bkg} test background events, fewer than "
+                                  f"--min-background {min_background}")
+            ev = metrics.evaluate(r.scores, r.labels, min_background)
+            for m in metrics.METRICS:
+                values[m.name].append(float(getattr(ev, m.name)))
+            r.extra.update({m.name: float(getattr(ev, m.name)) for m in metrics.METRICS}, n_background=n_bkg)
+            evals.append(ev)
+        ibest = int(np.argmax(values[metrics.METRICS[0].name]))
+        best = evals[ibest]
+        d: dict[str, Any] = {"label": label, "model": runs[0].model, "n_runs": len(runs)}
+        for m in metrics.METRICS:
+            d[f"{m.name}_mean"], d[f"{m.name}_std"] = metrics.spread(values[m.name])
+            d[f"{m.name}_best"] = float(max(values[m.name]))
+        d.update({
+            "best_seed": runs[ibest].seed,
+            "split_seeds": split_seeds(runs),
+            "reference": match_reference(runs[0].model, runs[0].params, reference),
+            "min_background": min_background,
+            "band": metrics.seed_band([(ev.fpr, ev.tpr, ev.n_background) for ev in evals], grid, min_background),
+            "best": {"fpr": best.fpr, "tpr": best.tpr, "n_background": best.n_background, "seed": runs[ibest].seed,
+                     **{m.name: values[m.name][ibest] for m in metrics.METRICS}},
+        })
+        out.append(d)
+    return out

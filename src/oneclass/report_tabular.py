@@ -1,0 +1,256 @@
+"""The tabular benchmark's report pieces: a dataset x detector table of one metric (mean +- std over
+every run of a cell: seeds and split seeds) and a rank plot across datasets.
+
+Pure functions on run records (:class:`RunRecord`), so the report CLI, the benchmark script and
+tests share them:
+
+    records = records_from_runs(mlflow_runs)           # or records_from_rows(csv rows)
+    table = metric_table(records, "test_auc")
+    markdown_table(table), write_csv(table, path)
+    ranks = mean_ranks(table); rank_figure(ranks, stem)
+
+Until the report CLI calls them, ``python -m oneclass.report_tabular`` writes both for the latest
+sweep (or ``--sweep`` / ``--filter``) of an MLflow store.
+
+Datasets are told apart by ``dataset.name`` and ``dataset.protocol`` (``thyroid [adbench]``), so
+one sweep over several sets and protocols makes one table. Ranks: per dataset, detectors are
+ranked by their mean (1 = best; ties share the average rank; for times, lower is better); the
+plot shows the mean rank over datasets with the Nemenyi critical difference (alpha 0.05) where
+2 <= detectors <= 10.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from oneclass.errors import DataError
+
+# metrics where lower is better (times); every other metric ranks higher = better
+LOWER_IS_BETTER = ("fit_time_s", "score_time_s", "fit_s", "score_s")
+# Nemenyi two-tailed q_0.05 for k = 2..10 detectors (Demsar 2006, Table 5a)
+NEMENYI_Q05 = {2: 1.960, 3: 2.343, 4: 2.569, 5: 2.728, 6: 2.850, 7: 2.949, 8: 3.031, 9: 3.102, 10: 3.164}
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run: its dataset label, detector, seeds and metrics."""
+
+    dataset: str
+    detector: str
+    seed: str = ""
+    split_seed: str = ""
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+
+def dataset_label(tags: Mapping[str, str], params: Mapping[str, str]) -> str:
+    """``<dataset.name> [<protocol>]`` for protocol datasets, else ``dataset.name`` (or the tag)."""
+    name = params.get("dataset.name") or tags.get("dataset") or "?"
+    protocol = params.get("dataset.protocol")
+    return f"{name} [{protocol}]" if protocol else str(name)
+
+
+def records_from_runs(runs: Iterable[Any]) -> list[RunRecord]:
+    """Records of MLflow runs (``run.data.tags``, ``params``, ``metrics``); detector = tag ``model``."""
+    out = []
+    for run in runs:
+        tags, params = dict(run.data.tags), dict(run.data.params)
+        out.append(RunRecord(dataset=dataset_label(tags, params), detector=tags.get("model", "?"),
+                             seed=params.get("seed", tags.get("seed", "")), split_seed=params.get("dataset.split_seed", ""),
+                             metrics=dict(run.data.metrics)))
+    return out
+
+
+def records_from_rows(rows: Iterable[Mapping[str, str]], metrics: Iterable[str] = ("auc", "aupr", "f1", "fit_s")
+                      ) -> list[RunRecord]:
+    """Records of ``benchmarks/bench_tabular.py`` CSV rows (rows with an error are left out)."""
+    out = []
+    for r in rows:
+        if r.get("error"):
+            continue
+        out.append(RunRecord(dataset=f"{r['set']} [{r['protocol']}]", detector=r["detector"], seed=r["split_seed"],
+                             split_seed=r["split_seed"], metrics={m: float(r[m]) for m in metrics if r.get(m) not in (None, "")}))
+    return out
+
+
+@dataclass
+class MetricTable:
+    """``cells[(dataset, detector)] = values`` of one metric, with row and column order."""
+
+    metric: str
+    datasets: list[str]
+    detectors: list[str]
+    cells: dict[tuple[str, str], np.ndarray]
+
+    def mean(self, dataset: str, detector: str) -> float:
+        v = self.cells.get((dataset, detector))
+        return float(v.mean()) if v is not None and v.size else math.nan
+
+    def std(self, dataset: str, detector: str) -> float:
+        """Sample standard deviation (ddof 1) over the cell's runs; 0 for one run."""
+        v = self.cells.get((dataset, detector))
+        if v is None or v.size == 0:
+            return math.nan
+        return float(v.std(ddof=1)) if v.size > 1 else 0.0
+
+
+def metric_table(records: Iterable[RunRecord], metric: str) -> MetricTable:
+    """Group ``records`` by (dataset, detector); a DataError when no record has ``metric``."""
+    records = list(records)
+    cells: dict[tuple[str, str], list[float]] = {}
+    for r in records:
+        value = r.metrics.get(metric)
+        if value is None or not math.isfinite(float(value)):
+            continue
+        cells.setdefault((r.dataset, r.detector), []).append(float(value))
+    if not cells:
+        found = sorted({m for r in records for m in r.metrics})
+        raise DataError(f"no run has metric {metric!r}; the runs have: {', '.join(found) or '(none)'}")
+    datasets = sorted({d for d, _ in cells})
+    detectors = sorted({m for _, m in cells})
+    return MetricTable(metric, datasets, detectors, {k: np.asarray(v) for k, v in cells.items()})
+
+
+def mean_ranks(table: MetricTable) -> dict[str, Any]:
+    """Per dataset, rank the detectors by their mean (1 = best, ties averaged), over the datasets
+    where every detector has a value. Returns ``{"detectors", "datasets", "ranks" (datasets x
+    detectors), "mean_rank", "cd"}`` (``cd``: Nemenyi critical difference at alpha 0.05, or None)."""
+    from scipy.stats import rankdata
+
+    complete = [d for d in table.datasets if all((d, m) in table.cells for m in table.detectors)]
+    if not complete:
+        raise DataError(f"no dataset has runs of all {len(table.detectors)} detectors; ranks need a full row")
+    sign = 1.0 if table.metric in LOWER_IS_BETTER else -1.0
+    ranks = np.array([rankdata([sign * table.mean(d, m) for m in table.detectors]) for d in complete])
+    k, n = len(table.detectors), len(complete)
+    cd = NEMENYI_Q05[k] * math.sqrt(k * (k + 1) / (6.0 * n)) if k in NEMENYI_Q05 else None
+    return {"detectors": list(table.detectors), "datasets": complete, "ranks": ranks,
+            "mean_rank": ranks.mean(axis=0), "cd": cd}
+
+
+def markdown_table(table: MetricTable, ranks: dict[str, Any] | None = None, digits: int = 3) -> str:
+    """Datasets as rows, detectors as columns, ``mean ± std (runs)``; the best mean per row in bold;
+    a last row with the mean rank when ``ranks`` is given."""
+    lower = table.metric in LOWER_IS_BETTER
+    lines = [f"| dataset | {' | '.join(table.detectors)} |", "|---|" + "---:|" * len(table.detectors)]
+    for d in table.datasets:
+        means = [table.mean(d, m) for m in table.detectors]
+        finite = [v for v in means if math.isfinite(v)]
+        best = (min(finite) if lower else max(finite)) if finite else math.nan
+        cells = []
+        for m, v in zip(table.detectors, means):
+            if not math.isfinite(v):
+                cells.append("–")
+                continue
+            text = f"{v:.{digits}f} ± {table.std(d, m):.{digits}f} ({table.cells[d, m].size})"
+            cells.append(f"**{text}**" if v == best else text)
+        lines.append(f"| {d} | " + " | ".join(cells) + " |")
+    if ranks is not None:
+        lines.append("| mean rank | " + " | ".join(f"{r:.2f}" for r in ranks["mean_rank"]) + " |")
+    lines += ["", f"{table.metric}: mean ± sample std over runs (seeds and split seeds; runs in brackets); "
+                  f"best mean per dataset in bold" + (f"; mean rank over the {len(ranks['datasets'])} datasets with "
+                                                      f"every detector (1 = best)" if ranks else "") + "."]
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(table: MetricTable, path: Path) -> Path:
+    """One line per (dataset, detector): mean, std, runs."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["dataset", "detector", "metric", "mean", "std", "runs"])
+        for d in table.datasets:
+            for m in table.detectors:
+                if (d, m) in table.cells:
+                    w.writerow([d, m, table.metric, f"{table.mean(d, m):.6g}", f"{table.std(d, m):.6g}",
+                                table.cells[d, m].size])
+    return path
+
+
+def rank_figure(ranks: dict[str, Any], stem: Path, metric: str, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
+    """Mean rank per detector (bars, best at the top) with each dataset's rank as a dot and the
+    Nemenyi critical difference drawn from the best mean rank."""
+    from oneclass.plots import plt, save_all
+
+    order = np.argsort(ranks["mean_rank"])
+    names = [ranks["detectors"][i] for i in order]
+    fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(names) + 1.6))
+    y = np.arange(len(names))[::-1]
+    ax.barh(y, ranks["mean_rank"][order], color="#8fb3d9", label="mean rank")
+    for j, i in enumerate(order):
+        ax.plot(ranks["ranks"][:, i], np.full(len(ranks["datasets"]), y[j]), "k.", ms=4, alpha=0.6,
+                label="rank on one dataset" if j == 0 else None)
+    if ranks["cd"] is not None:
+        best = ranks["mean_rank"][order[0]]
+        ax.axvspan(best, best + ranks["cd"], color="#f2c6c6", alpha=0.5, zorder=0,
+                   label=f"within the Nemenyi CD ({ranks['cd']:.2f}) of the best")
+    ax.set_yticks(y, names)
+    ax.set_xlabel(f"rank by {metric} (1 = best)")
+    ax.set_xlim(0.5, len(names) + 0.5)
+    ax.set_title(f"mean rank over {len(ranks['datasets'])} datasets")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.5 / (0.45 * len(names) + 1.6) - 0.12), ncol=3,
+              frameon=False)
+    return save_all(fig, Path(stem), formats)
+
+
+def write_report(records: Iterable[RunRecord], metric: str, output: Path) -> tuple[list[Path], str]:
+    """``tabular_<metric>.md/.csv`` and ``rank_<metric>.png/.pdf`` in ``output``; returns the files and
+    the markdown. The rank plot is left out (said in the markdown) when no dataset has every detector."""
+    output.mkdir(parents=True, exist_ok=True)
+    table = metric_table(records, metric)
+    try:
+        ranks = mean_ranks(table) if len(table.detectors) > 1 else None
+    except DataError as exc:
+        ranks, note = None, f"\nno rank plot: {exc}\n"
+    else:
+        note = ""
+    md = f"# {metric} by dataset and detector\n\n" + markdown_table(table, ranks) + note
+    files = [output / f"tabular_{metric}.md", write_csv(table, output / f"tabular_{metric}.csv")]
+    files[0].write_text(md)
+    if ranks is not None:
+        files += rank_figure(ranks, output / f"rank_{metric}", metric)
+    return files, md
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m oneclass.report_tabular [--sweep ID] [--filter F] [--metric test_auc] [--output DIR]``."""
+    import argparse
+
+    from oneclass.report import _client, finished, select_runs
+    from oneclass.tracking import default_tracking_uri
+
+    p = argparse.ArgumentParser(prog="python -m oneclass.report_tabular", description=__doc__.splitlines()[0])
+    p.add_argument("--experiment")
+    p.add_argument("--sweep")
+    p.add_argument("--filter", dest="filter_string")
+    p.add_argument("--metric", action="append", help="run metric (repeatable); default test_auc, test_aupr, test_f1")
+    p.add_argument("--output", type=Path)
+    p.add_argument("--tracking-uri")
+    args = p.parse_args(argv)
+    uri = args.tracking_uri or default_tracking_uri(Path.cwd())
+    client = _client(uri)
+    runs, label = select_runs(client, args.experiment, args.sweep, args.filter_string)
+    records = records_from_runs(finished(runs))
+    output = args.output or Path("reports") / f"{label}-tabular"
+    for metric in args.metric or ["test_auc", "test_aupr", "test_f1"]:
+        files, md = write_report(records, metric, output)
+        print(md)
+        print(f"wrote {', '.join(f.name for f in files)} to {output.resolve()}")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    from oneclass.errors import OneClassError
+
+    try:
+        sys.exit(main())
+    except OneClassError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

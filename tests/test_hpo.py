@@ -1,0 +1,77 @@
+"""hydra/sweeper=optuna: a seeded TPE search of a validation metric, trials nested under one MLflow run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from oneclass.data.gaussian import GaussianToy
+from oneclass.data.splits import one_class_split
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_optuna_search_of_the_logistic_ocdn_learning_rate(tmp_path):
+    pytest.importorskip("optuna")
+    out = run_cli(tmp_path, "-m", "hydra/sweeper=optuna", "model=logreg", "dataset.n_val=3000", "dataset.n_train=3000",
+                  "dataset.n_test_background=2000", "dataset.n_test_signal=2000", "trainer.max_epochs=2",
+                  "trainer.accelerator=cpu", "hydra.sweeper.n_trials=4", "model.lr=tag(log,interval(1e-4,3e-1))")
+    assert out.returncode == 0, out.stderr[-3000:]
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("gaussian").experiment_id])
+    (parent,) = [r for r in runs if r.data.tags.get("hpo_study") == "true"]
+    trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(trials) == 4 and all(r.info.status == "FINISHED" for r in trials)
+    assert sorted(int(r.data.tags["hpo_trial"]) for r in trials) == [0, 1, 2, 3]
+    # the preset holds the learning rate of a trial with the best validation AUC (a 1-D logistic
+    # regression ranks events identically for every weight of one sign, so trials can tie)
+    top = max(r.data.metrics["val_auc"] for r in trials)
+    preset = OmegaConf.load(next((tmp_path / "multirun").glob("*/*/best.yaml")))
+    (best,) = [r for r in trials if float(r.data.params["model.lr"]) == pytest.approx(preset.model.lr, rel=1e-12)]
+    assert best.data.metrics["val_auc"] == top
+    assert parent.data.metrics["best_value"] == pytest.approx(top)
+    assert f"val_auc = {top:.4f}" in out.stdout
+    assert len({r.data.params["model.lr"] for r in trials}) == 4  # TPE proposed four different rates
+
+
+@pytest.mark.parametrize("args, message", [
+    (["model.lr=tag(log,interval(1e-4,1e-1))"], "optimises val_auc on a validation split: set dataset.n_val=N"),
+    (["hydra.sweeper.objective=test_auc", "dataset.n_val=10", "model.lr=interval(0.1,0.2)"],
+     "must be a validation metric"),
+    (["dataset.n_val=10"], "needs a search space"),
+    (["dataset.n_val=10", "model.lr=tag(log,interval(0,1))"], "a log interval needs a positive start"),
+])
+def test_optuna_sweeper_bad_input_is_one_line(tmp_path, args, message):
+    pytest.importorskip("optuna")
+    out = run_cli(tmp_path, "-m", "hydra/sweeper=optuna", "logger=none", *args)
+    assert out.returncode == 2 and message in out.stderr, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+
+
+def test_validation_split_is_disjoint_from_train_and_test():
+    labels = np.r_[np.zeros(20, np.int8), np.ones(10, np.int8)]
+    s = one_class_split(labels, n_train=8, n_test_normal=6, n_val_normal=4, n_val_anomaly=3)
+    assert not set(s.val) & set(s.train) and not set(s.val) & set(s.test)
+    np.testing.assert_array_equal(s.val, [8, 9, 10, 11, 20, 21, 22])  # after the training rows, front of anomalies
+    np.testing.assert_array_equal(s.y_val, [0, 0, 0, 0, 1, 1, 1])
+    assert len(s.test) == 6 + 7  # the anomalies not used for validation
+    toy = GaussianToy(n_train=100, n_test_background=50, n_test_signal=50, n_val=30).load(0)
+    plain = GaussianToy(n_train=100, n_test_background=50, n_test_signal=50).load(0)
+    np.testing.assert_array_equal(toy.x_test, plain.x_test)  # adding a validation split changes nothing else
+    assert toy.x_val.shape == (60, 1) and toy.y_val.sum() == 30

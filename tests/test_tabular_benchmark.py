@@ -1,0 +1,281 @@
+"""The tabular benchmark: the nrcan and adbench protocols, the ADBench / ODDS / KDD datasets on the
+real shared files, nets sized from the input, the PyOD adapter, and their one-line errors."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from oneclass.data.splits import adbench_split, nrcan_split
+from oneclass.data.tabular import read_mat, read_npz
+from oneclass.data.tabular_datasets import ADBench, KDDCup, ODDS
+from oneclass.errors import ConfigError, DataError
+from oneclass.models.pyod import pyod_available
+from oneclass.nets import DenseEncoder, SVDDMLP, funnel_widths
+
+needs_pyod = pytest.mark.skipif(not pyod_available(), reason="PyOD not installed (pip install 'oneclass[pyod]')")
+
+
+def one_line(exc_info) -> str:
+    msg = str(exc_info.value)
+    assert "\n" not in msg
+    return msg
+
+
+# ------------------------------------------------------------------------------------- protocols
+LABELS = np.array([0] * 11 + [1] * 4, dtype=np.int8)[np.random.default_rng(3).permutation(15)]
+
+
+def test_nrcan_trains_on_half_the_normals_and_tests_on_the_rest_plus_every_anomaly():
+    s = nrcan_split(LABELS, split_seed=5)
+    normals, anomalies = np.flatnonzero(LABELS == 0), np.flatnonzero(LABELS == 1)
+    assert len(s.train) == 5 and (LABELS[s.train] == 0).all()  # floor(11 / 2), normal only
+    assert len(s.test) == 6 + 4 and set(anomalies) <= set(s.test)
+    assert sorted(np.r_[s.train, s.test]) == list(range(15))  # disjoint, nothing left out
+    np.testing.assert_array_equal(s.y_test, LABELS[s.test])
+    assert (s.info["n_train_normal"], s.info["n_test_normal"], s.info["n_test_anomaly"]) == (5, 6, 4)
+    # the split is a permutation drawn from split_seed, and only from it
+    again, other = nrcan_split(LABELS, split_seed=5), nrcan_split(LABELS, split_seed=6)
+    np.testing.assert_array_equal(again.train, s.train)
+    assert set(other.train) != set(s.train)
+    rng = np.random.default_rng(5)
+    np.testing.assert_array_equal(s.train, normals[rng.permutation(11)][:5])
+    # null = file order: the first half of the normals
+    np.testing.assert_array_equal(nrcan_split(LABELS, split_seed=None).train, normals[:5])
+
+
+def test_nrcan_contamination_and_n_train():
+    s = nrcan_split(LABELS, split_seed=0, train_contamination=0.2)  # round(5 * 0.2 / 0.8) = 1 anomaly
+    assert LABELS[s.train].tolist().count(1) == 1 and len(s.train) == 6 and int(s.y_test.sum()) == 3
+    assert set(s.train).isdisjoint(s.test)
+    small = nrcan_split(LABELS, split_seed=0, n_train=2)
+    np.testing.assert_array_equal(small.train, nrcan_split(LABELS, split_seed=0).train[:2])
+    np.testing.assert_array_equal(small.test, nrcan_split(LABELS, split_seed=0).test)  # test half unchanged
+
+
+@pytest.mark.parametrize("kwargs, labels, message", [
+    ({"n_train": 6}, LABELS, "dataset.n_train=6 but the nrcan protocol trains on half of the 11 normal rows (5)"),
+    ({"train_contamination": 0.5}, LABELS, "train_contamination=0.5 needs 5 of the 4 anomalies in training"),
+    ({}, np.zeros(6, np.int8), "has no anomalies (label 1); the nrcan protocol's test set needs them"),
+    ({}, np.array([0, 1, 1], np.int8), "has 1 normal (label 0) row; the nrcan protocol needs at least 2"),
+])
+def test_nrcan_bad_inputs_are_one_line(kwargs, labels, message):
+    with pytest.raises(DataError) as err:
+        nrcan_split(labels, where="set.npz", **kwargs)
+    assert message in one_line(err)
+
+
+def test_adbench_split_is_stratified_and_keeps_training_anomalies():
+    labels = np.r_[np.zeros(100, np.int8), np.ones(10, np.int8)]
+    s = adbench_split(labels, split_seed=0)
+    assert (len(s.train), len(s.test)) == (77, 33)  # ceil(0.3 * 110) test rows
+    assert int(labels[s.train].sum()) == 7 and int(s.y_test.sum()) == 3  # 10 % anomalies on both sides
+    assert s.n_train_anomalies == 7 and s.info["n_train_anomaly"] == 7
+    assert sorted(np.r_[s.train, s.test]) == list(range(110))
+    np.testing.assert_array_equal(s.y_test, labels[s.test])
+    np.testing.assert_array_equal(adbench_split(labels, split_seed=0).test, s.test)
+    assert set(adbench_split(labels, split_seed=1).test) != set(s.test)
+
+
+def test_adbench_split_bad_inputs():
+    labels = np.r_[np.zeros(20, np.int8), np.ones(1, np.int8)]
+    with pytest.raises(DataError) as err:
+        adbench_split(labels, split_seed=0, where="x.npz")
+    assert "x.npz has 1 anomaly (label 1) row(s); the adbench protocol's stratified split needs at least 2" in one_line(err)
+    with pytest.raises(ConfigError, match=r"dataset.test_fraction must be in \(0, 1\), got 1.5"):
+        adbench_split(np.r_[labels, 1], test_fraction=1.5)
+    with pytest.raises(DataError) as err:
+        adbench_split(np.r_[np.zeros(3, np.int8), np.ones(2, np.int8)], split_seed=0, test_fraction=0.9)
+    assert "the adbench protocol cannot split 5 rows (3 normal, 2 anomalies) with dataset.test_fraction=0.9" in one_line(err)
+    with pytest.raises(DataError) as err:
+        adbench_split(np.r_[np.zeros(50, np.int8), np.ones(2, np.int8)], split_seed=0, test_fraction=0.05)
+    assert "dataset.test_fraction=0.05 leaves no anomaly rows in the test part (2 anomaly rows in all)" in one_line(err)
+
+
+# ------------------------------------------------------------------------------------- datasets
+def test_arrhythmia_nrcan_counts_and_training_scaler(shared_data):
+    path = shared_data("odds/arrhythmia.mat")
+    raw = read_mat(path)
+    ds = ODDS(name="arrhythmia", path=str(path))
+    data = ds.load(seed=0)
+    assert raw.x.shape == (452, 274) and int(raw.y.sum()) == 66
+    assert data.x_train.shape == (193, 274) and data.x_test.shape == (259, 274)  # 386 normals: 193 + 193 + 66
+    assert int(data.y_test.sum()) == 66 and data.input_shape == (274,)
+    np.testing.assert_array_equal(raw.y[data.test_index], data.y_test)
+    train_rows = np.setdiff1d(np.flatnonzero(raw.y == 0), data.test_index)
+    assert len(train_rows) == 193
+    # standardised with statistics of the 193 training rows only
+    mean, std = raw.x[train_rows].mean(0), raw.x[train_rows].std(0)
+    std = np.where(std > 0, std, 1.0)
+    np.testing.assert_allclose(data.x_test, ((raw.x[data.test_index] - mean) / std).astype(np.float32), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.sort(data.x_train.sum(1)), np.sort(((raw.x[train_rows] - mean) / std).sum(1)), rtol=1e-4, atol=1e-3)
+    assert data.info["preprocess"] == "standardize" and data.info["n_train_normal"] == 193
+    # the run's seed never changes the split; split_seed does
+    np.testing.assert_array_equal(ds.load(seed=7).test_index, data.test_index)
+    np.testing.assert_array_equal(ds.load(seed=7).x_train, data.x_train)
+    assert set(ODDS(name="arrhythmia", path=str(path), split_seed=1).load(0).test_index) != set(data.test_index)
+
+
+def test_adbench_protocol_on_thyroid(shared_data, monkeypatch):
+    monkeypatch.setenv("ONECLASS_DATA_DIR", str(shared_data("adbench").parent))
+    data = ADBench(name="thyroid", protocol="adbench", split_seed=0).load(seed=3)
+    raw = read_npz(shared_data("adbench/38_thyroid.npz"))
+    assert data.x_train.shape == (2640, 6) and data.x_test.shape == (1132, 6)
+    assert int(data.y_test.sum()) == 28 and data.info["n_train_anomaly"] == 65  # 93 anomalies, stratified
+    train_rows = np.setdiff1d(np.arange(3772), data.test_index)
+    lo, hi = raw.x[train_rows].min(0), raw.x[train_rows].max(0)
+    np.testing.assert_allclose(data.x_train.min(0), 0.0, atol=1e-6)
+    np.testing.assert_allclose(data.x_train.max(0), 1.0, atol=1e-6)  # min-max on the training part
+    np.testing.assert_allclose(data.x_test, ((raw.x[data.test_index] - lo) / (hi - lo)).astype(np.float32), atol=1e-6)
+    nrcan = ADBench(name="38_thyroid", protocol="nrcan").load(0)
+    assert nrcan.x_train.shape == (1839, 6) and int(nrcan.y_test.sum()) == 93  # 3679 normals // 2
+
+
+def test_kdd_and_kddcup_rev(shared_data):
+    path = str(shared_data("kdd/kddcup.data_10_percent.gz"))
+    data = KDDCup(path=path).load(0)  # anomaly = the "normal." connections (97,278)
+    assert data.x_train.shape == (198371, 118) and data.x_test.shape == (295650, 118)
+    assert int(data.y_test.sum()) == 97278 and data.info["preprocess"] == "minmax"
+    assert data.x_train.min() >= 0 and data.x_train.max() <= 1.0 + 1e-6
+    rev = KDDCup(path=path, variant="rev").load(0)  # normal traffic normal, attacks to 20 % of it
+    assert rev.x_train.shape == (48639, 118) and int(rev.y_test.sum()) == 19456 == round(0.2 * 97278)
+    assert len(rev.x_test) == 97278 - 48639 + 19456
+    flipped = KDDCup(path=path, anomaly="attacks", n_train=1000).load(0)
+    assert flipped.x_train.shape == (1000, 118) and int(flipped.y_test.sum()) == 396743
+
+
+@pytest.mark.parametrize("cls, kwargs, message", [
+    (ADBench, {"protocol": "loo"}, "dataset.protocol must be one of nrcan, adbench, got 'loo'"),
+    (ADBench, {"protocol": "adbench", "train_contamination": 0.1}, "dataset.train_contamination is for the nrcan protocol"),
+    (ADBench, {"protocol": "adbench", "n_train": 100}, "dataset.n_train is for the nrcan protocol"),
+    (ADBench, {"protocol": "adbench", "split_seed": None}, "the adbench protocol's stratified split needs an integer split_seed"),
+    (ADBench, {"preprocess": "robust"}, "dataset.preprocess must be one of none, standardize, minmax or null"),
+    (ADBench, {"train_contamination": 1.0}, "dataset.train_contamination must be in [0, 1), got 1.0"),
+    (KDDCup, {"variant": "rev", "anomaly": "normal"}, "KDDCUP-Rev) takes normal traffic as the normal class"),
+    (KDDCup, {"variant": "full"}, "dataset.variant must be null (KDD Cup 99 10 %) or rev"),
+])
+def test_dataset_config_errors(cls, kwargs, message):
+    kwargs = {"name": "thyroid", **kwargs} if cls is ADBench else kwargs
+    with pytest.raises(ConfigError) as err:
+        cls(**kwargs)
+    assert message in one_line(err)
+
+
+def test_dataset_file_errors(tmp_path, monkeypatch):
+    monkeypatch.setenv("ONECLASS_DATA_DIR", str(tmp_path))
+    with pytest.raises(DataError) as err:
+        ADBench(name="cardoi").load(0)
+    assert "unknown ADBench set 'cardoi' (no such file either); known: 1_ALOI" in one_line(err)
+    np.savez(tmp_path / "clean.npz", X=np.arange(20.0).reshape(10, 2), y=np.zeros(10))
+    with pytest.raises(DataError) as err:
+        ADBench(name=str(tmp_path / "clean.npz")).load(0)
+    assert "has no anomalies (label 1); the nrcan protocol's test set needs them" in one_line(err)
+    x = np.arange(20.0).reshape(10, 2)
+    x[3, 1] = np.nan
+    np.savez(tmp_path / "nan.npz", X=x, y=np.r_[np.zeros(8), 1, 1])
+    with pytest.raises(DataError) as err:
+        ADBench(name="nan", path=str(tmp_path / "nan.npz")).load(0)
+    assert "1 NaN or infinite feature value(s) in 1 column(s): 1 (1)" in one_line(err)
+    with pytest.raises(DataError) as err:
+        ODDS(name="thyroid").load(0)
+    assert "ODDS set thyroid not found at" in one_line(err)
+
+
+# ------------------------------------------------------------------------------------- nets sized from the input
+def test_nets_sized_from_the_input():
+    assert funnel_widths(274, 1, 1) == [274] and funnel_widths(21, 2, 3) == [10, 5, 2]
+    assert funnel_widths(6, 4, 2, min_width=8) == [8, 8]
+    ae = DenseEncoder((21,), hidden=None, rep_dim=1, batch_norm=False, compression_factor=2, n_layers=4)
+    assert [m.out_features for m in ae if hasattr(m, "out_features")] == [10, 5, 2, 1]
+    assert [m.out_features for m in ae.decoder() if hasattr(m, "out_features")] == [2, 5, 10, 21]
+    svdd = SVDDMLP((118,), hidden=None, rep_dim=None, compression_factor=4, n_layers=2)
+    assert [m.out_features for m in svdd if hasattr(m, "out_features")] == [29, 7] and svdd.rep_dim == 7
+    with pytest.raises(ConfigError, match="give either hidden .* or compression_factor"):
+        SVDDMLP((118,), hidden=[8], compression_factor=4, n_layers=2)
+    with pytest.raises(ConfigError, match="compression_factor must be >= 1"):
+        DenseEncoder((21,), hidden=None, compression_factor=0.5, n_layers=2)
+    with pytest.raises(ConfigError, match="model.net.rep_dim is null"):
+        SVDDMLP((118,), rep_dim=None)
+
+
+# ------------------------------------------------------------------------------------- PyOD adapter
+@needs_pyod
+def test_pyod_knn_scores_are_distances_to_the_training_rows():
+    from oneclass.models.pyod import PyOD
+
+    det = PyOD(input_shape=(1,), name="KNN", params={"n_neighbors": 1})
+    assert det.fit(np.array([[0.0], [1.0], [2.0]])) is det
+    scores = det.score(np.array([[0.1], [5.0], [-10.0], [1.0]]))
+    np.testing.assert_allclose(scores, [0.1, 3.0, 10.0, 0.0])  # higher = further = more anomalous
+    assert scores.dtype == np.float64
+
+
+@needs_pyod
+def test_pyod_flattens_images_and_takes_full_class_paths():
+    from oneclass.models.pyod import PyOD
+
+    rng = np.random.default_rng(0)
+    det = PyOD(input_shape=(1, 2, 2), name="pyod.models.hbos.HBOS").fit(rng.normal(size=(200, 1, 2, 2)))
+    scores = det.score(np.r_[np.zeros((1, 1, 2, 2)), np.full((1, 1, 2, 2), 8.0)])
+    assert scores[1] > scores[0]
+    with pytest.raises(ConfigError, match=r"built for inputs of shape \(n, 1, 2, 2\)"):
+        det.score(np.zeros((3, 4)))
+
+
+@needs_pyod
+def test_pyod_bad_inputs_are_one_line():
+    from oneclass.models.pyod import PyOD
+
+    with pytest.raises(ConfigError) as err:
+        PyOD(input_shape=(3,), name="IsolationTree")
+    assert "model.name: PyOD has no detector 'IsolationTree'; known: " in one_line(err) and "IForest" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        PyOD(input_shape=(3,), name="IForest", params={"n_trees": 10})
+    assert "model.params: PyOD IForest takes no argument 'n_trees'; its arguments: n_estimators" in one_line(err)
+    with pytest.raises(ConfigError, match="model.widths_from_input takes"):
+        PyOD(input_shape=(3,), name="AutoEncoder", widths_from_input={"layers": 2})
+
+
+def test_without_pyod_the_error_says_what_to_install(monkeypatch):
+    from oneclass.models.pyod import PyOD
+
+    monkeypatch.setitem(sys.modules, "pyod", None)
+    monkeypatch.setitem(sys.modules, "pyod.models", None)
+    with pytest.raises(ConfigError) as err:
+        PyOD(input_shape=(3,), name="IForest")
+    assert one_line(err) == "model=pyod needs PyOD: pip install 'oneclass[pyod]' (or pip install pyod)"
+    assert pyod_available() is False
+
+
+@needs_pyod
+@pytest.mark.slow
+def test_pipeline_runs_a_pyod_detector_on_an_adbench_set(cfg_factory, tmp_path, shared_data, monkeypatch):
+    from oneclass import pipeline
+
+    monkeypatch.setenv("ONECLASS_DATA_DIR", str(shared_data("adbench").parent))
+    cfg = cfg_factory("dataset=adbench", "dataset.name=cardio", "dataset.split_seed=1", "model=pyod_iforest",
+                      "logger=none", small=False)
+    metrics = pipeline.run(cfg, pipeline.JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path))
+    saved = np.load(tmp_path / "out" / "scores.npz")
+    raw = read_npz(shared_data("adbench/6_cardio.npz"))
+    assert len(saved["scores"]) == 550 and int(saved["labels"].sum()) == 53  # 30 % of 1831 rows, 176 anomalies
+    np.testing.assert_array_equal(raw.y[saved["index"]], saved["labels"])  # index = rows of the file
+    assert metrics["test_auc"] == pytest.approx(pipeline.evaluate(saved["scores"], saved["labels"]).auc)
+    assert 0 < metrics["test_f1"] <= 1 and metrics["test_aupr"] > int(saved["labels"].sum()) / len(saved["labels"])
+
+
+def test_batchnorm_nets_skip_a_last_batch_of_one_row(cfg_factory):
+    """n = batch_size + 1 rows: the one-row batch is skipped (BatchNorm cannot train on it), the
+    full batch trains (one optimizer step per epoch)."""
+    from oneclass.config import build
+    from oneclass.pipeline import make_trainer
+
+    cfg = cfg_factory("model=deepsvdd", "model.batch_size=8", "trainer.max_epochs=2", "model.pretrain=true",
+                      "model.pretrain_epochs=1", "model.net.hidden=[4]", "model.net.rep_dim=2")
+    x = np.random.default_rng(0).normal(size=(9, 3)).astype(np.float32)
+    det = build(cfg.model, "model", input_shape=(3,))
+    trainer = make_trainer(cfg, [])
+    det.fit(x, trainer=trainer)
+    assert trainer.global_step == 2 and np.isfinite(det.score(x)).all()

@@ -1,0 +1,179 @@
+"""What a user sees: the console of a first run and of a sweep against a tracking server, the
+MLflow UI links, experiment kind and run names, and the README's query recipe."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from oneclass.pipeline import JobInfo, run
+from oneclass.tracking import EXPERIMENT_TAGS, ui_url
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ["trainer.max_epochs=1", "trainer.accelerator=cpu", "dataset.n_train=1000", "dataset.n_test_background=1000",
+         "dataset.n_test_signal=1000", "threads=1"]
+
+
+def test_ui_links():
+    assert (ui_url("http://mlflow-host:5000/", "7", search_filter="tags.sweep_id = 'a-1'")
+            == "http://mlflow-host:5000/#/experiments/7/runs?searchFilter=tags.sweep_id%20%3D%20%27a-1%27")
+    assert ui_url("https://h/mlflow", "7", run_id="abc") == "https://h/mlflow/#/experiments/7/runs/abc"
+    local = ui_url("sqlite:////data/mlflow.db", "2")
+    assert local == ("http://127.0.0.1:5000/#/experiments/2/runs "
+                     "(start the UI first: mlflow ui --backend-store-uri sqlite:////data/mlflow.db)")
+
+
+def test_run_name_experiment_kind_link_and_short_params(cfg_factory, tmp_path, capsys):
+    run(cfg_factory("seed=4", "model=logreg"),
+        JobInfo(output_dir=tmp_path / "job", launch_dir=tmp_path, choices={"model": "logreg", "dataset": "gaussian"}))
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("gaussian")
+    assert exp.tags["mlflow.experimentKind"] == EXPERIMENT_TAGS["mlflow.experimentKind"] == "custom_model_development"
+    (r,) = client.search_runs([exp.experiment_id])
+    assert r.info.run_name == "logreg-gaussian-seed4"
+    assert r.data.metrics.keys() >= {"test_auc", "test_max_sic"}
+    assert max(len(v) for v in r.data.params.values()) < 100 and "overrides" not in r.data.params
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith(f"MLflow run {r.info.run_id} in experiment 'gaussian'; runs table: "
+                           f"http://127.0.0.1:5000/#/experiments/{exp.experiment_id}/runs ")
+
+
+@pytest.mark.slow
+def test_first_run_prints_only_our_lines(tmp_path):
+    """A fresh matplotlib cache (as on a new machine): its 'generated new fontManager' goes to the
+    job's log file, not to the console."""
+    env = {**os.environ, "MPLCONFIGDIR": str(tmp_path / "mplconfig"), "OMP_NUM_THREADS": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), *SMALL], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout.strip().splitlines()
+    assert len(out) == 3, proc.stdout
+    assert out[0].startswith("ocdn-gaussian-seed0: test AUC = ")
+    assert out[1].startswith("results: ")
+    assert re.match(r"MLflow run \w+ in experiment 'gaussian'; runs table: http://127\.0\.0\.1:5000/#/experiments/1/runs ",
+                    out[2])
+    assert all("ocdn-gaussian-seed0" in line for line in proc.stderr.strip().splitlines())  # the progress bar
+    log = Path(out[1].removeprefix("results: "), "oneclass.log").read_text()
+    assert "generated new fontManager" in log  # it happened in this run, and went to the file
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def tracking_server(tmp_path):
+    """An MLflow tracking server (HTTP) on a free local port, stopped after the test."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}", "--artifacts-destination", str(tmp_path / "art")],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.time() > deadline:
+                pytest.fail(f"mlflow server did not start on {url}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_sweep_against_a_tracking_server_prints_no_mlflow_lines_and_one_link(tmp_path, tracking_server):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env.pop("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", None)
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "-m", "seed=0,1", f"logger.tracking_uri={tracking_server}",
+                           *SMALL], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "View run" not in proc.stdout and "View experiment" not in proc.stdout, proc.stdout
+    lines = proc.stdout.strip().splitlines()
+    assert sum(line.startswith("[job ") for line in lines) == 2
+    client = MlflowClient(tracking_uri=tracking_server)
+    exp = client.get_experiment_by_name("gaussian")
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+    runs = client.search_runs([exp.experiment_id])
+    (sweep_id,) = {r.data.tags["sweep_id"] for r in runs}
+    assert lines[-1] == (f"MLflow: this sweep's runs in experiment 'gaussian': {tracking_server}/#/experiments/"
+                         f"{exp.experiment_id}/runs?searchFilter=tags.sweep_id%20%3D%20%27{sweep_id}%27")
+    assert sum("#/experiments/" in line for line in lines) == 1
+
+
+def _readme_recipe() -> str:
+    text = (ROOT / "README.md").read_text()
+    start = text.index("**Comparing runs in the MLflow UI.**")
+    return text[text.index("```python\n", start) + len("```python\n"):text.index("```\n", text.index("```python\n", start) + 10)]
+
+
+def test_readme_query_recipe_selects_a_sweep_and_charts_auc_against_a_param(cfg_factory, tmp_path, monkeypatch):
+    """The README's Python recipe, run as written (only its EXPERIMENT, SWEEP, PARAM line set here)
+    on a 2 nu x 2 seed OC-SVM sweep, beside another sweep's run and a report summary run."""
+    import mlflow.tracking._tracking_service.utils as tracking_utils
+
+    from oneclass.report import main as report_main
+
+    def job(seed: int, nu: float, sweep: str, num: int) -> None:
+        cfg = cfg_factory("model=ocsvm", "model.solver=exact", f"model.nu={nu}", f"seed={seed}")
+        run(cfg, JobInfo(output_dir=tmp_path / f"{sweep}-{num}", launch_dir=tmp_path, multirun=True, job_num=num,
+                         sweep_id=sweep, sweep_dir=str(tmp_path / sweep), choices={"model": "ocsvm"}))
+
+    job(0, 0.5, "other-sweep", 0)
+    points = [(seed, nu) for nu in (0.1, 0.5) for seed in (0, 1)]
+    for i, (seed, nu) in enumerate(points):
+        job(seed, nu, "nu-sweep", i)
+    assert report_main(["--sweep", "nu-sweep", "--output", str(tmp_path / "rep")]) == 0  # a summary run in the experiment
+    recipe = _readme_recipe()
+    assert recipe.count("EXPERIMENT, SWEEP, PARAM = ") == 1
+    code = re.sub(r"EXPERIMENT, SWEEP, PARAM = .*\n", "EXPERIMENT, SWEEP, PARAM = 'gaussian', 'nu-sweep', 'params.model.nu'\n",
+                  recipe)
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", None)  # the recipe sets it; restored afterwards
+    namespace: dict = {}
+    exec(compile(code, "README recipe", "exec"), namespace)
+    runs = namespace["runs"]
+    assert len(runs) == 4 and set(runs["tags.sweep_id"]) == {"nu-sweep"}  # neither the other sweep nor the report
+    assert list(runs["metrics.test_auc"]) == sorted(runs["metrics.test_auc"], reverse=True)
+    assert sorted(runs["params.model.nu"]) == [0.1, 0.1, 0.5, 0.5]
+    assert sorted(runs["tags.mlflow.runName"]) == ["ocsvm-gaussian-seed0"] * 2 + ["ocsvm-gaussian-seed1"] * 2
+    assert (tmp_path / "auc_vs_param.png").stat().st_size > 1000
+    # the documented filter that hides summary runs keeps every training run
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    exp_id = client.get_experiment_by_name("gaussian").experiment_id
+    assert len(client.search_runs([exp_id], "tags.report IS NULL")) == 5
+    assert len(client.search_runs([exp_id])) == 6
+
+
+def test_long_param_values_are_shortened_with_the_full_text_in_a_tag(tmp_path):
+    from oneclass.tracking import SHORT_PARAM, MlflowTracker
+
+    tracker = MlflowTracker(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", experiment_name="t", root_dir=tmp_path)
+    features = [f"feature_{i}" for i in range(300)]
+    with tracker.start_run("r"):
+        tracker.log_params({"model.lr": 0.001, "dataset.features": features})
+    r = tracker.client.get_run(tracker.run_id)
+    assert r.data.params["model.lr"] == "0.001"
+    short = r.data.params["dataset.features"]
+    assert len(short) < SHORT_PARAM + 30 and short.startswith("['feature_0', 'feature_1'")
+    assert short.endswith(f"... ({len(str(features))} chars: tag param.dataset.features)")
+    assert r.data.tags["param.dataset.features"] == str(features)
