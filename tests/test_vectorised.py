@@ -380,6 +380,8 @@ def test_bad_seed_lists_and_ensemble_modes_are_one_line(cfg_factory, tmp_path):
         run(cfg_factory("vectorised.seeds=[0,1]", "vectorised.ensemble=median"), job)
     with pytest.raises(ConfigError, match="not OneClassSVM"):
         run(cfg_factory("vectorised.seeds=[0,1]", "model=ocsvm"), job)
+    with pytest.raises(ConfigError, match="hydra/sweeper=optuna tunes single-seed jobs; remove vectorised.seeds"):
+        run(cfg_factory("vectorised.seeds=[0,1]", "hpo.parent_run_id=abc", "hpo.trial=0"), job)
 
 
 def test_group_trains_on_the_trainers_device():

@@ -248,6 +248,8 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
 
     seeds = group_seeds(cfg)
     how = ensemble_mode(cfg)
+    if (cfg.get("hpo") or {}).get("parent_run_id"):  # a trial's objective is one run's val_* metric
+        raise ConfigError("hydra/sweeper=optuna tunes single-seed jobs; remove vectorised.seeds from the search")
     _check_model(cfg)
     _quiet_libraries()
     started = time.perf_counter()
