@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from oneclass.errors import DataError
-from oneclass.report_tabular import (
+from oneclass.report.tabular import (
     RunRecord, dataset_label, markdown_table, mean_ranks, metric_table, records_from_rows, write_report,
 )
 
@@ -58,3 +58,42 @@ def test_write_report_and_labels(tmp_path):
                                                        "detector": "ocsvm", "error": "boom"}]
     assert records_from_rows(rows) == [RunRecord("cardio [adbench]", "ae", "1", "1",
                                                  {"auc": 0.9, "aupr": 0.5, "f1": 0.4, "fit_s": 2.0})]
+
+
+def test_oneclass_report_on_tabular_runs(tmp_path, monkeypatch, capsys):
+    """`oneclass report` on a sweep over two tabular sets: one table and rank plot per metric, the
+    summary run's numbers, and `--metric` refused for a metric no run logged."""
+    from mlflow.entities import Metric, Param
+    from mlflow.tracking import MlflowClient
+
+    from oneclass.report import main as report_main
+    from oneclass.errors import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.create_experiment("tab", artifact_location=(tmp_path / "mlruns").as_uri())
+    expected = {}
+    for name, base in (("thyroid", 0.9), ("cardio", 0.7)):
+        for model, plus in (("pyod_iforest", 0.05), ("ae", -0.05)):
+            for split in range(2):
+                auc = base + plus + 0.01 * split
+                expected.setdefault((name, model), []).append(auc)
+                run = client.create_run(exp, run_name=f"{model}-{name}-{split}",
+                                        tags={"model": model, "dataset": "adbench", "seed": "0", "sweep_id": "t1"})
+                client.log_batch(run.info.run_id,
+                                 metrics=[Metric("test_auc", auc, 0, 0), Metric("fit_time_s", 1.0 + split, 0, 0)],
+                                 params=[Param("dataset.name", name), Param("dataset.protocol", "nrcan"),
+                                         Param("dataset.split_seed", str(split)), Param("seed", "0")])
+                client.set_terminated(run.info.run_id)
+    out = tmp_path / "rep"
+    assert report_main(["--tracking-uri", uri, "--output", str(out), "--metric", "test_auc", "--metric", "fit_time_s",
+                        "--format", "png"]) == 0
+    md = (out / "tabular_test_auc.md").read_text()
+    assert "| thyroid [nrcan] | 0.855 ± 0.007 (2) | **0.955 ± 0.007 (2)** |" in md
+    assert (out / "rank_test_auc.png").stat().st_size > 1000 and (out / "tabular_fit_time_s.csv").exists()
+    summary = client.search_runs([exp], "tags.report = 'true'")[0].data.metrics
+    assert summary["thyroid_nrcan.pyod_iforest.test_auc_mean"] == pytest.approx(np.mean(expected["thyroid", "pyod_iforest"]))
+    capsys.readouterr()
+    with pytest.raises(ConfigError, match=r"--metric test_f1: no selected run logged it; the runs have fit_time_s, test_auc"):
+        report_main(["--tracking-uri", uri, "--no-mlflow", "--metric", "test_f1", "--sweep", "t1"])

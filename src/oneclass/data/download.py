@@ -41,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from oneclass.data.lhco import OFFICIAL_FILE, default_path
+from oneclass.data.lhco import BOXES, OFFICIAL_FILE, box_files, default_path
 from oneclass.data.paths import data_dir, resolve
 from oneclass.errors import DataError, OneClassError
 
@@ -69,6 +69,9 @@ SOURCES = {
         record_env="ONECLASS_LHCO_RECORD_URL",
     ),
 }
+# The black boxes' features and key files (Zenodo record 4536624), md5s from the same record API.
+BOX_RECORD = "https://zenodo.org/api/records/4536624"
+BOX_FOLDER = "https://zenodo.org/record/4536624/files"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -214,18 +217,43 @@ def download(name: str, dest: Path | None = None, url: str | None = None, record
     url = url or os.environ.get(source.url_env) or source.url
     record_url = record_url or os.environ.get(source.record_env) or source.record_url
     check_writable(dest)
-    md5 = record_md5(record_url, source.filename)
+    _fetch_verified(url, dest, record_md5(record_url, source.filename), record_url, force, progress)
+    print(f"saved {dest} (md5 verified). Use it with: python run.py dataset=lhco"
+          + ("" if dest == default_path() else f" dataset.path={dest}"), file=sys.stderr)
+    return dest
+
+
+def _fetch_verified(url: str, dest: Path, md5: str, record_url: str, force: bool, progress: bool) -> None:
+    """``url`` to ``dest`` unless a file with ``md5`` is already there."""
     if dest.exists() and not force:
         if not dest.is_file():
             raise DataError(f"{dest} exists and is not a file; choose another --dest")
         if file_md5(dest) == md5:
             print(f"{dest} is already there and matches md5 {md5}", file=sys.stderr)
-            return dest
+            return
         print(f"{dest} exists but its md5 differs from the record's {md5}; downloading again", file=sys.stderr)
     print(f"downloading {url}\n  -> {dest} (md5 {md5} from {record_url})", file=sys.stderr)
     fetch(url, dest, md5, progress=progress)
-    print(f"saved {dest} (md5 verified). Use it with: python run.py dataset=lhco"
-          + ("" if dest == default_path() else f" dataset.path={dest}"), file=sys.stderr)
+
+
+def download_box(box: int, dest: Path | None = None, url: str | None = None, record_url: str | None = None,
+                 force: bool = False, progress: bool = True) -> Path:
+    """Fetch black box ``box``'s features file to ``dest`` (default: where ``dataset.box=N`` looks) and
+    its key file next to it, each verified against the md5 the Zenodo record lists. ``url``: the
+    folder holding both files (env ONECLASS_LHCO_BOX_URL)."""
+    if box not in BOXES:
+        raise DataError(f"--box must be one of {', '.join(map(str, BOXES))}, got {box}")
+    features, key = box_files(box)
+    dest = dest or default_path(box)
+    folder = (url or os.environ.get("ONECLASS_LHCO_BOX_URL") or BOX_FOLDER).rstrip("/")
+    record_url = record_url or os.environ.get("ONECLASS_LHCO_BOX_RECORD_URL") or BOX_RECORD
+    check_writable(dest)
+    md5s = {name: record_md5(record_url, name) for name in (features, key)}  # both listed before fetching either
+    _fetch_verified(f"{folder}/{features}", dest, md5s[features], record_url, force, progress)
+    _fetch_verified(f"{folder}/{key}", dest.parent / key, md5s[key], record_url, force, progress)
+    shown = "" if dest == default_path(box) else f" dataset.path={dest}"
+    print(f"saved {dest} and {dest.parent / key} (md5 verified). Use them with: python run.py dataset=lhco "
+          f"experiment=lhco_bb{box}{shown}", file=sys.stderr)
     return dest
 
 
@@ -439,7 +467,11 @@ def parser() -> argparse.ArgumentParser:
                                   "other sets: output folder (default: <data dir>/<set folder>)")
     p.add_argument("--url", help="lhco: the file URL (env ONECLASS_LHCO_URL); other sets: the URL of the folder holding "
                                  "the files (env ONECLASS_<SET>_URL); file:// works")
-    p.add_argument("--record-url", help="lhco only: Zenodo record API URL listing the md5 (env ONECLASS_LHCO_RECORD_URL)")
+    p.add_argument("--record-url", help="lhco only: Zenodo record API URL listing the md5 (env ONECLASS_LHCO_RECORD_URL; "
+                                        "with --box: ONECLASS_LHCO_BOX_RECORD_URL)")
+    p.add_argument("--box", type=int, choices=BOXES,
+                   help="lhco only: a black box of the LHC Olympics 2020 (Zenodo 4536624): its features file and "
+                        "key file; --url is then the folder holding both (env ONECLASS_LHCO_BOX_URL)")
     p.add_argument("--force", action="store_true", help="download even if a verified file is already there")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
@@ -455,7 +487,12 @@ def main(argv: list[str] | None = None) -> int:
             raise DataError(f"extra argument(s) {' '.join(args.names)}: only `oneclass download adbench` takes names")
         if args.record_url and args.dataset != "lhco":
             raise DataError("--record-url is for lhco only (the other sets have their checksums built in)")
-        if args.dataset == "lhco":
+        if args.box is not None and args.dataset != "lhco":
+            raise DataError("--box is for lhco only (the LHC Olympics black boxes)")
+        if args.dataset == "lhco" and args.box is not None:
+            download_box(args.box, dest=dest, url=args.url, record_url=args.record_url, force=args.force,
+                         progress=progress)
+        elif args.dataset == "lhco":
             download(args.dataset, dest=dest, url=args.url, record_url=args.record_url, force=args.force,
                      progress=progress)
         elif args.dataset == "adbench":

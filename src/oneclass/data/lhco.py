@@ -34,7 +34,7 @@ import numpy as np
 from oneclass.config import require_number
 from oneclass.data.base import DataBundle, Dataset
 from oneclass.data.paths import data_dir, resolve
-from oneclass.data.splits import (SCALINGS, Scaler, contamination, one_class_split, optional_count, split_seed_of,
+from oneclass.data.splits import (SCALINGS, Scaler, Split, contamination, one_class_split, optional_count, split_seed_of,
                                   validation_counts)
 from oneclass.errors import ConfigError, DataError, first_line
 
@@ -46,15 +46,24 @@ JET_COLUMNS = ("pxj1", "pyj1", "pzj1", "mj1", "tau1j1", "tau2j1",
                "pxj2", "pyj2", "pzj2", "mj2", "tau1j2", "tau2j2", "label")
 OFFICIAL_FILE = "events_anomalydetection_v2.features.h5"
 REGIONS = ("sr", "sb", "all")
+TRAIN_EVENTS = ("background", "all")
+# The LHC Olympics 2020 black boxes (Zenodo record 4536624): a features file in the R&D file's
+# layout without the label column, and a key file with one truth label per event (0 = background).
+BOXES = (1, 2, 3)
+
+
+def box_files(box: int) -> tuple[str, str]:
+    """(features file, key file) of black box ``box`` as named in the Zenodo record."""
+    return f"events_LHCO2020_BlackBox{box}.features.h5", f"events_LHCO2020_BlackBox{box}.masterkey"
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _NPY_MAGIC = b"\x93NUMPY"
 GEV_PER_TEV = 1000.0
 
 
-def default_path() -> Path:
-    """Where ``oneclass download lhco`` puts the official file: ``<data dir>/lhco/<file>``."""
-    return data_dir() / "lhco" / OFFICIAL_FILE
+def default_path(box: int | None = None) -> Path:
+    """Where ``oneclass download lhco [--box N]`` puts the official file: ``<data dir>/lhco/<file>``."""
+    return data_dir() / "lhco" / (OFFICIAL_FILE if box is None else box_files(box)[0])
 
 
 def missing_file_message(path: Path) -> str:
@@ -129,6 +138,8 @@ def _read_npy(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _read_hdf5(path: Path, key: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels of a pandas HDF5 features file; labels are NaN when the file has no
+    ``label`` column (a black box: its labels come from the key file)."""
     import pandas as pd
 
     try:
@@ -153,15 +164,35 @@ def _read_hdf5(path: Path, key: str | None) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{path}: cannot read as a pandas HDF5 table ({first_line(exc)}); re-download it with `oneclass download lhco`") from None
     if not hasattr(frame, "columns"):
         raise DataError(f"{path}: table '{key}' is not a pandas DataFrame")
-    missing = [c for c in JET_COLUMNS if c not in frame.columns]
+    missing = [c for c in JET_COLUMNS if c not in frame.columns and c != "label"]
     if missing:
         raise DataError(f"{path}: HDF5 table '{key}' lacks column(s) {' '.join(missing)}; expected the official "
                         f"LHCO features file with {' '.join(JET_COLUMNS)}")
     try:
-        cols = {c: frame[c].to_numpy(dtype=np.float64) for c in JET_COLUMNS}
+        cols = {c: frame[c].to_numpy(dtype=np.float64) for c in JET_COLUMNS if c in frame.columns}
     except (TypeError, ValueError) as exc:
         raise DataError(f"{path}: non-numeric values in the jet columns ({exc})") from None
-    return features_from_jets(cols), cols["label"]
+    labels = cols["label"] if "label" in cols else np.full(len(frame), np.nan)
+    return features_from_jets(cols), labels
+
+
+def read_key(path: Path, n_events: int, events: Path) -> np.ndarray:
+    """Truth labels from a black-box key file: one integer per event (newlines or commas), 0 =
+    background, > 0 = signal (a box may hold several signal processes); int8 0/1."""
+    if not path.is_file():
+        raise DataError(f"key file {path} not found; get it with `oneclass download lhco --box N` or point "
+                        f"dataset.key_path at it")
+    try:
+        text = path.read_text()
+        values = np.array([float(v) for v in text.replace(",", " ").split()])
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"key file {path}: not a list of numbers, one per event ({first_line(exc)})") from None
+    if len(values) != n_events:
+        raise DataError(f"key file {path} lists {len(values)} labels but {events} holds {n_events} events; "
+                        f"the key must belong to that file (same black box)")
+    if not (np.isfinite(values).all() and (values >= 0).all() and (values == np.round(values)).all()):
+        raise DataError(f"key file {path}: labels must be integers >= 0 (0 = background, > 0 = signal)")
+    return (values > 0).astype(np.float64)
 
 
 _CACHE: dict[tuple, tuple[np.ndarray, np.ndarray, str]] = {}
@@ -223,6 +254,13 @@ class LHCO(Dataset):
     n_val, n_val_signal : a labelled validation split for model selection (background events after
         the training ones, signal events after the training contamination; never test events);
         ``n_val_signal`` None = ``n_val``. 0 = none (the paper).
+    box : an LHC Olympics black box (1, 2, 3): ``path`` None = ``<data dir>/lhco/`` + its features
+        file, whose labels come from the key file.
+    key_path : the key file of a file without labels (default for a box: the official key file
+        next to the features file).
+    train_events : ``background`` (the paper: labelled background events only) or ``all`` (what an
+        analysis of real data has: the first ``n_train`` selected events whatever their label, the
+        labels used only to evaluate the last ``n_test_background`` events, all of them tested).
     """
 
     def __init__(
@@ -245,6 +283,9 @@ class LHCO(Dataset):
         hdf_key: str | None = None,
         n_val: int = 0,
         n_val_signal: int | None = None,
+        box: int | None = None,
+        key_path: str | None = None,
+        train_events: str = "background",
     ) -> None:
         self.name = name
         self.path = None if path is None else str(path)
@@ -282,11 +323,29 @@ class LHCO(Dataset):
             raise ConfigError(f"dataset.drop_nan must be true or false, got {drop_nan!r}")
         self.drop_nan = drop_nan
         self.hdf_key = hdf_key
+        if box is not None and (isinstance(box, bool) or box not in BOXES):
+            raise ConfigError(f"dataset.box must be one of {', '.join(map(str, BOXES))} (an LHC Olympics black box) "
+                              f"or null, got {box!r}")
+        self.box = box
+        self.key_path = None if key_path is None else str(key_path)
+        if train_events not in TRAIN_EVENTS:
+            raise ConfigError(f"dataset.train_events must be one of {', '.join(TRAIN_EVENTS)}, got {train_events!r}")
+        self.train_events = train_events
+        if train_events == "all" and (self.train_signal_fraction > 0 or self.n_val or self.n_test_signal is not None):
+            raise ConfigError("dataset.train_events=all trains on every selected event whatever its label: "
+                              "dataset.train_signal_fraction, dataset.n_val and dataset.n_test_signal do not apply; "
+                              "leave them at 0 / 0 / null")
 
     # -- steps ---------------------------------------------------------------------------------
 
     def file(self) -> Path:
-        return default_path() if self.path is None else resolve(self.path)
+        return default_path(self.box) if self.path is None else resolve(self.path)
+
+    def key_file(self, events: Path) -> Path | None:
+        """The key file: ``key_path``, else for a box the official key file next to the features file."""
+        if self.key_path is not None:
+            return resolve(self.key_path)
+        return events.parent / box_files(self.box)[1] if self.box is not None else None
 
     def region_mask(self, mjj: np.ndarray) -> np.ndarray:
         if self.region == "sr":
@@ -302,13 +361,28 @@ class LHCO(Dataset):
             return (f"region=sb ({self.sb_low} < mjj < {self.sr_low} or {self.sr_high} < mjj < {self.sb_high} TeV)")
         return "region=all"
 
-    def read(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    def read(self, need_labels: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, dict[str, Any]]:
         """Features (n, 5), int8 labels and file row numbers of every usable event in the file,
-        plus facts for ``info``."""
+        plus facts for ``info``. Labels are None for a file without labels when ``need_labels`` is
+        false (scoring a black box without its key)."""
         path = self.file()
         x, labels, fmt = read_events(path, self.hdf_key)
         rows = np.arange(len(x), dtype=np.int64)
         info: dict[str, Any] = {"file": str(path), "format": fmt, "n_events_file": len(x)}
+        key = self.key_file(path)
+        unlabelled = key is None and len(labels) > 0 and bool(np.isnan(labels).all())
+        if key is not None and (need_labels or key.is_file()):
+            labels = read_key(key, len(x), path)
+            info["key_file"] = str(key)
+        elif unlabelled and need_labels:
+            raise DataError(f"{path} has no label column (a black box?); give its key file with dataset.key_path=... "
+                            f"(`oneclass download lhco --box N` fetches both and experiment=lhco_bb1 uses them)")
+        if key is not None and "key_file" not in info or unlabelled:
+            bad = ~np.isfinite(x).all(axis=1)
+            if bad.any() and not self.drop_nan:
+                raise DataError(f"{path}: {int(bad.sum())} of {len(x)} events have NaN or infinite values; "
+                                f"fix the file or drop them with dataset.drop_nan=true")
+            return x[~bad], None, rows[~bad], {**info, "n_dropped_nan": int(bad.sum())}
         bad = ~(np.isfinite(x).all(axis=1) & np.isfinite(labels))
         n_bad = int(bad.sum())
         if n_bad:
@@ -330,13 +404,15 @@ class LHCO(Dataset):
         training statistics from ``info`` (see :meth:`Dataset.score_rows`)."""
         other = copy.copy(self)
         other.path = str(path)
-        x, labels, rows, _ = other.read()
+        if self.key_path is not None:  # the run's key belongs to the run's file, not to this one
+            other.key_path = None
+        x, labels, rows, _ = other.read(need_labels=False)
         inside = self.region_mask(x[:, 0])
         if not inside.any():
             raise DataError(f"{path}: no events in {self.region_text()}, the run's selection")
         cols = [FEATURES.index(name) for name in self.features]
         scaler = Scaler.from_info(info)
-        return scaler.transform(x[inside][:, cols]).astype(np.float32), labels[inside], rows[inside]
+        return scaler.transform(x[inside][:, cols]).astype(np.float32), None if labels is None else labels[inside], rows[inside]
 
     def load(self, seed: int) -> DataBundle:
         """Training and test arrays. ``seed`` (the run's seed) is deliberately unused: the split
@@ -352,10 +428,14 @@ class LHCO(Dataset):
             raise DataError(f"{path}: {self.region_text()} leaves no background (training) events; the file's mjj "
                             f"spans [{lo:.3f}, {hi:.3f}] TeV, so change dataset.region or its edges")
         selected = np.flatnonzero(inside)
-        split = one_class_split(labels[selected], n_train=self.n_train, n_test_normal=self.n_test_background,
-                                n_test_anomaly=self.n_test_signal, train_anomaly_fraction=self.train_signal_fraction,
-                                split_seed=self.split_seed, where=f"{path}: {self.region_text()}",
-                                n_val_normal=self.n_val, n_val_anomaly=self.n_val_signal)
+        where = f"{path}: {self.region_text()}"
+        if self.train_events == "all":
+            split = unlabelled_split(labels[selected], self.n_train, self.n_test_background, self.split_seed, where)
+        else:
+            split = one_class_split(labels[selected], n_train=self.n_train, n_test_normal=self.n_test_background,
+                                    n_test_anomaly=self.n_test_signal, train_anomaly_fraction=self.train_signal_fraction,
+                                    split_seed=self.split_seed, where=where,
+                                    n_val_normal=self.n_val, n_val_anomaly=self.n_val_signal)
         cols = [FEATURES.index(name) for name in self.features]
         train_rows, test_rows = selected[split.train], selected[split.test]
         # rows first, then columns (the memory layout, and so float reductions, of earlier versions)
@@ -363,7 +443,8 @@ class LHCO(Dataset):
         x_train, x_test, stats = scaler.transform(x[train_rows][:, cols]), scaler.transform(x[test_rows][:, cols]), scaler.stats()
         x_val = None if split.val is None else scaler.transform(x[selected[split.val]][:, cols]).astype(np.float32)
 
-        info.update({"region": self.region, **split.info, "preprocess": self.preprocess, **stats})
+        info.update({"region": self.region, "train_events": self.train_events, **split.info,
+                     "preprocess": self.preprocess, **stats})
         log.info("LHCO %s: %s, %d background + %d signal selected; train %d background + %d signal, "
                  "test %d background + %d signal", path, self.region_text(), info["n_background_selected"],
                  info["n_signal_selected"], info["n_train"], info["n_train_signal"], info["n_test_background"],
@@ -381,3 +462,27 @@ class LHCO(Dataset):
             test_aux={"mjj": x[test_rows, 0].copy()},  # raw TeV, whatever the features and scaling
             y_train=labels[train_rows],
         )
+
+
+def unlabelled_split(labels: np.ndarray, n_train: int | None, n_test: int | None, split_seed: int | None,
+                     where: str) -> Split:
+    """``train_events=all``: the first ``n_train`` events train whatever their label, the last
+    ``n_test`` are the test set (None: 80 % / the rest), in file order or a permutation drawn from
+    ``split_seed``; labels only label the test set."""
+    n = len(labels)
+    order = np.arange(n) if split_seed is None else np.random.default_rng(split_seed).permutation(n)
+    n_tr = n_train if n_train is not None else int(0.8 * n)
+    n_te = n_test if n_test is not None else n - n_tr
+    if n_tr <= 0 or n_te <= 0 or n_tr + n_te > n:
+        raise DataError(f"{where} has {n} events, too few for n_train={n_tr} plus n_test_background={n_te} "
+                        f"(train_events=all counts every event); lower them or set both to null for an 80/20 split")
+    train, test = order[:n_tr], order[n - n_te:]
+    y_test = labels[test].astype(np.int8)
+    if not (y_test == 1).any() or not (y_test == 0).any():
+        missing = "signal" if not (y_test == 1).any() else "background"
+        raise DataError(f"{where}: the {n_te} test events hold no {missing} according to the labels, so nothing "
+                        f"can be evaluated; check the key file or widen the selection")
+    info = {"n_background_selected": int((labels == 0).sum()), "n_signal_selected": int((labels == 1).sum()),
+            "n_train": int(n_tr), "n_train_signal": int((labels[train] == 1).sum()),
+            "n_test_background": int((y_test == 0).sum()), "n_test_signal": int((y_test == 1).sum())}
+    return Split(train=train, test=test, y_test=y_test, n_train_anomalies=info["n_train_signal"], info=info)

@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from oneclass.errors import ConfigError, OneClassError
-from oneclass.report import stats, tables
+from oneclass.report import physics_views, stats, tables
 from oneclass.report.selection import (check_one_dataset, client as make_client, experiment_of, finished, load_scores,
                                        select_runs)
 from oneclass.report.summary_run import log_summary_run
+from oneclass.report.tabular import DEFAULT_METRICS, TABULAR_DATASETS
 from oneclass.report.toy import toy_report
 
 
@@ -35,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="figure formats, comma-separated (default png,pdf; e.g. png,pdf,svg)")
     p.add_argument("--toy", action="store_true",
                    help="the epoch-resolved toy figure (paper Fig. 1) from runs with eval.snapshot_epochs")
+    p.add_argument("--metric", action="append", dest="metrics",
+                   help="tabular datasets (adbench, odds, kdd): the run metric of a dataset x detector table and rank "
+                        "plot, repeatable (default: test_auc, test_aupr, test_f1, fit_time_s)")
     p.add_argument("--no-mlflow", action="store_true", help="do not log a summary run to MLflow")
     return p
 
@@ -51,13 +55,18 @@ def main(argv: list[str] | None = None) -> int:
     client = make_client(uri)
     runs, label = select_runs(client, args.experiment, args.sweep, args.filter_string, toy=args.toy)
     runs = finished(runs)
-    dataset = check_one_dataset(runs)
+    tabular = all(r.data.tags.get("dataset") in TABULAR_DATASETS for r in runs)
+    if args.metrics and not tabular:
+        raise ConfigError("--metric is for runs on tabular datasets (adbench, odds, kdd); these runs are not all tabular")
+    dataset = "tabular" if tabular else check_one_dataset(runs)
     output = args.output or Path("reports") / (f"{label}-toy" if args.toy else label)
     selection = {"tracking_uri": uri, "experiment": args.experiment or "(all)", "sweep": args.sweep or "",
                  "filter": args.filter_string or "", "selection": label, "dataset": dataset,
                  "n_runs": len(runs), "min_background": args.min_background}
     if args.toy:
         files, metrics, shown = toy_report(client, runs, output, formats)
+    elif tabular:
+        files, metrics, shown = tabular_report(runs, output, args.metrics or list(DEFAULT_METRICS), formats)
     else:
         files, metrics, shown = comparison(client, runs, output, label, dataset, args.min_background, formats)
     print(shown)
@@ -88,8 +97,34 @@ def comparison(client, runs: list, output: Path, label: str, dataset: str, min_b
     md = tables.markdown_table(rows, f"# {dataset}: {label}, {len(loaded)} runs", min_background)
     (output / "table.md").write_text(md)
     files.append(output / "table.md")
+    if physics_views.has_mjj(groups):  # LHCO: rejection at fixed efficiency, sculpting, injection scan
+        more, physics_md = physics_views.write(groups, output, min_background, formats)
+        files += more
+        md += "\n" + physics_md
+        (output / "table.md").write_text(md)
     files.append(tables.write_csv(tables.run_rows(groups), output / "runs.csv", tables.run_columns()))
     return files, tables.summary_metrics(rows), md
+
+
+def tabular_report(runs: list, output: Path, metric_names: Sequence[str], formats: Sequence[str] = ("png", "pdf")):
+    """Runs on tabular datasets: per metric a dataset x detector table (mean ± std over seeds and
+    split seeds) and a mean-rank plot; (files, summary-run metrics, the markdown)."""
+    from oneclass.report import tabular
+
+    records = tabular.records_from_runs(runs)
+    missing = [m for m in metric_names if not any(m in r.metrics for r in records)]
+    if missing:
+        have = sorted({k for r in records for k in r.metrics})
+        raise ConfigError(f"--metric {', '.join(missing)}: no selected run logged it; the runs have {', '.join(have)}")
+    files, shown, summary = [], [], {}
+    for name in metric_names:
+        more, md = tabular.write_report(records, name, output, formats)
+        files += more
+        shown.append(md)
+        table = tabular.metric_table(records, name)
+        for ds, det in table.cells:
+            summary[f"{tables.metric_key(ds)}.{tables.metric_key(det)}.{name}_mean"] = table.mean(ds, det)
+    return files, summary, "\n".join(shown)
 
 
 def entry(argv: list[str] | None = None) -> int:

@@ -18,6 +18,9 @@ from oneclass.metrics import SeedBand, sic_above_cut
 from oneclass.plots import REJECTION_LABEL, ROC_Y, SIC_LABEL, detector_styles, plt, random_sic, roc_axes, save_all, thin
 
 
+CEILING_MODEL = "supervised"  # model=supervised: drawn black, dashed, as the ceiling
+
+
 def _numbers(d: dict, kind: str) -> str:
     """The legend text after a detector's name: its metrics (best run, or mean +- std over runs)."""
     if kind == "best":
@@ -79,6 +82,9 @@ def draw_comparison(detectors: list[dict], kind: str, title: str = ""):
     if kind not in ("best", "mean"):
         raise ValueError(f"kind must be 'best' or 'mean', got {kind!r}")
     styles = detector_styles([d["label"] for d in detectors])
+    for d in detectors:  # the supervised classifier is the ceiling the one-class detectors are read against
+        if d["model"] == CEILING_MODEL:
+            styles[d["label"]] = {"color": "k", "ls": "--"}
     ncol = 1 if len(detectors) <= 3 else 2
     legend_rows = math.ceil((len(detectors) + 1) / ncol)
     fig, (ax_roc, ax_rej, ax_sic) = plt.subplots(1, 3, figsize=(15, 4.9 + 0.24 * legend_rows), layout="constrained")
@@ -88,7 +94,8 @@ def draw_comparison(detectors: list[dict], kind: str, title: str = ""):
     for d in detectors:
         style = {**styles[d["label"]], "lw": 1.6}
         top_rej = max(top_rej, draw(ax_roc, ax_rej, ax_sic, d, style))
-        handles.append((ax_roc.get_lines()[-1], f"{d['label']}: {_numbers(d, kind)}"))
+        ceiling = " [supervised ceiling]" if d["model"] == CEILING_MODEL else ""
+        handles.append((ax_roc.get_lines()[-1], f"{d['label']}{ceiling}: {_numbers(d, kind)}"))
     roc_axes(ax_roc)
     random_sic(ax_sic)
     t = np.logspace(-6, 0, 300)

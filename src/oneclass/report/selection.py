@@ -39,6 +39,7 @@ class RunScores:
     experiment_id: str
     scores: np.ndarray | None = None
     labels: np.ndarray | None = None
+    mjj: np.ndarray | None = None  # the test events' dijet mass (LHCO runs), for the physics views
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -197,7 +198,7 @@ def load_scores(client, runs: list) -> list[RunScores]:
             if path is None or not path.is_file():
                 missing.append(rs)
                 continue
-            rs.scores, rs.labels = _read_scores(path, rs)
+            rs.scores, rs.labels, rs.mjj = _read_scores(path, rs)
             loaded.append(rs)
     if missing:
         names = ", ".join(r.label for r in missing[:5]) + (" ..." if len(missing) > 5 else "")
@@ -206,10 +207,11 @@ def load_scores(client, runs: list) -> list[RunScores]:
     return loaded
 
 
-def _read_scores(path: Path, rs: RunScores) -> tuple[np.ndarray, np.ndarray]:
+def _read_scores(path: Path, rs: RunScores) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     try:
         with np.load(path, allow_pickle=False) as f:
             scores, labels = np.asarray(f["scores"], dtype=np.float64), np.asarray(f["labels"])
+            mjj = np.asarray(f["mjj"], dtype=np.float64) if "mjj" in f.files else None
     except (KeyError, ValueError, OSError) as exc:
         raise ReportError(f"run {rs.label}: {SCORES_FILE} is unreadable or lacks 'scores'/'labels' ({exc})") from None
     if scores.shape != labels.shape or scores.ndim != 1:
@@ -218,4 +220,6 @@ def _read_scores(path: Path, rs: RunScores) -> tuple[np.ndarray, np.ndarray]:
         raise ReportError(f"run {rs.label}: its scores contain NaN or infinity")
     if set(np.unique(labels).tolist()) != {0, 1}:
         raise ReportError(f"run {rs.label}: labels must contain both 0 and 1")
-    return scores, labels
+    if mjj is not None and mjj.shape != scores.shape:
+        raise ReportError(f"run {rs.label}: {len(mjj)} mjj values for {len(scores)} scores in {SCORES_FILE}")
+    return scores, labels, mjj

@@ -9,8 +9,8 @@ tests share them:
     markdown_table(table), write_csv(table, path)
     ranks = mean_ranks(table); rank_figure(ranks, stem)
 
-Until the report CLI calls them, ``python -m oneclass.report_tabular`` writes both for the latest
-sweep (or ``--sweep`` / ``--filter``) of an MLflow store.
+``oneclass report`` writes them when every selected run is on a tabular dataset (tag ``dataset``
+in :data:`TABULAR_DATASETS`), for each ``--metric`` (default AUROC, AUPR, F1 and the fit time).
 
 Datasets are told apart by ``dataset.name`` and ``dataset.protocol`` (``thyroid [adbench]``), so
 one sweep over several sets and protocols makes one table. Ranks: per dataset, detectors are
@@ -32,6 +32,9 @@ import numpy as np
 
 from oneclass.errors import DataError
 
+# dataset configs (the runs' tag ``dataset``) whose runs make the dataset x detector report
+TABULAR_DATASETS = ("adbench", "odds", "kdd")
+DEFAULT_METRICS = ("test_auc", "test_aupr", "test_f1", "fit_time_s")
 # metrics where lower is better (times); every other metric ranks higher = better
 LOWER_IS_BETTER = ("fit_time_s", "score_time_s", "fit_s", "score_s")
 # Nemenyi two-tailed q_0.05 for k = 2..10 detectors (Demsar 2006, Table 5a)
@@ -198,7 +201,8 @@ def rank_figure(ranks: dict[str, Any], stem: Path, metric: str, formats: tuple[s
     return save_all(fig, Path(stem), formats)
 
 
-def write_report(records: Iterable[RunRecord], metric: str, output: Path) -> tuple[list[Path], str]:
+def write_report(records: Iterable[RunRecord], metric: str, output: Path,
+                 formats: tuple[str, ...] = ("png", "pdf")) -> tuple[list[Path], str]:
     """``tabular_<metric>.md/.csv`` and ``rank_<metric>.png/.pdf`` in ``output``; returns the files and
     the markdown. The rank plot is left out (said in the markdown) when no dataset has every detector."""
     output.mkdir(parents=True, exist_ok=True)
@@ -213,44 +217,5 @@ def write_report(records: Iterable[RunRecord], metric: str, output: Path) -> tup
     files = [output / f"tabular_{metric}.md", write_csv(table, output / f"tabular_{metric}.csv")]
     files[0].write_text(md)
     if ranks is not None:
-        files += rank_figure(ranks, output / f"rank_{metric}", metric)
+        files += rank_figure(ranks, output / f"rank_{metric}", metric, tuple(formats))
     return files, md
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m oneclass.report_tabular [--sweep ID] [--filter F] [--metric test_auc] [--output DIR]``."""
-    import argparse
-
-    from oneclass.report import _client, finished, select_runs
-    from oneclass.tracking import default_tracking_uri
-
-    p = argparse.ArgumentParser(prog="python -m oneclass.report_tabular", description=__doc__.splitlines()[0])
-    p.add_argument("--experiment")
-    p.add_argument("--sweep")
-    p.add_argument("--filter", dest="filter_string")
-    p.add_argument("--metric", action="append", help="run metric (repeatable); default test_auc, test_aupr, test_f1")
-    p.add_argument("--output", type=Path)
-    p.add_argument("--tracking-uri")
-    args = p.parse_args(argv)
-    uri = args.tracking_uri or default_tracking_uri(Path.cwd())
-    client = _client(uri)
-    runs, label = select_runs(client, args.experiment, args.sweep, args.filter_string)
-    records = records_from_runs(finished(runs))
-    output = args.output or Path("reports") / f"{label}-tabular"
-    for metric in args.metric or ["test_auc", "test_aupr", "test_f1"]:
-        files, md = write_report(records, metric, output)
-        print(md)
-        print(f"wrote {', '.join(f.name for f in files)} to {output.resolve()}")
-    return 0
-
-
-if __name__ == "__main__":
-    import sys
-
-    from oneclass.errors import OneClassError
-
-    try:
-        sys.exit(main())
-    except OneClassError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
