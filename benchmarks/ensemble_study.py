@@ -60,11 +60,20 @@ def table(workdir: Path, experiment: str = EXPERIMENT) -> str:
     for r in runs:
         t = r.data.tags
         model = t["model"].split("-ensemble")[0]
-        g = groups.setdefault((model, t["seed_group"]), {"members": [], "ensemble": None})
+        g = groups.setdefault((model, t["seed_group"]), {"members": [], "ensemble": None, "seeds": t["group_seeds"]})
         if t.get("ensemble") == "true":
             g["ensemble"] = r
         else:
             g["members"].append(r)
+    # the same seeds trained again (another config fingerprint, e.g. after a code update): the latest group counts
+    latest: dict[tuple[str, str], tuple[str, str]] = {}
+    for key, g in groups.items():
+        if g["ensemble"] is None:
+            continue
+        other = latest.get((key[0], g["seeds"]))
+        if other is None or groups[other]["ensemble"].info.start_time < g["ensemble"].info.start_time:
+            latest[(key[0], g["seeds"])] = key
+    groups = {key: groups[key] for key in latest.values()}
     lines = ["| detector | ensembles | members | members' AUC | ensembles' AUC | ensemble - own members' mean AUC "
              "| AUC spread members / ensembles | members' max SIC | ensembles' max SIC |", "|---" * 9 + "|"]
     for model in sorted({m for m, _ in groups}):
