@@ -186,6 +186,23 @@ def test_ocsvm_far_point_scores_higher_than_training_mean(preset, solver, cfg_fa
     assert far > mean
 
 
+@pytest.mark.parametrize("preset", ["ocsvm_iad", "ocsvm_oad"])
+def test_ocsvm_preset_default_matches_the_exact_solver_on_lhco(preset, cfg_factory, shared_data):
+    """The presets' fast default (Nystroem + SGD) against libsvm on a subsample of the paper split
+    (benchmarks/bench_ocsvm.py compares them on the full split, with timings)."""
+    path = shared_data("lhco/lhco_rnd_sr_5features.npy")
+    sizes = [f"model={preset}", "dataset=lhco", f"dataset.path={path}", "dataset.n_train=4000",
+             "dataset.n_test_background=3000", "dataset.n_test_signal=3000"]
+    aucs = {}
+    for solver in ("exact", "nystroem"):
+        cfg = cfg_factory(*sizes, f"model.solver={solver}", small=False)
+        data = build(cfg.dataset, "dataset").load(0)
+        model = build(cfg.model, "model", input_shape=data.input_shape).fit(data.x_train)
+        aucs[solver] = roc_auc(model.score(data.x_test), data.y_test)
+    assert cfg.model.n_components == 50
+    assert aucs["nystroem"] == pytest.approx(aucs["exact"], abs=0.005)
+
+
 def test_ocsvm_score_is_one_minus_score_samples(cfg_factory):
     cfg = cfg_factory("model=ocsvm_oad", "model.solver=exact")
     x = np.random.default_rng(0).normal(size=(300, 2))

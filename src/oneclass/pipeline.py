@@ -56,6 +56,8 @@ class JobInfo:
     status: str | None = None
     run_id: str | None = None
     process: dict[str, Any] = field(default_factory=dict)
+    # a vectorised seed group (oneclass.seed_group): each member's name, seed, status, run id, error
+    members: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def current(cls, default_output: str | os.PathLike | None = None) -> "JobInfo":
@@ -101,10 +103,14 @@ def detector_name(cfg: DictConfig, job: JobInfo) -> str:
     return job.choices.get("model") or str(cfg.model._target_).rsplit(".", 1)[-1].lower()
 
 
+def dataset_name(cfg: DictConfig, job: JobInfo) -> str:
+    """The dataset's config name (``lhco``, ``mnist``...), else its ``name``."""
+    return job.choices.get("dataset") or str(cfg.dataset.get("name", ""))
+
+
 def run_name(cfg: DictConfig, job: JobInfo) -> str:
     """``<model>-<dataset>-seed<seed>``, e.g. ``ocsvm_oad-lhco-seed3``."""
-    dataset = job.choices.get("dataset") or str(cfg.dataset.get("name", ""))
-    return f"{detector_name(cfg, job)}-{dataset}-seed{cfg.seed}"
+    return f"{detector_name(cfg, job)}-{dataset_name(cfg, job)}-seed{cfg.seed}"
 
 
 def _quiet_libraries() -> None:
@@ -220,7 +226,7 @@ def prepare(cfg: DictConfig, job: JobInfo) -> PreparedJob:
     tags = {
         "mlflow.source.name": "oneclass",
         "model": detector_name(cfg, job),
-        "dataset": job.choices.get("dataset") or str(cfg.dataset.get("name", "")),
+        "dataset": dataset_name(cfg, job),
         "seed": str(cfg.seed),
         "overrides": " ".join(job.overrides),
         "output_dir": str(job.output_dir),
@@ -343,6 +349,22 @@ def _score(detector: Any, data: DataBundle, label: str, trainer: L.Trainer | Non
     return scores
 
 
+def test_metrics(cfg: DictConfig, data: DataBundle, scores: np.ndarray, min_background: int) -> tuple[Evaluation, dict[str, float]]:
+    """The evaluation of checked test scores and every test metric of a run (``test_auc``,
+    ``test_max_sic``, ..., the physics metrics: rejection, SIC at working points, mjj sculpting)."""
+    ev = evaluate(scores, data.y_test, min_background=min_background)
+    phys = {f"test_{k}": v for k, v in physics_metrics(scores, data.y_test, signal_efficiencies(cfg),
+                                                       mjj=data.test_aux.get("mjj"),
+                                                       background_efficiencies=sculpting_efficiencies(cfg, data),
+                                                       n_bins=int(cfg.eval.get("mjj_bins", 20))).items()}
+    return ev, {**ev.metrics(), **phys}
+
+
+def validation_view(data: DataBundle) -> DataBundle:
+    """``data`` with the validation split (``dataset.n_val``) in the test arrays' place, for scoring."""
+    return replace(data, x_test=data.x_val, y_test=data.y_val, test_index=None, x_val=None, y_val=None)
+
+
 def run_detector(prep: PreparedJob) -> tuple[dict[str, float], Evaluation]:
     """Run the job's detector on its data and record it as one MLflow run: params, seeding, data
     (loaded once per job), build, fit, score, evaluate, artifacts, metrics. A failure on the way
@@ -369,20 +391,15 @@ def run_detector(prep: PreparedJob) -> tuple[dict[str, float], Evaluation]:
         t0 = time.perf_counter()
         scores = _score(detector, data, detector_name(cfg, job), trainer)
         score_time = time.perf_counter() - t0
-        ev = evaluate(scores, data.y_test, min_background=min_background)
-        phys = {f"test_{k}": v for k, v in physics_metrics(scores, data.y_test, signal_efficiencies(cfg),
-                                                           mjj=data.test_aux.get("mjj"),
-                                                           background_efficiencies=sculpting_efficiencies(cfg, data),
-                                                           n_bins=int(cfg.eval.get("mjj_bins", 20))).items()}
+        ev, test = test_metrics(cfg, data, scores, min_background)
         val_metrics = {}
         if data.x_val is not None:  # model selection (hydra/sweeper=optuna) reads val_* metrics
-            val_scores = _score(detector, replace(data, x_test=data.x_val, y_test=data.y_val,
-                                                  test_index=None, x_val=None, y_val=None), prep.name, trainer)
+            val_scores = _score(detector, validation_view(data), prep.name, trainer)
             val_metrics = evaluate(val_scores, data.y_val, min_background=1).metrics("val")
 
         write_artifacts(cfg, data, scores, ev, prep.name, job.output_dir)
         save_detector(detector, trainer, job.output_dir)
-        metrics = {**ev.metrics(), **phys, **val_metrics, "fit_time_s": fit_time, "score_time_s": score_time}
+        metrics = {**test, **val_metrics, "fit_time_s": fit_time, "score_time_s": score_time}
         tracker.log_metrics(metrics)
         tracker.log_artifacts(job.output_dir)
     return metrics, ev
@@ -391,6 +408,10 @@ def run_detector(prep: PreparedJob) -> tuple[dict[str, float], Evaluation]:
 def run(cfg: DictConfig, job: JobInfo | None = None) -> dict[str, float]:
     """Run one experiment job and return its test metrics (``test_auc``, ``test_max_sic``, ...)."""
     job = job or JobInfo.current()
+    from oneclass.seed_group import group_seeds, run_group
+
+    if group_seeds(cfg) is not None:  # vectorised.seeds: several seeds as one batched job
+        return run_group(cfg, job)
     _quiet_libraries()
     prep = prepare(cfg, job)
     if prep.finished_run:

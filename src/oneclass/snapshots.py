@@ -81,9 +81,7 @@ class ScoreSnapshots(L.Callback):
         self.scores.append(np.asarray(pl_module.score(self.x_test), dtype=np.float64))
         if self.grid is not None:
             self.grid_scores.append(np.asarray(pl_module.score(self.grid[:, None]), dtype=np.float64))
-        from oneclass.models.ocdn import OCDN
-
-        self.score_name = "logit" if isinstance(pl_module, OCDN) else "score"
+        self.score_name = getattr(pl_module, "score_name", "score")
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         missing = sorted(set(self.epochs) - set(self.saved_epochs))

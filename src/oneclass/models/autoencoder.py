@@ -73,9 +73,14 @@ class Autoencoder(LightningDetector):
         return self.decoder(self.encoder(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """|x - AE(x)|_2 of each event (over all features or pixels), shape (n,)."""
-        return (x - self.reconstruct(x)).flatten(1).norm(dim=1)
+        """|x - AE(x)|_2 of each event (over all features or pixels), shape (n,) (or (members, n)
+        for a stacked net, :mod:`oneclass.vectorised`)."""
+        return (x - self.reconstruct(x)).flatten(-len(self.input_shape)).norm(dim=-1)
 
     def training_loss(self, x: torch.Tensor) -> torch.Tensor:
+        """The batch's reconstruction loss (``mse`` or ``sse``): a scalar, or one per member for a
+        stacked batch (members, B, *input_shape)."""
         x_hat = self.reconstruct(x)
-        return F.mse_loss(x_hat, x) if self.loss == "mse" else sse_loss(x_hat, x)
+        if self.loss == "sse":
+            return sse_loss(x_hat, x, len(self.input_shape))
+        return F.mse_loss(x_hat, x, reduction="none").flatten(-1 - len(self.input_shape)).mean(dim=-1)

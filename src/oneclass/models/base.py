@@ -189,6 +189,19 @@ class LightningDetector(L.LightningModule):
         """Input size of one event (the product of ``input_shape`` for images)."""
         return int(np.prod(self.input_shape))
 
+    # what ``score`` returns, for figures (the OCDN: ``logit``)
+    score_name = "score"
+
+    @property
+    def eval_chunk(self) -> int:
+        """Events per forward pass when a whole set is evaluated (scoring, Deep SVDD's centre): :func:`score_chunk`."""
+        return score_chunk(self.input_shape)
+
+    def event_chunks(self, x: torch.Tensor, size: int | None = None) -> tuple[torch.Tensor, ...]:
+        """``x`` split into chunks of at most ``size`` (default ``eval_chunk``) events along its event
+        axis: the first axis of ``(n, *input_shape)``, the second of stacked members' ``(members, n, ...)``."""
+        return x.split(size or self.eval_chunk, dim=x.dim() - 1 - len(self.input_shape))
+
     # ------------------------------------------------------------------ to implement
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         """Anomaly score of each event, shape (n,), higher = more anomalous."""
@@ -204,14 +217,14 @@ class LightningDetector(L.LightningModule):
         if trainer is None:
             raise ConfigError(f"{type(self).__name__} is a Lightning model and needs a trainer (conf/trainer)")
         x = np.asarray(x)
-        check_input(type(self).__name__, x, self.input_shape)
+        self.check_training_input(x)
         return self._train_on(x, trainer, ckpt_path)
 
     def _train_on(self, x: np.ndarray, trainer: L.Trainer, ckpt_path: str | None) -> "LightningDetector":
-        """Train on the rows of ``x`` (moved to the trainer's device once), in shuffled mini-batches."""
+        """Train on the rows of ``x`` (moved to the trainer's device once), in :meth:`training_batches`."""
         device = trainer.strategy.root_device
         self._train_x = torch.as_tensor(x, dtype=torch.float32, device=device)
-        batches = TensorBatches(self._train_x, batch_size=self.batch_size * self.batches_per_step, shuffle=True)
+        batches = self.training_batches(self._train_x)
         # subclasses may train on a subset from the next epoch on by setting ``self._train_batches.x`` (DUAD)
         self._train_batches = batches
         try:
@@ -221,6 +234,14 @@ class LightningDetector(L.LightningModule):
             self._train_x = None
             self._train_batches = None
         return self
+
+    def check_training_input(self, x: np.ndarray) -> None:
+        """One line when ``x`` is not ``(n, *input_shape)``."""
+        check_input(type(self).__name__, x, self.input_shape)
+
+    def training_batches(self, x: torch.Tensor) -> TensorBatches:
+        """The training iterable over ``x`` (on the device): blocks of ``batches_per_step`` shuffled mini-batches."""
+        return TensorBatches(x, batch_size=self.batch_size * self.batches_per_step, shuffle=True)
 
     @torch.no_grad()
     def score(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
@@ -343,8 +364,10 @@ class LightningDetector(L.LightningModule):
 
 
 def has_batch_norm(module: torch.nn.Module) -> bool:
-    """Whether ``module`` has BatchNorm layers (which cannot train on a batch of one row)."""
-    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in module.modules())
+    """Whether ``module`` has BatchNorm layers (which cannot train on a batch of one row), stacked
+    members' ones included (:class:`oneclass.vectorised.StackedBatchNorm1d`)."""
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) or getattr(m, "batch_norm", False)
+               for m in module.modules())
 
 
 def score_chunk(input_shape: Sequence[int], values: int = 1 << 22, most: int = 65536) -> int:

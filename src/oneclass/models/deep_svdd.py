@@ -35,8 +35,8 @@ from torch import nn
 from oneclass import nets
 from oneclass.config import require_fraction, require_int, require_positive
 from oneclass.errors import ConfigError
-from oneclass.models.base import LightningDetector, milestones, score_chunk
-from oneclass.models.pretrain import pretrain_autoencoder
+from oneclass.models.base import LightningDetector, milestones
+from oneclass.models.pretrain import PretrainHooks, pretrain_autoencoder
 from oneclass.nets.base import BOUNDED
 
 OBJECTIVES = ("one-class", "soft-boundary")
@@ -65,8 +65,9 @@ def check_ruff_rules(net: nn.Module, allow_bias: bool) -> None:
 
 
 def radius(d2: torch.Tensor, nu: float) -> torch.Tensor:
-    """The optimal soft-boundary radius for fixed weights: the (1 - nu)-quantile of sqrt(d^2)."""
-    return torch.quantile(d2.detach().double().sqrt(), 1.0 - nu)
+    """The optimal soft-boundary radius for fixed weights: the (1 - nu)-quantile of sqrt(d^2) over
+    the last axis (events; one radius per member for stacked members' distances)."""
+    return torch.quantile(d2.detach().double().sqrt(), 1.0 - nu, dim=-1)
 
 
 class DeepSVDD(LightningDetector):
@@ -153,13 +154,15 @@ class DeepSVDD(LightningDetector):
         self.pretrain_losses_: list[float] = []
 
     # ------------------------------------------------------------------ scoring
+    # Written over trailing axes: with a stacked net (oneclass.vectorised) c is (members, rep_dim),
+    # R is (members,), and distances, losses and radii come out per member.
     def dist2(self, x: torch.Tensor) -> torch.Tensor:
-        return (self.net(x) - self.c).pow(2).sum(dim=1)
+        return (self.net(x) - self.c.unsqueeze(-2)).pow(2).sum(dim=-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """d^2 (one-class) or d^2 - R^2 (soft-boundary) of each event, shape (n,)."""
         d2 = self.dist2(x)
-        return d2 - self.R**2 if self.objective == "soft-boundary" else d2
+        return d2 - self.R.unsqueeze(-1) ** 2 if self.objective == "soft-boundary" else d2
 
     def training_loss(self, x: torch.Tensor) -> torch.Tensor:
         # The reference updates R right after each optimizer step from the distances computed before
@@ -167,32 +170,37 @@ class DeepSVDD(LightningDetector):
         self._apply_pending_radius()
         d2 = self.dist2(x)
         if self.objective == "one-class":
-            return d2.mean()
+            return d2.mean(dim=-1)
         if self.radius_update == "batch" and self.current_epoch >= self.warm_up_epochs:
             self._pending_d2 = d2.detach()
-        return self.R**2 + F.relu(d2 - self.R**2).mean() / self.nu
+        r2 = self.R**2
+        return r2 + F.relu(d2 - r2.unsqueeze(-1)).mean(dim=-1) / self.nu
 
     def _apply_pending_radius(self) -> None:
         if self._pending_d2 is not None:
-            self.R.fill_(radius(self._pending_d2, self.nu).item())
+            self.R.copy_(radius(self._pending_d2, self.nu))
             self._pending_d2 = None
 
     # ------------------------------------------------------------------ set-up and schedule
     @torch.no_grad()
-    def _outputs(self, x: torch.Tensor) -> torch.Tensor:
-        """Network outputs of ``x`` in eval mode (the mode is restored afterwards)."""
-        chunk = score_chunk(self.input_shape)
+    def _eval_map(self, x: torch.Tensor, fn: Any) -> list[torch.Tensor]:
+        """``fn`` of the network outputs (eval mode; the mode is restored) of ``x``'s event chunks."""
         was_training = self.net.training
         self.net.eval()
         try:
-            return torch.cat([self.net(x[i : i + chunk]) for i in range(0, len(x), chunk)])
+            return [fn(self.net(chunk)) for chunk in self.event_chunks(x)]
         finally:
             self.net.train(was_training)
+
+    def _outputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Network outputs of ``x`` in eval mode."""
+        return torch.cat(self._eval_map(x, lambda out: out), dim=-2)
 
     @torch.no_grad()
     def init_centre(self, x: torch.Tensor) -> torch.Tensor:
         """c = mean network output (eval mode) over ``x``; coordinates with |c| < eps set to +-eps."""
-        c = self._outputs(x).double().mean(dim=0)
+        n_events = x.shape[x.dim() - 1 - len(self.input_shape)]
+        c = sum(self._eval_map(x, lambda out: out.double().sum(dim=-2))) / n_events
         small = c.abs() < self.eps
         c[small] = torch.where(c[small] < 0, -self.eps, self.eps).to(c.dtype)
         self.c.copy_(c.to(self.c.dtype))
@@ -202,16 +210,23 @@ class DeepSVDD(LightningDetector):
     def pretrain_autoencoder(self, x: torch.Tensor) -> list[float]:
         """Train ``self.net`` as the encoder of its mirrored autoencoder for ``pretrain_epochs``
         (:func:`oneclass.models.pretrain.pretrain_autoencoder`: the reference's summed squared
-        error, the configured optimizer at ``pretrain_lr`` / ``pretrain_weight_decay``)."""
+        error, the configured optimizer at ``pretrain_lr`` / ``pretrain_weight_decay``, the
+        model's :meth:`pretraining_hooks`)."""
         milestones = self.pretrain_lr_milestones
         return pretrain_autoencoder(
             self.net, x, epochs=self.pretrain_epochs, batch_size=self.batch_size, model="DeepSVDD",
             make_optimizer=lambda params: self.make_optimizer(params, lr=self.pretrain_lr,
                                                               weight_decay=self.pretrain_weight_decay),
-            make_scheduler=(lambda opt: self.make_scheduler(opt, milestones)) if milestones else None)
+            make_scheduler=(lambda opt: self.make_scheduler(opt, milestones)) if milestones else None,
+            hooks=self.pretraining_hooks())
+
+    def pretraining_hooks(self) -> PretrainHooks:
+        """How the pretraining loop treats this model (:class:`oneclass.vectorised.VectorisedDetector`
+        gives stacked members' hooks)."""
+        return PretrainHooks(len(self.input_shape), "DeepSVDD")
 
     def on_fit_start(self) -> None:
-        if bool(self.centre_set):  # resumed from a checkpoint: c (and R) are already there
+        if bool(self.centre_set.all()):  # resumed from a checkpoint: c (and R) are already there
             return
         x = self.train_data
         if self.pretrain and self.pretrain_epochs > 0:
@@ -223,9 +238,9 @@ class DeepSVDD(LightningDetector):
             if self.radius_update == "batch":
                 self._apply_pending_radius()
             elif self.current_epoch >= self.warm_up_epochs:
-                self.R.fill_(radius(self.dist2_eval(self.train_data), self.nu).item())
+                self.R.copy_(radius(self.dist2_eval(self.train_data), self.nu))
         super().on_train_epoch_end()
 
     def dist2_eval(self, x: torch.Tensor) -> torch.Tensor:
         """d^2 of ``x`` in eval mode."""
-        return (self._outputs(x) - self.c).pow(2).sum(dim=1)
+        return torch.cat(self._eval_map(x, lambda out: (out - self.c.unsqueeze(-2)).pow(2).sum(dim=-1)), dim=-1)

@@ -68,6 +68,8 @@ class OCDN(LightningDetector):
         if init == "glorot":
             nets.glorot_init(self.net)
 
+    score_name = "logit"
+
     def _logits(self, x: torch.Tensor, return_hidden: bool = False):
         if return_hidden:
             out, acts = self.net(x, return_hidden=True)
@@ -79,11 +81,18 @@ class OCDN(LightningDetector):
         return self._logits(x)
 
     def training_loss(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean BCE against target 0 (+ activity penalty) of the batch ``x`` (B, d): a scalar. Every
+        reduction runs over the trailing (event, unit) axes, so a stack of members' batches
+        (members, B, d) through a stacked net gives each member's own loss, shape (members,)
+        (:mod:`oneclass.vectorised`)."""
         if self.reg > 0:
             logits, acts = self._logits(x, return_hidden=True)
-            penalty = sum(a.pow(2).sum(dim=1).mean() for a in acts)
+            penalty = sum(a.pow(2).sum(dim=-1).mean(dim=-1) for a in acts)
         else:
             logits, penalty = self._logits(x), 0.0
         # BCE against target 0 in its stable logits form: -log(1 - sigmoid(g)) = softplus(g).
-        bce = F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits))
+        if logits.dim() == 1:  # one model: the fused mean (its backward rounds differently from mean(-1))
+            bce = F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits))
+        else:
+            bce = F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits), reduction="none").mean(dim=-1)
         return bce + self.reg * penalty

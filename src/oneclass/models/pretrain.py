@@ -9,7 +9,8 @@ Ruff's MNIST pretraining) is weighed against it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -20,9 +21,43 @@ from oneclass.models.base import has_batch_norm
 from oneclass.training import TensorBatches
 
 
-def sse_loss(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Mean over events of the squared reconstruction error summed over each event's values."""
-    return (x_hat - x).pow(2).flatten(1).sum(dim=1).mean()
+def sse_loss(x_hat: torch.Tensor, x: torch.Tensor, event_dims: int | None = None) -> torch.Tensor:
+    """Mean over events of the squared reconstruction error summed over each event's values.
+
+    The sums run over the trailing ``event_dims`` axes (default: all but the first) and the mean over
+    the axis before them, so stacked members' batches ``(members, B, *input_shape)`` give one loss per
+    member (:mod:`oneclass.vectorised`)."""
+    event_dims = x.dim() - 1 if event_dims is None else event_dims
+    return (x_hat - x).pow(2).flatten(-event_dims).sum(dim=-1).mean(dim=-1)
+
+
+class PretrainHooks:
+    """What :func:`pretrain_autoencoder` asks of the model being pretrained: here one network;
+    :class:`oneclass.vectorised.MemberPretraining` overrides them for stacked members (one decoder,
+    batch order, loss and failure per member).
+
+    ``event_dims``: the number of axes of one event (``len(input_shape)``)."""
+
+    def __init__(self, event_dims: int, model: str = "model") -> None:
+        self.event_dims, self.model = int(event_dims), model
+
+    def decoder(self, net: nn.Module) -> nn.Module:
+        """The decoder trained with ``net`` (its mirror)."""
+        return net.decoder()
+
+    def batches(self, x: torch.Tensor, batch_size: int) -> Iterable[torch.Tensor]:
+        """One epoch's shuffled mini-batches of ``x``, from the run's seeded generator."""
+        return TensorBatches(x, batch_size, shuffle=True)
+
+    def objective(self, loss: torch.Tensor) -> torch.Tensor:
+        """The scalar that is differentiated, from the batch's loss."""
+        return loss
+
+    def check(self, mean: torch.Tensor, epoch: int) -> None:
+        """One line when the epoch's mean loss is not finite."""
+        value = mean.item()
+        if not math.isfinite(value):
+            raise TrainingError(f"{self.model} pretraining loss is {value} in epoch {epoch}; lower model.pretrain_lr")
 
 
 def pretrain_autoencoder(
@@ -34,15 +69,19 @@ def pretrain_autoencoder(
     make_optimizer: Callable[[list[nn.Parameter]], torch.optim.Optimizer],
     make_scheduler: Callable[[torch.optim.Optimizer], Any] | None = None,
     model: str = "model",
-) -> list[float]:
+    hooks: PretrainHooks | None = None,
+) -> list[Any]:
     """Train ``net`` with its mirrored decoder on ``x`` (already on the training device) for
-    ``epochs`` over reshuffled tensor batches; returns the mean loss per epoch.
+    ``epochs`` over reshuffled tensor batches; returns the mean loss per epoch (a float, or one
+    per member with stacked members' ``hooks``).
 
     A plain loop: a Lightning Trainer cannot be re-entered from inside its own ``fit``, where
     models call this (``on_fit_start``), and the loop runs on the data's device with the run's
     seeded generator. The decoder is discarded afterwards.
     """
-    decoder = net.decoder().to(x.device)
+    hooks = hooks or PretrainHooks(x.dim() - 1, model)
+    event_axis = -1 - hooks.event_dims
+    decoder = hooks.decoder(net).to(x.device)
     opt = make_optimizer(list(net.parameters()) + list(decoder.parameters()))
     sched = make_scheduler(opt) if make_scheduler is not None else None
     net.train()
@@ -50,20 +89,21 @@ def pretrain_autoencoder(
     losses = []
     batch_norm = has_batch_norm(net) or has_batch_norm(decoder)
     for epoch in range(epochs):
-        total, count = torch.zeros((), device=x.device), 0
-        for batch in TensorBatches(x, batch_size, shuffle=True):
-            if len(batch) == 1 and batch_norm:  # BatchNorm cannot train on one row (see LightningDetector)
+        total, count = None, 0
+        for batch in hooks.batches(x, batch_size):
+            rows = batch.shape[event_axis]
+            if rows == 1 and batch_norm:  # BatchNorm cannot train on one row (see LightningDetector)
                 continue
-            loss = sse_loss(decoder(net(batch)), batch)
+            loss = sse_loss(decoder(net(batch)), batch, hooks.event_dims)
             opt.zero_grad()
-            loss.backward()
+            hooks.objective(loss).backward()
             opt.step()
-            total += loss.detach() * len(batch)
-            count += len(batch)
-        mean = (total / max(count, 1)).item()
-        if not torch.isfinite(torch.tensor(mean)):
-            raise TrainingError(f"{model} pretraining loss is {mean} in epoch {epoch}; lower model.pretrain_lr")
-        losses.append(mean)
+            part = loss.detach() * rows
+            total = part if total is None else total + part
+            count += rows
+        mean = (total if total is not None else torch.zeros((), device=x.device)) / max(count, 1)
+        hooks.check(mean, epoch)
+        losses.append(mean.tolist())
         if sched is not None:
             sched.step()
     return losses

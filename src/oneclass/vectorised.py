@@ -1,0 +1,561 @@
+"""Seed-vectorised training: N members of one detector that differ only in their seed, trained as
+one batched computation.
+
+How it works
+------------
+* Each member is built exactly as its single-seed job builds it: seeded with its seed, then the
+  model's constructor (same torch draws, so the same initial weights, bit for bit). The torch
+  random state reached there goes into the member's own ``torch.Generator``.
+* :func:`stack` then turns the members into one module of the *same model class*: every
+  ``Linear`` becomes one ``(members, in, out)`` weight applied by a batched matmul (``baddbmm``);
+  every ``BatchNorm1d`` keeps per-member running statistics (one ``batch_norm`` over members x
+  channels); every ``Dropout`` draws each member's mask from that member's generator; model
+  buffers (Deep SVDD's c and R) get a leading member axis. The model's own ``forward``,
+  ``training_loss`` and centre/radius code run unchanged on the stacked tensors: they reduce
+  over trailing axes, so they return one loss / distance / radius per member.
+* Each epoch every member draws its permutation of the training events from its own generator,
+  so member k sees exactly the batches of its single-seed job, whatever the other members are.
+* One optimizer steps all stacked parameters on the sum of the members' losses: member k's
+  gradient is its own loss's gradient, and for elementwise optimizers (Adam, AdamW, SGD with
+  momentum, amsgrad) every member has its own optimizer state - its optimisation is exactly its
+  own problem.
+* A member whose epoch loss is not finite is marked failed (with the single-seed job's message)
+  and frozen (its loss no longer enters the sum); the others go on.
+
+What differs from single-seed jobs: the order of float reductions inside the batched kernels, so
+the members equal single-seed runs to ~1e-7 after one step and drift apart afterwards: they are
+statistically, not bitwise, the same models.
+
+The model classes supported are those whose nets can be stacked (dense nets built from Linear,
+BatchNorm1d, Dropout and elementwise activations) and whose training has no other per-member state:
+:data:`SUPPORTED`. Models do no logging or file IO here; the pipeline
+(:mod:`oneclass.seed_group`) runs a group and records one MLflow run per member.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from oneclass.errors import ConfigError, TrainingError
+from oneclass.models.base import LightningDetector, check_input, has_batch_norm, score_chunk
+from oneclass.models.pretrain import PretrainHooks
+
+# config names of the supported detectors (conf/model/), for messages
+SUPPORTED_TEXT = "ocdn, logreg (OCDN), ae (Autoencoder), deepsvdd and deepsvdd_soft (DeepSVDD)"
+ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.Tanh, nn.Sigmoid, nn.Identity, nn.GELU, nn.SiLU, nn.Softplus)
+
+
+def supported_classes() -> tuple[type, ...]:
+    from oneclass.models.autoencoder import Autoencoder
+    from oneclass.models.deep_svdd import DeepSVDD
+    from oneclass.models.ocdn import OCDN
+
+    return (OCDN, Autoencoder, DeepSVDD)
+
+
+def dense_net_classes() -> tuple[type, ...]:
+    from oneclass.nets.dense import MLP, DenseEncoder, SVDDMLP
+
+    return (MLP, DenseEncoder, SVDDMLP)
+
+
+def unsupported_reason(model_cls: Any, net_cls: Any = None) -> str | None:
+    """Why a model class (with its ``model.net`` class, when the config names one) cannot be trained
+    vectorised; None if it can. Other nets than the dense ones are checked when stacked."""
+    # the classes themselves: a subclass may train differently (Supervised(OCDN) takes labels)
+    if model_cls not in supported_classes():
+        name = getattr(model_cls, "__name__", str(model_cls))
+        return f"vectorised seed training supports {SUPPORTED_TEXT}, not {name}"
+    if net_cls is not None and not (isinstance(net_cls, type) and issubclass(net_cls, dense_net_classes())):
+        name = getattr(net_cls, "__name__", str(net_cls))
+        return (f"vectorised seed training supports {SUPPORTED_TEXT} on dense nets (model/net=mlp, dense_ae, "
+                f"svdd_mlp, paper_fc), not model.net {name}")
+    return None
+
+
+def config_reason(model_cfg: Any) -> str | None:
+    """:func:`unsupported_reason` of a ``model`` config node (its ``_target_`` and ``net._target_``);
+    None when it can be vectorised or its classes cannot be found (the job reports that)."""
+    from hydra.utils import get_class
+
+    try:
+        model_cls = get_class(str(model_cfg.get("_target_")))
+        net = model_cfg.get("net")
+        net_cls = get_class(str(net.get("_target_"))) if net is not None and net.get("_target_") else None
+    except Exception:
+        return None
+    return unsupported_reason(model_cls, net_cls)
+
+
+def check_supported(detector: Any, where: str = "model") -> None:
+    """One line when ``detector`` cannot be trained vectorised."""
+    reason = unsupported_reason(type(detector))
+    if reason:
+        raise ConfigError(f"{where}: {reason}; run its seeds as separate jobs (without hydra/sweeper=seed_batch)")
+
+
+# --------------------------------------------------------------------------- stacked layers
+class StackedLinear(nn.Module):
+    """N ``Linear`` layers as one ``(N, in, out)`` weight and ``(N, 1, out)`` bias: ``baddbmm``.
+
+    Takes ``(N, B, in)`` (each member its own batch) or ``(B, in)`` (one batch for all members).
+    """
+
+    def __init__(self, layers: Sequence[nn.Linear]) -> None:
+        super().__init__()
+        self.n_members = len(layers)
+        self.in_features, self.out_features = layers[0].in_features, layers[0].out_features
+        with torch.no_grad():
+            self.weight = nn.Parameter(torch.stack([layer.weight.detach().t() for layer in layers]).contiguous())
+            bias = layers[0].bias is not None
+            self.bias = nn.Parameter(torch.stack([layer.bias.detach() for layer in layers]).unsqueeze(1)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2:
+            x = x.unsqueeze(0).expand(self.n_members, -1, -1)
+        if self.bias is None:
+            return torch.bmm(x, self.weight)
+        return torch.baddbmm(self.bias, x, self.weight)
+
+    @torch.no_grad()
+    def write_member(self, k: int, layer: nn.Linear) -> None:
+        layer.weight.copy_(self.weight[k].t())
+        if self.bias is not None:
+            layer.bias.copy_(self.bias[k, 0])
+
+
+class StackedBatchNorm1d(nn.Module):
+    """N ``BatchNorm1d`` layers on ``(N, B, C)``: per-member batch statistics and running averages,
+    computed by one ``batch_norm`` over the N x C channels (exactly torch's BatchNorm1d per member)."""
+
+    batch_norm = True  # for oneclass.models.base.has_batch_norm
+
+    def __init__(self, layers: Sequence[nn.BatchNorm1d]) -> None:
+        super().__init__()
+        first = layers[0]
+        self.n_members, self.num_features = len(layers), first.num_features
+        self.eps, self.momentum = first.eps, first.momentum
+        self.affine, self.track_running_stats = first.affine, first.track_running_stats
+        with torch.no_grad():
+            if self.affine:
+                self.weight = nn.Parameter(torch.stack([m.weight.detach() for m in layers]))
+                self.bias = nn.Parameter(torch.stack([m.bias.detach() for m in layers]))
+            else:
+                self.weight = self.bias = None
+            if self.track_running_stats:
+                self.register_buffer("running_mean", torch.stack([m.running_mean for m in layers]))
+                self.register_buffer("running_var", torch.stack([m.running_var for m in layers]))
+                self.register_buffer("num_batches_tracked", first.num_batches_tracked.clone())
+            else:
+                self.running_mean = self.running_var = self.num_batches_tracked = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3:
+            raise TrainingError(f"stacked BatchNorm1d takes (members, batch, channels), got shape {tuple(x.shape)}")
+        n, batch, channels = x.shape
+        # torch's _BatchNorm.forward, per member: the members' channels side by side in one batch_norm
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.add_(1)
+            factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+        batch_stats = self.training or self.running_mean is None
+        use_running = self.running_mean is not None and (not self.training or self.track_running_stats)
+        out = F.batch_norm(
+            x.transpose(0, 1).reshape(batch, n * channels),
+            self.running_mean.view(-1) if use_running else None,
+            self.running_var.view(-1) if use_running else None,
+            None if self.weight is None else self.weight.view(-1),
+            None if self.bias is None else self.bias.view(-1),
+            batch_stats, factor, self.eps,
+        )
+        return out.reshape(batch, n, channels).transpose(0, 1)
+
+    @torch.no_grad()
+    def write_member(self, k: int, layer: nn.BatchNorm1d) -> None:
+        if self.affine:
+            layer.weight.copy_(self.weight[k])
+            layer.bias.copy_(self.bias[k])
+        if self.track_running_stats:
+            layer.running_mean.copy_(self.running_mean[k])
+            layer.running_var.copy_(self.running_var[k])
+            layer.num_batches_tracked.copy_(self.num_batches_tracked)
+
+
+class StackedDropout(nn.Module):
+    """``Dropout(p)`` with each member's mask drawn from that member's generator, in the order its
+    single-seed run draws it (the mask of ``F.dropout`` on CPU: ``bernoulli_(1 - p) / (1 - p)``)."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = float(p)
+        self.generators: list[torch.Generator] | None = None  # set by VectorisedDetector.fit
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if self.p == 1.0:
+            return x * torch.zeros_like(x)
+        if self.generators is None or len(self.generators) != x.shape[0]:
+            raise TrainingError("stacked Dropout has no per-member generators (train through VectorisedDetector.fit)")
+        noise = torch.stack([torch.empty(x.shape[1:], dtype=x.dtype, device=x.device).bernoulli_(1 - self.p, generator=g)
+                             for g in self.generators])
+        return x * noise.div_(1 - self.p)
+
+    def write_member(self, k: int, layer: nn.Dropout) -> None:
+        pass
+
+
+STACKED = (StackedLinear, StackedBatchNorm1d, StackedDropout)
+
+
+def _is_container(m: nn.Module) -> bool:
+    """Containers whose forward only calls their children in order (and elementwise activations)."""
+    from oneclass.nets import MLP
+
+    if type(m) is MLP or type(m) is nn.ModuleList:
+        return True
+    return isinstance(m, nn.Sequential) and type(m).forward is nn.Sequential.forward
+
+
+def stack_modules(modules: Sequence[nn.Module], where: str) -> nn.Module:
+    """One module computing all of ``modules`` (identical architectures) on a leading member axis."""
+    first = modules[0]
+    kinds = {type(m) for m in modules}
+    if len(kinds) > 1:
+        raise ConfigError(f"vectorised members differ in their networks at '{where}' ({sorted(k.__name__ for k in kinds)})")
+    shapes = {tuple((n, tuple(t.shape)) for n, t in m.state_dict().items()) for m in modules}
+    if len(shapes) > 1:
+        raise ConfigError(f"vectorised members differ in their network shapes at '{where}'; they must differ only in seed")
+    if type(first) is nn.Linear:
+        return StackedLinear(modules)
+    if type(first) is nn.BatchNorm1d:
+        return StackedBatchNorm1d(modules)
+    if type(first) is nn.Dropout:
+        return StackedDropout(first.p)
+    if isinstance(first, ELEMENTWISE) and not list(first.parameters()) and not list(first.buffers()):
+        return copy.deepcopy(first)
+    if _is_container(first):
+        if list(first.parameters(recurse=False)) or list(first.buffers(recurse=False)):
+            raise ConfigError(f"vectorised training cannot stack '{where}' ({type(first).__name__}): it holds parameters itself")
+        out = copy.copy(first)  # the container's own attributes; children, parameters and hooks are its own
+        out.__dict__.update(_parameters={}, _buffers={}, _non_persistent_buffers_set=set())
+        out._modules = {name: stack_modules([m._modules[name] for m in modules], f"{where}.{name}")
+                        for name in first._modules}
+        return out
+    raise ConfigError(f"vectorised training stacks dense nets (Linear, BatchNorm1d, Dropout, elementwise activations "
+                      f"in Sequential/MLP containers); model.net has {type(first).__name__} at '{where}': run its seeds "
+                      "as separate jobs (without hydra/sweeper=seed_batch)")
+
+
+# --------------------------------------------------------------------------- batches
+class MemberBatches:
+    """Per epoch, each member's own permutation of the training events (from its generator, as its
+    single-seed job's ``TensorBatches`` draws it); yields blocks ``(members, block, *input_shape)``.
+
+    ``x`` is one training set for all members ``(n, *input_shape)`` or one per member
+    ``(members, n, *input_shape)`` (datasets generated from the seed).
+    """
+
+    def __init__(self, x: torch.Tensor, block_size: int, generators: Sequence[torch.Generator], shared: bool) -> None:
+        self.x, self.block_size, self.generators, self.shared = x, int(block_size), list(generators), shared
+        self.n = x.shape[0] if shared else x.shape[1]
+
+    def __len__(self) -> int:
+        return (self.n + self.block_size - 1) // self.block_size
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        # drawn at the first block, like TensorBatches: probing iter() consumes no random numbers
+        perms = torch.stack([torch.randperm(self.n, generator=g) for g in self.generators]).to(self.x.device)
+        rows = None if self.shared else torch.arange(len(self.generators), device=self.x.device).unsqueeze(1)
+        for start in range(0, self.n, self.block_size):
+            idx = perms[:, start : start + self.block_size]
+            yield self.x[idx] if self.shared else self.x[rows, idx]
+
+
+# --------------------------------------------------------------------------- the stacked detector
+class VectorisedDetector:
+    """Mixed in before a supported detector class by :func:`stack`: the same model with stacked
+    nets and buffers (leading member axis), trained by one Lightning ``Trainer``.
+
+    ``fit`` takes one training set for all members ``(n, *input_shape)`` or one per member
+    ``(members, n, *input_shape)``; ``score`` returns ``(members, n)``. :meth:`member` gives member k
+    as an ordinary single-seed detector with its trained weights.
+    """
+
+    n_members: int
+    seeds: list[int]
+    model_name: str
+
+    # ------------------------------------------------------------------ set-up
+    def _init_members(self, members: list[LightningDetector], generators: list[torch.Generator], seeds: list[int]) -> None:
+        self.n_members = len(members)
+        self.seeds = list(seeds)
+        self.model_name = type(members[0]).__name__
+        self._members = members
+        self.generators = generators
+        self._dropout_generators: list[torch.Generator] = generators
+        self.register_buffer("alive", torch.ones(self.n_members, dtype=torch.bool))
+        self.failures: dict[int, str] = {}
+
+    @property
+    def eval_chunk(self) -> int:
+        """Events per member in one evaluation pass: a single model's chunk shared by the members."""
+        return max(1, score_chunk(self.input_shape) // self.n_members)
+
+    def _shared_input(self, x: Any) -> bool:
+        shape = tuple(self.input_shape)
+        if tuple(x.shape[1:]) == shape and x.ndim == len(shape) + 1:
+            return True
+        if x.ndim == len(shape) + 2 and tuple(x.shape[2:]) == shape and x.shape[0] == self.n_members:
+            return False
+        raise ConfigError(f"{len(self.seeds)} vectorised {self.model_name} members take (n, {', '.join(map(str, shape))}) "
+                          f"or ({self.n_members}, n, {', '.join(map(str, shape))}) inputs, got shape {tuple(x.shape)}")
+
+    def check_training_input(self, x: np.ndarray) -> None:
+        if self._shared_input(x):
+            check_input(self.model_name, x, self.input_shape)
+
+    def training_batches(self, x: torch.Tensor) -> MemberBatches:
+        self._set_dropout_generators(x.device)
+        return MemberBatches(x, self.batch_size * self.batches_per_step, self.generators, self._shared_input(x))
+
+    def _set_dropout_generators(self, device: torch.device) -> None:
+        """Dropout masks are drawn on the training device: on CPU from each member's own generator
+        (the same stream as its single-seed run), on a GPU from a device generator seeded with the
+        member's seed (its state is kept in the checkpoint)."""
+        if device.type == "cpu":
+            self._dropout_generators = self.generators
+        elif not self._dropout_generators or self._dropout_generators[0].device != device:
+            self._dropout_generators = [torch.Generator(device=device).manual_seed(int(s)) for s in self.seeds]
+        for m in self.modules():
+            if isinstance(m, StackedDropout):
+                m.generators = self._dropout_generators
+
+    # ------------------------------------------------------------------ training
+    def make_optimizer(self, params: Any, lr: float | None = None, weight_decay: float | None = None) -> torch.optim.Optimizer:
+        """The configured optimizer, as its fused implementation where torch has one (Adam, AdamW,
+        SGD...) and the config does not choose: one kernel per stacked tensor instead of a dozen
+        passes over the members' parameters (the same update, elementwise per member)."""
+        factory = self.optimizer_factory
+        keywords = getattr(factory, "keywords", {}) or {}
+        target = getattr(factory, "func", factory)
+        params = list(params)
+        if "fused" in inspect.signature(target).parameters and not {"fused", "foreach"} & set(keywords):
+            try:
+                opt = target(params, lr=self.lr if lr is None else lr,
+                             weight_decay=self.weight_decay if weight_decay is None else weight_decay,
+                             **keywords, fused=True)
+                return opt
+            except (RuntimeError, TypeError, ValueError):  # no fused kernel for this device or dtype
+                pass
+        return super().make_optimizer(params, lr=lr, weight_decay=weight_decay)
+
+    def training_step(self, block: torch.Tensor, block_idx: int) -> None:
+        """As :meth:`LightningDetector.training_step`, on blocks ``(members, events, ...)``: one
+        optimizer step per mini-batch on the sum of the living members' losses."""
+        opt = self.optimizers()
+        max_steps = self.trainer.max_steps
+        total = None
+        count = 0
+        if self._batch_norm is None:
+            self._batch_norm = has_batch_norm(self)
+        for batch in block.split(self.batch_size, dim=1):
+            if batch.shape[1] == 1 and self._batch_norm:  # as LightningDetector: BatchNorm cannot train on one row
+                continue
+            losses = self.training_loss(batch)
+            objective = losses.sum() if not self.failures else torch.where(self.alive, losses, torch.zeros_like(losses)).sum()
+            opt.zero_grad()
+            self.manual_backward(objective)
+            opt.step()
+            part = losses.detach() * batch.shape[1]
+            total = part if total is None else total + part
+            count += batch.shape[1]
+            if 0 < max_steps <= self.global_step:
+                break
+        if total is not None:
+            self._loss_sum = total if self._loss_sum is None else self._loss_sum + total
+            self._loss_count += count
+
+    def member_epoch_losses(self) -> list[float] | None:
+        """Each member's mean training loss over the current epoch so far (None before the first step)."""
+        if self._loss_sum is None:
+            return None
+        return (self._loss_sum / self._loss_count).tolist()
+
+    def epoch_loss(self) -> float | None:
+        """The mean over living members (what the progress bar shows)."""
+        losses = self.member_epoch_losses()
+        if losses is None:
+            return None
+        alive = [v for v, ok in zip(losses, self.alive.tolist()) if ok and math.isfinite(v)]
+        return float(np.mean(alive)) if alive else float("nan")
+
+    def on_train_epoch_end(self) -> None:
+        losses = self.member_epoch_losses()
+        if losses is not None:
+            for k, value in enumerate(losses):
+                if bool(self.alive[k]) and not math.isfinite(value):
+                    self.fail_member(k, f"{self.model_name}: training loss is {value} in epoch {self.current_epoch}; "
+                                        "the model diverged (lower model.lr?)")
+        if not bool(self.alive.any()):
+            raise TrainingError(f"all {self.n_members} vectorised members failed; seed {self.seeds[0]}: {self.failures[0]}")
+        super().on_train_epoch_end()
+
+    def fail_member(self, k: int, message: str) -> None:
+        """Freeze member ``k`` (its loss leaves the objective) and remember why."""
+        self.alive[k] = False
+        self.failures[int(k)] = message
+
+    # ------------------------------------------------------------------ Deep SVDD pretraining
+    def pretraining_hooks(self) -> "MemberPretraining":
+        return MemberPretraining(self)
+
+    # ------------------------------------------------------------------ checkpoint
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)
+        checkpoint["vectorised"] = {
+            "seeds": list(self.seeds),
+            "generators": [g.get_state() for g in self.generators],
+            "dropout_generators": [g.get_state() for g in self._dropout_generators] if self._dropout_generators is not self.generators else None,
+            "failures": {int(k): str(v) for k, v in self.failures.items()},
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
+        state = checkpoint.get("vectorised")
+        if not state or list(state.get("seeds", [])) != list(self.seeds):
+            raise TrainingError(f"checkpoint holds vectorised members {state.get('seeds') if state else None}, "
+                                f"this group trains seeds {self.seeds}")
+        for g, s in zip(self.generators, state["generators"]):
+            g.set_state(s)
+        self._pending_dropout_states = state.get("dropout_generators")
+        self.failures = {int(k): str(v) for k, v in state.get("failures", {}).items()}
+
+    def on_fit_start(self) -> None:
+        pending, self._pending_dropout_states = getattr(self, "_pending_dropout_states", None), None
+        if pending is not None and self.device.type != "cpu":  # resumed on a GPU: device generators continue
+            self._dropout_generators = [torch.Generator(device=self.device) for _ in pending]
+            for g, s in zip(self._dropout_generators, pending):
+                g.set_state(s)
+            self._set_dropout_generators(self.device)
+        super().on_fit_start()
+
+    # ------------------------------------------------------------------ scoring and members
+    @torch.no_grad()
+    def score(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """Scores of every member, ``(members, n)`` float64: ``x`` is one set for all members
+        ``(n, *input_shape)`` or one per member ``(members, n, *input_shape)``."""
+        x = np.asarray(x)
+        self._shared_input(x)
+        was_training = self.training
+        self.eval()
+        try:
+            xt = torch.as_tensor(x, dtype=torch.float32, device=self.device)
+            out = [self(chunk).double() for chunk in self.event_chunks(xt, batch_size)]
+        finally:
+            self.train(was_training)
+        return torch.cat(out, dim=-1).cpu().numpy() if out else np.zeros((self.n_members, 0))
+
+    @torch.no_grad()
+    def member(self, k: int) -> LightningDetector:
+        """Member ``k`` as its own (single-seed) detector, with the trained weights and buffers."""
+        model = self._members[k]
+        for name, module in self.named_modules():
+            if isinstance(module, STACKED):
+                module.write_member(k, model.get_submodule(name))
+        for name, buf in self.named_buffers(recurse=False):
+            if name in model._buffers:
+                model._buffers[name].copy_(buf[k].to(model._buffers[name].device))
+        return model
+
+
+class MemberPretraining(PretrainHooks):
+    """The shared autoencoder pretraining loop (:func:`oneclass.models.pretrain.pretrain_autoencoder`)
+    for stacked members: each member's decoder built from its own random state exactly as its
+    single-seed job builds it, its own batch order, the sum of the living members' losses, and a
+    member whose epoch loss is not finite failed alone."""
+
+    def __init__(self, group: VectorisedDetector) -> None:
+        super().__init__(len(group.input_shape), group.model_name)
+        self.group = group
+
+    def decoder(self, net: nn.Module) -> nn.Module:
+        group, decoders = self.group, []
+        for k, member in enumerate(group._members):
+            with torch.random.fork_rng(devices=[]):
+                torch.set_rng_state(group.generators[k].get_state())
+                decoders.append(member.net.decoder())
+                group.generators[k].set_state(torch.get_rng_state())
+        decoder = stack_modules(decoders, "decoder")
+        for m in decoder.modules():
+            if isinstance(m, StackedDropout):
+                m.generators = group._dropout_generators
+        return decoder
+
+    def batches(self, x: torch.Tensor, batch_size: int) -> MemberBatches:
+        return MemberBatches(x, batch_size, self.group.generators, self.group._shared_input(x))
+
+    def objective(self, loss: torch.Tensor) -> torch.Tensor:
+        group = self.group
+        return loss.sum() if not group.failures else torch.where(group.alive, loss, torch.zeros_like(loss)).sum()
+
+    def check(self, mean: torch.Tensor, epoch: int) -> None:
+        group = self.group
+        for k, value in enumerate(mean.tolist()):
+            if bool(group.alive[k]) and not math.isfinite(value):
+                group.fail_member(k, f"{self.model} pretraining loss is {value} in epoch {epoch}; lower model.pretrain_lr")
+        if not bool(group.alive.any()):
+            raise TrainingError(f"all {group.n_members} vectorised members failed; seed {group.seeds[0]}: {group.failures[0]}")
+
+
+_CLASSES: dict[type, type] = {}
+
+
+def vectorised_class(cls: type) -> type:
+    """``Vectorised<cls>``: :class:`VectorisedDetector` mixed in before ``cls``."""
+    if cls not in _CLASSES:
+        _CLASSES[cls] = type(f"Vectorised{cls.__name__}", (VectorisedDetector, cls), {"__module__": __name__})
+    return _CLASSES[cls]
+
+
+def stack(members: Sequence[LightningDetector], generators: Sequence[torch.Generator], seeds: Sequence[int]) -> Any:
+    """One vectorised detector training ``members`` (built with their seeds; ``generators`` hold
+    each one's torch random state right after it was built) as one batched computation."""
+    members = list(members)
+    if len(members) != len(generators) or len(members) != len(seeds) or not members:
+        raise ConfigError("stack() needs one generator and one seed per member")
+    for m in members:
+        check_supported(m)
+    if len({type(m) for m in members}) > 1:
+        raise ConfigError(f"vectorised members must be one model class, got {sorted({type(m).__name__ for m in members})}")
+    first = members[0]
+    if list(first.parameters(recurse=False)):
+        raise ConfigError(f"vectorised training cannot stack {type(first).__name__}: it holds parameters outside its nets")
+    group = copy.deepcopy(first)
+    for name in list(first._modules):
+        setattr(group, name, stack_modules([m._modules[name] for m in members], name))
+    for name in list(first._buffers):
+        group._buffers[name] = torch.stack([m._buffers[name] for m in members])
+    group.__class__ = vectorised_class(type(first))
+    group._init_members(members, list(generators), list(seeds))
+    return group
+
+
+def member_generator() -> torch.Generator:
+    """A generator holding the current global torch (CPU) random state: call right after a member is built."""
+    g = torch.Generator()
+    g.set_state(torch.get_rng_state())
+    return g
+
+
+__all__ = ["MemberBatches", "MemberPretraining", "StackedBatchNorm1d", "StackedDropout", "StackedLinear", "VectorisedDetector",
+           "check_supported", "config_reason", "member_generator", "stack", "stack_modules", "unsupported_reason", "SUPPORTED_TEXT"]
