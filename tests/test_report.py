@@ -462,3 +462,16 @@ def test_three_ocsvm_oad_seeds_on_lhco_are_one_detector(cfg_factory, tmp_path, s
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     # the params really differ per seed (the reason they used to split into three rows)
     assert sorted(client.get_run(r["run_id"]).data.params["model.random_state"] for r in runs) == ["0", "1", "2"]
+
+
+def test_output_that_is_an_existing_file_is_one_line(two_detectors, tmp_path, capsys):
+    from oneclass.cli import main as cli_main
+
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine\n")
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["report", "--output", str(taken), "--no-mlflow"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"error: --output {taken} is a file, not a folder; choose another --output"
+    assert taken.read_text() == "mine\n"

@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.min_background < 1:
         raise ConfigError(f"--min-background must be >= 1, got {args.min_background}")
+    if args.output is not None and args.output.exists() and not args.output.is_dir():
+        raise ConfigError(f"--output {args.output} is a file, not a folder; choose another --output")
     from oneclass.plots import check_formats
     from oneclass.tracking import default_tracking_uri, ui_url
 
