@@ -80,3 +80,24 @@ def test_unknown_config_key_fails_fast(tmp_path):
     proc = _run("trainer.max_epoch=5", cwd=tmp_path)
     assert proc.returncode != 0
     assert "max_epoch" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_one_helper_gives_the_first_line_of_every_error():
+    """errors.first_line is the one "first line of an exception" helper; the download and sweep
+    wrappers only add urllib's ``reason`` and a shortened long path."""
+    from urllib.error import URLError
+
+    from oneclass import sweep
+    from oneclass.data import download
+    from oneclass.errors import first_line
+
+    assert first_line(ValueError("\n  bad value\nsecond line")) == "bad value"
+    assert first_line(KeyError()) == "KeyError"
+    assert download._first_line(URLError(ConnectionRefusedError(111, "Connection refused"))) == \
+        "[Errno 111] Connection refused"
+    long_path = "/tmp/" + "a" * 5000
+    shown = sweep._first_line(OSError(36, "File name too long", long_path))
+    assert shown.startswith("File name too long: /tmp/aaa") and shown.endswith("(5005 characters)")
+    copies = [str(p.relative_to(ROOT)) for p in (ROOT / "src").rglob("*.py")
+              if "splitlines()[0] if" in p.read_text() and p.name != "errors.py"]
+    assert copies == [], f"use oneclass.errors.first_line instead of a copy in {copies}"

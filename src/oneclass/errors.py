@@ -21,8 +21,9 @@ class TrainingError(OneClassError, RuntimeError):
     """Training or scoring produced unusable numbers (NaN loss, non-finite scores)."""
 
 
-def first_line(exc: BaseException) -> str:
-    """The first non-empty line of an exception's message, else its type name (for one-line errors)."""
+def first_line(exc: object) -> str:
+    """The first non-empty line of an exception's message, else its type name (for one-line errors).
+    The one helper for this: modules wrap it rather than copy it."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 

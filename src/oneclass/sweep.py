@@ -39,6 +39,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from oneclass.errors import first_line
+
 STATUS = "status.json"
 INTERRUPTED_EXIT = 130  # the shell's code for "ended by SIGINT"
 log = logging.getLogger(__name__)
@@ -51,8 +53,7 @@ def _first_line(exc: BaseException) -> str:
         from oneclass.tracking import redact
 
         return f"{exc.strerror}: {redact(str(exc.filename))}"
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return first_line(exc)
 
 
 def sweep_id(sweep_dir: str | os.PathLike) -> str:

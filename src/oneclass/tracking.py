@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from oneclass.config import require_positive
-from oneclass.errors import ConfigError, StoreError
+from oneclass.errors import ConfigError, StoreError, first_line
 
 MAX_PARAM_LEN = 6000
 SHORT_PARAM = 250  # longer param values are shortened; the full value goes to a tag
@@ -109,8 +109,7 @@ def cause(exc: BaseException) -> str:
         return f"the server answers HTTP {m.group(1)} (is its database down?)"
     if "timed out" in text.lower():
         return "no answer (timed out)"
-    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    return first[:300]
+    return first_line(exc)[:300]
 
 
 def redact(uri: str) -> str:
@@ -493,7 +492,7 @@ class MlflowTracker(Tracker):
         try:
             yield self
         except BaseException as exc:
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            message = first_line(exc)
             # Ctrl-C (Lightning turns it into SystemExit) and SLURM preemption (submitit exits) are KILLED
             killed = isinstance(exc, (KeyboardInterrupt, SystemExit))
             if killed:

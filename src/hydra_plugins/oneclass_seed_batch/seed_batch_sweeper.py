@@ -50,4 +50,6 @@ class SeedBatchSweeper(BasicSweeper):
             get_class(str(cfg.model._target_))  # a model that cannot be found: its note says so
             return config_reason(cfg.model)
         except Exception as exc:  # the job itself will report a config that does not compose
-            return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            from oneclass.errors import first_line
+
+            return first_line(exc)

@@ -43,7 +43,7 @@ from pathlib import Path
 
 from oneclass.data.lhco import BOXES, OFFICIAL_FILE, box_files, default_path
 from oneclass.data.paths import data_dir, resolve
-from oneclass.errors import DataError, OneClassError
+from oneclass.errors import DataError, OneClassError, first_line
 
 CHUNK = 1 << 20
 TIMEOUT_S = 60
@@ -75,8 +75,8 @@ BOX_FOLDER = "https://zenodo.org/record/4536624/files"
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "reason", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    """urllib's errors carry their cause in ``reason``."""
+    return first_line(getattr(exc, "reason", None) or exc)
 
 
 def _open(request: urllib.request.Request | str):

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from oneclass.data.paths import data_dir
-from oneclass.errors import DataError
+from oneclass.errors import DataError, first_line
 
 #: dataset name -> folder under the data dir (``$ONECLASS_DATA_DIR`` or ``./data``)
 FOLDERS = {"mnist": "mnist", "fashion_mnist": "fashion-mnist", "cifar10": "cifar10"}
@@ -68,9 +68,6 @@ def _fix(dataset: str) -> str:
 # IDX
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _fill(stream, buf: np.ndarray) -> int:
@@ -125,7 +122,7 @@ def _read_header(stream, path: Path, magic: int | None, dataset: str) -> tuple[n
 
 
 def _decode_error(path: Path, compressed: bool, exc: BaseException, dataset: str) -> DataError:
-    return DataError(f"{path}: truncated or corrupt {'gzip' if compressed else 'IDX'} file ({_first_line(exc)}); "
+    return DataError(f"{path}: truncated or corrupt {'gzip' if compressed else 'IDX'} file ({first_line(exc)}); "
                      f"{_fix(dataset)}")
 
 
@@ -275,7 +272,7 @@ def _parse_batch(raw: bytes, where: str, dataset: str) -> tuple[np.ndarray, np.n
     try:
         batch = _BatchUnpickler(io.BytesIO(raw), encoding="bytes").load()
     except Exception as exc:  # pickle raises many types on garbage
-        raise DataError(f"{where}: not a CIFAR pickle batch ({_first_line(exc)}); {_fix(dataset)}") from None
+        raise DataError(f"{where}: not a CIFAR pickle batch ({first_line(exc)}); {_fix(dataset)}") from None
     if not isinstance(batch, dict):
         raise DataError(f"{where}: expected a pickled dict with keys data and labels, got {type(batch).__name__}; {_fix(dataset)}")
     keys = {(k.decode("latin1") if isinstance(k, bytes) else str(k)): v for k, v in batch.items()}
@@ -331,7 +328,7 @@ def read_cifar10(path: str | os.PathLike, split: str = "train", classes: Sequenc
     except DataError:
         raise
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
-        raise DataError(f"{path}: truncated or not a tar.gz archive ({_first_line(exc)}); {_fix(dataset)}") from None
+        raise DataError(f"{path}: truncated or not a tar.gz archive ({first_line(exc)}); {_fix(dataset)}") from None
     missing = [b for b in wanted if b not in parts]
     if missing:
         raise DataError(f"{path}: no batch {', '.join(missing)} in the archive (it holds {', '.join(seen[:12]) or 'nothing'}"

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from oneclass.data.paths import data_dir, resolve
-from oneclass.errors import DataError
+from oneclass.errors import DataError, first_line
 
 # ADBench's 47 "Classical" sets (github.com/Minqi824/ADBench, adbench/datasets/Classical/<id>_<name>.npz):
 # rows, features and anomalies as published in the table of adbench/datasets/README.md.
@@ -77,9 +77,6 @@ class Table:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 # ----------------------------------------------------------------------------------------------
@@ -184,7 +181,7 @@ def read_npz(path: str | os.PathLike) -> Table:
     except DataError:
         raise
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path}: cannot read as .npz ({_first_line(exc)}); re-download it or re-save it with "
+        raise DataError(f"{path}: cannot read as .npz ({first_line(exc)}); re-download it or re-save it with "
                         f"numpy.savez(X=..., y=...)") from None
     return _table(x, y, path, "npz")
 
@@ -251,7 +248,7 @@ def _read_mat_v5(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
 
             names = [name for name, _, _ in whosmat(path)]
     except Exception as exc:  # scipy raises several types for damaged files
-        raise DataError(f"{path}: cannot read as a MATLAB v5 file ({_first_line(exc)}); re-download it") from None
+        raise DataError(f"{path}: cannot read as a MATLAB v5 file ({first_line(exc)}); re-download it") from None
     return arrays, names
 
 
@@ -271,7 +268,7 @@ def _read_mat_v73(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
                     if isinstance(node, tables.Leaf) and node._v_name in ("X", "y"):
                         arrays[node._v_name] = np.asarray(node.read()).T
     except Exception as exc:  # HDF5 errors come in many types
-        raise DataError(f"{path}: cannot read as a MATLAB v7.3 (HDF5) file ({_first_line(exc)}); re-download it") from None
+        raise DataError(f"{path}: cannot read as a MATLAB v7.3 (HDF5) file ({first_line(exc)}); re-download it") from None
     return arrays, names
 
 
@@ -338,7 +335,7 @@ def _read_connections(path: Path, extra: Sequence[str], what: str, fix: str):
     try:
         fields = _first_row_fields(path)
     except (OSError, EOFError) as exc:
-        raise DataError(f"{path}: cannot read ({_first_line(exc)}); {fix}") from None
+        raise DataError(f"{path}: cannot read ({first_line(exc)}); {fix}") from None
     if fields != len(names):
         raise DataError(f"{path}: {fields} comma-separated columns in the first row, expected {len(names)} for {what} "
                         f"({len(KDD_COLUMNS)} features, label{', ' + ', '.join(extra) if extra else ''}); {fix}")
@@ -349,7 +346,7 @@ def _read_connections(path: Path, extra: Sequence[str], what: str, fix: str):
         frame = pd.read_csv(path, header=None, names=names, dtype=dtypes, engine="c", index_col=False,
                             compression="gzip" if _is_gzip(path) else None)
     except Exception as exc:  # pandas: ParserError, ValueError (bad numbers), EOFError / zlib (gzip)
-        raise DataError(f"{path}: cannot parse as {what} ({_first_line(exc)}); expected {len(names)} comma-separated "
+        raise DataError(f"{path}: cannot parse as {what} ({first_line(exc)}); expected {len(names)} comma-separated "
                         f"columns per row, {fix}") from None
     short = frame[names[-1]].isna().to_numpy()
     if short.any():

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from oneclass.errors import ConfigError, DataError
+from oneclass.errors import ConfigError, DataError, first_line
 
 REPORT_TAG = "report"
 SCORES_FILE = "scores.npz"
@@ -83,8 +83,7 @@ def _search(client, experiment_ids: list[str], filter_string: str) -> list:
             page = client.search_runs(experiment_ids, filter_string, max_results=1000,
                                       order_by=["attributes.start_time DESC"], page_token=token)
         except MlflowException as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(f"invalid --filter {filter_string!r}: {first}") from None
+            raise ConfigError(f"invalid --filter {filter_string!r}: {first_line(exc)}") from None
         runs.extend(page)
         token = page.token
         if not token:
