@@ -73,6 +73,24 @@ def test_injection_figure_only_when_fractions_vary(tmp_path):
     assert physics_views.injection_figure(stats.group_runs(one), 10, tmp_path / "none", ("png",)) == []
 
 
+def test_physics_figures_keep_their_legends_off_the_curves():
+    """Legends sit outside every axes (below the panels), with several detectors and fractions."""
+    import matplotlib.pyplot as plt
+
+    runs = [run_scores(m, s, kind, fraction=f) for m, kind in (("ocdn", "flat"), ("ae", "mass"), ("deepsvdd", "flat"), ("dsebm", "mass"))
+            for f in (0.0, 0.01) for s in range(2)]
+    groups = stats.group_runs(runs)
+    for fig in (physics_views.sculpting_figure(groups, None), physics_views.injection_figure(groups, 10, None)):
+        fig.canvas.draw()
+        legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+        assert legends
+        axes = [ax for ax in fig.axes if ax.get_visible()]
+        for legend in legends:
+            box = legend.get_window_extent()
+            assert not any(box.overlaps(ax.get_window_extent()) for ax in axes)
+        plt.close(fig)
+
+
 def test_supervised_is_drawn_as_the_ceiling():
     from oneclass.report import figures
 

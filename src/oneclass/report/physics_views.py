@@ -87,8 +87,9 @@ def physics_markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def sculpting_figure(groups: dict[str, list[RunScores]], stem: Path, formats: Sequence[str]) -> list[Path]:
-    """mjj of the test background before and after the 10 % and 1 % cuts, one panel per detector."""
+def sculpting_figure(groups: dict[str, list[RunScores]], stem: Path | None, formats: Sequence[str] = ()):
+    """mjj of the test background before and after the 10 % and 1 % cuts, one panel per detector:
+    the files written (``stem`` None: the figure itself)."""
     from oneclass.plots import plt, save_all
 
     shown = {label: runs for label, runs in groups.items() if any(r.mjj is not None for r in runs)}
@@ -116,11 +117,14 @@ def sculpting_figure(groups: dict[str, list[RunScores]], stem: Path, formats: Se
         ax.set_title(f"{label} (seed {best.seed})\nmean JSD over {len(with_mjj)} runs: " + ", ".join(title), fontsize=9)
         ax.set_xlabel("$m_{jj}$ [TeV]")
         ax.set_ylabel("fraction of events")
-        ax.legend(fontsize=7, frameon=False)
+        # below the panel: the histograms fill the whole mjj range, so no corner inside is free
+        ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2))
         ax.grid(alpha=0.25, lw=0.5)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     fig.suptitle("Mass sculpting: test background $m_{jj}$ before and after the anomaly-score cut", fontsize=11)
+    if stem is None:
+        return fig
     return save_all(fig, stem, formats)
 
 
@@ -132,10 +136,11 @@ def _fraction(r: RunScores) -> float | None:
         return None
 
 
-def injection_figure(groups: dict[str, list[RunScores]], min_background: int, stem: Path,
-                     formats: Sequence[str]) -> list[Path]:
+def injection_figure(groups: dict[str, list[RunScores]], min_background: int, stem: Path | None,
+                     formats: Sequence[str] = ()):
     """Max SIC and AUC against the injected signal fraction, per model (mean ± std over seeds);
-    drawn only when some model was run at two or more fractions."""
+    drawn only when some model was run at two or more fractions: the files written (``stem`` None:
+    the figure itself)."""
     from oneclass.plots import detector_styles, plt, save_all
 
     by_model: dict[str, dict[float, list[RunScores]]] = {}
@@ -165,9 +170,13 @@ def injection_figure(groups: dict[str, list[RunScores]], min_background: int, st
         ax.set_xlabel("injected S/B in the training set")
         ax.set_ylabel(name)
         ax.grid(alpha=0.25, lw=0.5)
-        ax.legend(fontsize=8, frameon=False)
+    # one legend below both panels (same colours in each), never over the curves
+    fig.legend(*ax_sic.get_legend_handles_labels(), loc="outside lower center", ncol=min(4, len(by_model)),
+               fontsize=8, frameon=False)
     fig.suptitle("Signal-injection scan: one-class training on contaminated background (mean ± std over seeds)",
                  fontsize=11)
+    if stem is None:
+        return fig
     return save_all(fig, stem, formats)
 
 
