@@ -242,7 +242,7 @@ def test_deep_svdd_mnist_job_through_the_pipeline(cfg_factory, tmp_path, shared_
 
 # ------------------------------------------------------------------------------ report pieces
 def image_run(model: str, c: int, seed: int, scores, labels, index=None, **params):
-    from oneclass.report_images import ImageRun
+    from oneclass.report.images import ImageRun
 
     scores, labels = np.asarray(scores, float), np.asarray(labels, np.int8)
     return ImageRun(model=model, dataset="mnist", normal_class=c, seed=str(seed),
@@ -252,7 +252,7 @@ def image_run(model: str, c: int, seed: int, scores, labels, index=None, **param
 
 
 def test_class_table_means_stds_targets_and_gaps():
-    from oneclass.report_images import class_table, markdown
+    from oneclass.report.images import class_table, markdown
 
     labels = [0, 0, 1, 1]
     runs = [image_run("deepsvdd", 1, 0, [0.1, 0.2, 0.3, 0.4], labels),    # AUC 1
@@ -280,7 +280,7 @@ def test_class_table_means_stds_targets_and_gaps():
 def test_extremes_are_the_normal_class_images_by_score(tmp_path):
     from PIL import Image
 
-    from oneclass.report_images import extremes, image_report
+    from oneclass.report.images import extremes, image_report
 
     index = np.array([10, 11, 12, 13, 14, 15])
     run = image_run("deepsvdd", 3, 0, [5.0, 1.0, 9.0, 3.0, 0.0, 7.0], [0, 0, 1, 0, 1, 0], index=index)
@@ -303,4 +303,54 @@ def test_report_images_command_without_a_store_is_one_line(tmp_path, capsys):
         cli.main(["report-images", "--tracking-uri", f"sqlite:///{tmp_path / 'none.db'}"])
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: no MLflow store at") and "\n" not in err
+    assert err.startswith("error:") and "none.db" in err and "\n" not in err
+
+
+def test_oneclass_report_on_image_runs_gives_the_class_table_and_extremes(tmp_path, monkeypatch, shared_data):
+    """`oneclass report` on MNIST runs in an MLflow store: the per-class table beside Ruff's targets
+    (mean and std over seeds) and the extremes figure read from the runs' own dataset files."""
+    from mlflow.entities import Param
+    from mlflow.tracking import MlflowClient
+    from PIL import Image
+
+    from oneclass.report import main as report_main
+
+    folder = shared_data("mnist")
+    _, test_labels = load_idx_split(folder, "test")
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.create_experiment("mnist", artifact_location=(tmp_path / "mlruns").as_uri())
+    rng = np.random.default_rng(0)
+    index = np.arange(0, 10000, 10)  # a subsample of the official test set, by number
+    aucs = {}
+    for c in (0, 3):
+        for seed, shift in ((0, 1.0), (1, 2.0)):
+            labels = (test_labels[index] != c).astype(np.int8)
+            scores = rng.normal(size=len(index)) + shift * labels
+            run = client.create_run(exp, run_name=f"deepsvdd-mnist-{c}-{seed}",
+                                    tags={"model": "deepsvdd", "dataset": "mnist", "seed": str(seed), "sweep_id": "s1"})
+            client.log_batch(run.info.run_id, params=[
+                Param("seed", str(seed)), Param("dataset.normal_class", str(c)),
+                Param("dataset._target_", "oneclass.data.image_sets.MNIST"), Param("dataset.path", str(folder))])
+            d = tmp_path / "art" / run.info.run_id
+            d.mkdir(parents=True)
+            np.savez_compressed(d / "scores.npz", scores=scores, labels=labels, index=index)
+            client.log_artifacts(run.info.run_id, str(d))
+            client.set_terminated(run.info.run_id)
+            from sklearn.metrics import roc_auc_score
+            aucs.setdefault(c, []).append(100 * roc_auc_score(labels, scores))
+    out = tmp_path / "rep"
+    assert report_main(["--output", str(out), "--tracking-uri", uri, "--no-mlflow", "--n-images", "4"]) == 0
+    import csv
+    with open(out / "classes.csv") as f:
+        rows = {int(r["normal_class"]): r for r in csv.DictReader(f) if r["normal_class"] not in ("", "mean")}
+    assert set(rows) == {0, 3}
+    for c in (0, 3):
+        assert float(rows[c]["auc_mean"]) * 100 == pytest.approx(np.mean(aucs[c]), abs=0.01)
+        assert int(rows[c]["n_runs"]) == 2
+    md = (out / "classes.md").read_text()
+    assert "98.0" in md and "91.9" in md  # Ruff's targets for classes 0 and 3
+    assert Image.open(out / "extremes_deepsvdd.png").size[0] > 100
+    with pytest.raises(Exception, match="--n-images must be >= 1"):
+        report_main(["--output", str(out), "--tracking-uri", uri, "--no-mlflow", "--n-images", "0"])

@@ -29,7 +29,7 @@ SUBCOMMANDS = {
     "download": "oneclass.data.download",
     "report": "oneclass.report",
     "score": "oneclass.scoring",
-    "report-images": "oneclass.report_images",
+    "report-images": "oneclass.report",  # the image view is part of `oneclass report` now
 }
 
 

@@ -23,11 +23,17 @@ MLflow run tagged ``report=true`` in the runs' experiment:
   the detector has them;
 - ``runs.csv``: one line per input run.
 
+On LHCO runs it adds the physics views (:mod:`.physics_views`: rejection at fixed signal
+efficiency, mass sculpting, the signal-injection scan); on tabular datasets (adbench, odds, kdd) it
+writes the dataset x detector table and rank plot per ``--metric`` instead (:mod:`.tabular`); on
+image datasets (mnist, fashion_mnist, cifar10) the AUC table per detector and normal class beside
+Ruff et al.'s targets and the most normal / most anomalous test images per class (:mod:`.images`).
+
 Report runs are never selected as inputs. Bad selections (no runs, runs without scores, runs of
 different datasets) stop with one ``error: ...`` line before any figure is written.
 
 Modules: :mod:`.selection` (MLflow query, checks, downloads), :mod:`.stats` (grouping, numbers),
-:mod:`.tables`, :mod:`.figures`, :mod:`.toy` (Fig. 1), :mod:`.summary_run` (the report's MLflow
+:mod:`.tables`, :mod:`.figures`, :mod:`.toy` (Fig. 1), :mod:`.physics_views`, :mod:`.tabular`, :mod:`.images`, :mod:`.summary_run` (the report's MLflow
 write), :mod:`.cli`.
 """
 

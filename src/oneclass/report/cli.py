@@ -13,6 +13,7 @@ from oneclass.report import physics_views, stats, tables
 from oneclass.report.selection import (check_one_dataset, client as make_client, experiment_of, finished, load_scores,
                                        select_runs)
 from oneclass.report.summary_run import log_summary_run
+from oneclass.report.images import IMAGE_DATASETS
 from oneclass.report.tabular import DEFAULT_METRICS, TABULAR_DATASETS
 from oneclass.report.toy import toy_report
 
@@ -39,12 +40,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", action="append", dest="metrics",
                    help="tabular datasets (adbench, odds, kdd): the run metric of a dataset x detector table and rank "
                         "plot, repeatable (default: test_auc, test_aupr, test_f1, fit_time_s)")
+    p.add_argument("--n-images", type=int, default=32,
+                   help="image datasets (mnist, fashion_mnist, cifar10): normal-class test images per side in the "
+                        "most normal / most anomalous figure (default 32)")
     p.add_argument("--no-mlflow", action="store_true", help="do not log a summary run to MLflow")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.n_images < 1:
+        raise ConfigError(f"--n-images must be >= 1, got {args.n_images}")
     if args.min_background < 1:
         raise ConfigError(f"--min-background must be >= 1, got {args.min_background}")
     if args.output is not None and args.output.exists() and not args.output.is_dir():
@@ -69,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         files, metrics, shown = toy_report(client, runs, output, formats)
     elif tabular:
         files, metrics, shown = tabular_report(runs, output, args.metrics or list(DEFAULT_METRICS), formats)
+    elif dataset in IMAGE_DATASETS:
+        files, metrics, shown = image_view(client, runs, output, dataset, args.n_images)
     else:
         files, metrics, shown = comparison(client, runs, output, label, dataset, args.min_background, formats)
     print(shown)
@@ -106,6 +114,14 @@ def comparison(client, runs: list, output: Path, label: str, dataset: str, min_b
         (output / "table.md").write_text(md)
     files.append(tables.write_csv(tables.run_rows(groups), output / "runs.csv", tables.run_columns()))
     return files, tables.summary_metrics(rows), md
+
+
+def image_view(client, runs: list, output: Path, dataset: str, n_images: int):
+    """Runs on an image dataset: the AUC table per detector and normal class beside Ruff et al.'s
+    targets (mean, std over seeds) and the most normal / most anomalous test images per class."""
+    from oneclass.report import images
+
+    return images.image_report(load_scores(client, runs), output, dataset, n_images=n_images)
 
 
 def tabular_report(runs: list, output: Path, metric_names: Sequence[str], formats: Sequence[str] = ("png", "pdf")):

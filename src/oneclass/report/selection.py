@@ -184,6 +184,7 @@ def run_scores(run) -> RunScores:
         params=dict(run.data.params),
         tags=tags,
         experiment_id=run.info.experiment_id,
+        extra={"fit_time_s": run.data.metrics["fit_time_s"]} if "fit_time_s" in run.data.metrics else {},
     )
 
 
@@ -198,6 +199,9 @@ def load_scores(client, runs: list) -> list[RunScores]:
                 missing.append(rs)
                 continue
             rs.scores, rs.labels, rs.mjj = _read_scores(path, rs)
+            with np.load(path, allow_pickle=False) as f:  # image runs: the official test-image numbers
+                if "index" in f.files:
+                    rs.extra["index"] = np.asarray(f["index"])
             loaded.append(rs)
     if missing:
         names = ", ".join(r.label for r in missing[:5]) + (" ..." if len(missing) > 5 else "")

@@ -5,12 +5,11 @@ and most anomalous test images of the normal class per class (Ruff et al. 2018, 
 
 The functions take run records (anything with ``model``, ``seed``, ``params``, ``scores``,
 ``labels`` and optionally ``index`` / ``extra["index"]``: e.g. ``oneclass.report.RunScores``);
-:func:`image_report` is the hook a report calls for image datasets. The standalone command reads
-MLflow itself:
+:func:`image_report` is what ``oneclass report`` calls when the selected runs are on an image
+dataset (it reads MLflow; this module does not):
 
-    oneclass report-images                          # the latest sweep in ./mlflow.db
-    oneclass report-images --sweep 16-05-30-1a2b3c4d --output reports/mnist
-    python -m oneclass.report_images --filter "tags.dataset = 'mnist'"
+    oneclass report                                 # the latest sweep in ./mlflow.db
+    oneclass report --sweep 16-05-30-1a2b3c4d --output reports/mnist --n-images 16
 
 It writes ``classes.md`` / ``classes.csv`` (one row per detector and class, plus each detector's
 mean over classes) and ``extremes_<detector>.png`` (per class: the ``--n-images`` lowest-scored
@@ -19,12 +18,9 @@ normal test images left, the highest-scored right; the seed with the best AUC of
 
 from __future__ import annotations
 
-import argparse
 import csv
 import math
 import sys
-import tempfile
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -40,7 +36,6 @@ CLASS_KEY = "dataset.normal_class"
 _NOT_SETTINGS = {CLASS_KEY, "seed", "model.random_state"}
 _SETTING_PREFIXES = ("model.", "dataset.")
 _SETTING_KEYS = ("trainer.max_epochs", "trainer.max_steps")
-SCORES_FILE = "scores.npz"
 
 
 @dataclass
@@ -314,78 +309,3 @@ def image_report(records: list[Any], output: Path, dataset: str | None = None, n
 
 def _safe(label: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in label).strip("_")
-
-
-# --------------------------------------------------------------------------- standalone command
-def load_runs(tracking_uri: str, sweep: str | None = None, filter_string: str | None = None,
-              experiment: str | None = None) -> list[ImageRun]:
-    """Finished runs (report runs excluded) of the latest sweep / ``sweep`` / ``filter_string``,
-    with their logged scores, labels and test-image numbers."""
-    import logging
-    import os
-
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    from mlflow.tracking import MlflowClient
-
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).is_file():
-        raise DataError(f"no MLflow store at {tracking_uri.removeprefix('sqlite:///')}; pass --tracking-uri")
-    client = MlflowClient(tracking_uri=tracking_uri)
-    exps = [client.get_experiment_by_name(experiment)] if experiment else client.search_experiments()
-    if not exps or exps[0] is None:
-        raise DataError(f"no MLflow experiment {experiment!r}")
-    clauses = [f"tags.sweep_id = '{sweep}'"] if sweep else []
-    clauses += [filter_string] if filter_string else []
-    found = client.search_runs([e.experiment_id for e in exps], " and ".join(clauses), max_results=5000,
-                               order_by=["attributes.start_time DESC"])
-    found = [r for r in found if r.data.tags.get("report") != "true" and r.info.status == "FINISHED"
-             and r.data.tags.get("dataset") in IMAGE_DATASETS]
-    if not sweep and not filter_string:
-        latest = next((r.data.tags.get("sweep_id") for r in found if r.data.tags.get("sweep_id")), None)
-        found = [r for r in found if r.data.tags.get("sweep_id") == latest] if latest else found[:1]
-    if not found:
-        raise DataError("no finished image-benchmark runs match the selection; check --sweep / --filter")
-    datasets = Counter(r.data.tags.get("dataset") for r in found)
-    if len(datasets) > 1:
-        raise DataError(f"the selected runs mix datasets ({dict(datasets)}); add --filter \"tags.dataset = 'mnist'\"")
-    out = []
-    with tempfile.TemporaryDirectory(prefix="oneclass-report-images-") as tmp:
-        for i, run in enumerate(found):
-            path = Path(client.download_artifacts(run.info.run_id, SCORES_FILE, f"{tmp}/{i}"))
-            with np.load(path, allow_pickle=False) as f:
-                scores, labels = f["scores"], f["labels"]
-                index = f["index"] if "index" in f.files else np.arange(len(scores))
-            params = dict(run.data.params)
-            out.append(ImageRun(model=run.data.tags.get("model", "?"), dataset=run.data.tags["dataset"],
-                                normal_class=int(float(params[CLASS_KEY])), seed=run.data.tags.get("seed", "?"),
-                                params=params, scores=scores.astype(np.float64), labels=labels, index=index,
-                                fit_time_s=run.data.metrics.get("fit_time_s"), run_id=run.info.run_id))
-    return out
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="oneclass report-images", description=__doc__.splitlines()[0])
-    p.add_argument("--sweep", help="sweep id (run tag sweep_id); default: the latest sweep")
-    p.add_argument("--filter", dest="filter_string", help="MLflow filter string, e.g. \"tags.model = 'deepsvdd'\"")
-    p.add_argument("--experiment", help="MLflow experiment name (default: all)")
-    p.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI or sqlite:///./mlflow.db)")
-    p.add_argument("--output", type=Path, help="output folder (default: reports/<dataset>-classes)")
-    p.add_argument("--n-images", type=int, default=32, help="images per side and class in the extremes figure")
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from oneclass.tracking import default_tracking_uri
-
-    uri = args.tracking_uri or default_tracking_uri(Path.cwd())
-    runs = load_runs(uri, args.sweep, args.filter_string, args.experiment)
-    output = args.output or Path("reports") / f"{runs[0].dataset}-classes"
-    files, _, text = image_report(runs, output, n_images=args.n_images)
-    print(text)
-    print(f"wrote {len(files)} files to {output.resolve()}: {', '.join(p.name for p in files)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
