@@ -219,6 +219,8 @@ def test_ctrl_c_in_a_parallel_sweep_ends_with_the_summary(tmp_path):
     assert "Traceback" not in err, err[-3000:]
     assert "sweep: 2 jobs: 0 finished, 0 failed, 2 killed (interrupted" in out, out
     assert out.count("KILLED job ") == 2 and "the same command with resume=true" in out
+    killed = [ln for ln in out.splitlines() if "KILLED job " in ln]
+    assert all("interrupted (" in ln for ln in killed), killed  # the reason, never a bare exit code
     records = sorted((tmp_path / "multirun").rglob("status.json"))
     assert len(records) == 2
     _, runs = runs_in(uri)

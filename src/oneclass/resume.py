@@ -139,8 +139,13 @@ def usable_checkpoint(path: Path, module: torch.nn.Module | None = None) -> tupl
             raise ValueError("not a Lightning training checkpoint (no state_dict/loops)")
     except Exception as exc:  # truncated zip, garbage bytes, pickled code refused by weights_only
         bad = set_aside(path, "corrupt")
+        # torch's own text for this case advises weights_only=False (running the file's pickled code):
+        # never pass that advice on for a file that failed the safe load
+        why = first_line(exc)[:200]
+        if "Weights only load failed" in why:
+            why = "not a plain tensor checkpoint: the safe loader (weights_only=True) refused it"
         log.warning("checkpoint %s is unreadable (%s: %s); moved to %s, training starts from scratch",
-                    path, type(exc).__name__, first_line(exc)[:200], bad)
+                    path, type(exc).__name__, why, bad)
         return None, 0
     if module is not None and (why := _mismatch(ckpt["state_dict"], module)):
         bad = set_aside(path, "incompatible")
