@@ -42,6 +42,11 @@ FAST.update({
     "dsebm": ["model.lr=1e-3", "model.batch_size=32"],
     "memae": NRCAN_NET,
     "duad": [*NRCAN_NET, "model.r=1", "model.n_clusters=10"],
+    # part B1: one cross-entropy-only warm-up epoch of the two, a short search on a shell near the blob
+    "drocc": ["model.net.hidden=[32]", "model.lr=1e-2", "model.batch_size=64", "model.only_ce_epochs=1",
+              "model.ascent_steps=5", "model.ascent_step_size=0.05", "model.project_every=5", "model.radius=1.0"],
+    "neutralad": ["model.net.hidden=[32,32]", "model.net.rep_dim=16", "model.n_transforms=4", "model.lr=3e-3",
+                  "model.batch_size=64"],
 })
 # PyOD configs run only where PyOD is installed (the dev extra, which CI installs)
 PYOD_MODELS = {m for m in MODELS if m == "pyod" or m.startswith("pyod_")}

@@ -1,0 +1,193 @@
+"""The NRCAN deep detectors DROCC and NeuTraL AD (issue 15, part B1): each separates off-manifold
+points from a 2-D manifold in R^8, keeps its method's invariant (DROCC's negatives lie on the shell
+r <= |h| <= gamma * r around their event; NeuTraL AD's learnt transformations are not the identity
+and its DCL matches hand-computed values), and refuses bad settings in one line before training.
+The contract (fit returns self, float64 finite scores, determinism) is in test_contract.py."""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import lightning.pytorch as L
+import numpy as np
+import pytest
+import torch
+
+from oneclass.errors import ConfigError, OneClassError
+from oneclass.metrics import roc_auc
+from oneclass.models.drocc import DROCC, drocc_lr_factor, project_to_shell
+from oneclass.models.neutralad import NeuTraLAD, dcl_loss
+from oneclass.nets import MLP, SVDDMLP
+
+
+def one_line(err) -> str:
+    msg = str(err.value)
+    assert "\n" not in msg
+    return msg
+
+
+def trainer(epochs: int) -> L.Trainer:
+    return L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
+                     enable_progress_bar=False, enable_model_summary=False)
+
+
+@pytest.fixture(scope="module")
+def manifold():
+    """Normal: a 2-D plane in R^8 (plus 0.05 noise); anomalies: uniform in the box [-3, 3]^8."""
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.normal(size=(8, 2)))[0]
+    plane = lambda n: rng.normal(size=(n, 2)) @ basis.T + 0.05 * rng.normal(size=(n, 8))  # noqa: E731
+    x_train = plane(600).astype(np.float32)
+    x_test = np.r_[plane(200), rng.uniform(-3, 3, size=(100, 8))].astype(np.float32)
+    y_test = np.r_[np.zeros(200), np.ones(100)]
+    return x_train, x_test, y_test
+
+
+CLASSIFIER = partial(MLP, hidden=[32], rep_dim=1)
+ENCODER = partial(SVDDMLP, hidden=[32, 32], rep_dim=16, activation="relu", batch_norm=False, bias=False)
+DETECTORS = {
+    "drocc": (lambda: DROCC(input_shape=(8,), net=CLASSIFIER, radius=0.5, gamma=2.0, ascent_steps=10,
+                            ascent_step_size=0.05, project_every=5, only_ce_epochs=1, lr=1e-2, batch_size=64), 10),
+    "neutralad": (lambda: NeuTraLAD(input_shape=(8,), net=ENCODER, n_transforms=6, lr=3e-3, batch_size=64), 10),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_off_manifold_points_score_higher(manifold, name):
+    x_train, x_test, y_test = manifold
+    make, epochs = DETECTORS[name]
+    L.seed_everything(0, verbose=False)
+    torch.set_num_threads(1)
+    model = make()
+    assert model.fit(x_train, trainer=trainer(epochs)) is model
+    scores = model.score(x_test)
+    assert scores.dtype == np.float64 and scores.shape == (300,) and np.isfinite(scores).all()
+    assert roc_auc(scores, y_test) > 0.9, name
+
+
+# ------------------------------------------------------------------------------------------- DROCC
+def test_drocc_negatives_lie_on_the_shell_around_their_event(manifold):
+    x_train, _, _ = manifold
+    L.seed_everything(1, verbose=False)
+    model = DROCC(input_shape=(8,), net=CLASSIFIER, radius=0.4, gamma=1.5, ascent_steps=7, ascent_step_size=0.2,
+                  project_every=3, only_ce_epochs=1, batch_size=64)
+    model.fit(x_train, trainer=trainer(2))
+    x = torch.as_tensor(x_train[:200])
+    # initial noise of std 1 (|h| ~ 2.8 in R^8) and 7 steps of 0.2 leave the shell; 7 is not a multiple
+    # of project_every, so the last projection is the one after the last step
+    points = model.adversarial_points(x)
+    dist = (points - x).norm(dim=1)
+    assert (dist >= 0.4 - 1e-5).all() and (dist <= 0.6 + 1e-5).all()
+    assert not points.requires_grad
+    # the ascent moves towards what f calls normal: the negatives look more normal than their start
+    L.seed_everything(2, verbose=False)
+    start = project_to_shell(x, x + torch.randn_like(x), 0.4, 0.6)
+    L.seed_everything(2, verbose=False)
+    searched = model.adversarial_points(x)
+    with torch.no_grad():
+        assert model.logit(searched).mean() > model.logit(start).mean()
+    # projection: inside keeps its norm, outside is clipped, the direction kept
+    h = torch.tensor([[0.1, 0.0], [0.0, 0.3], [3.0, 4.0]])
+    np.testing.assert_allclose(project_to_shell(torch.zeros(3, 2), h, 0.2, 2.0), [[0.2, 0.0], [0.0, 0.3], [0.24, 0.32]],
+                               rtol=1e-5)
+
+
+def test_drocc_score_is_the_anomaly_logit_and_the_schedule_steps_down():
+    torch.manual_seed(0)
+    model = DROCC(input_shape=(8,), net=CLASSIFIER)
+    x = torch.randn(5, 8)
+    np.testing.assert_allclose(model.score(x.numpy()), -model.net(x).detach().reshape(-1).double(), rtol=1e-6)
+    # 50 warm-up epochs of 200: full lr until 50 + 45, then x0.1, x0.01, x0.001
+    factors = [drocc_lr_factor(e, 50, 200) for e in (0, 49, 95, 96, 140, 141, 185, 186, 199)]
+    assert factors == [1.0, 1.0, 1.0, 0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
+
+
+def test_drocc_warm_up_trains_on_the_normal_cross_entropy_alone(manifold):
+    x_train, _, _ = manifold
+    L.seed_everything(3, verbose=False)
+    model = DROCC(input_shape=(8,), net=CLASSIFIER, only_ce_epochs=1, ascent_steps=2, batch_size=128)
+    calls = []
+    original = model.adversarial_points
+    model.adversarial_points = lambda x: (calls.append(model.current_epoch), original(x))[1]
+    model.fit(x_train, trainer=trainer(3))
+    assert sorted(set(calls)) == [1, 2] and len(calls) == 2 * math.ceil(600 / 128)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"gamma": 1.0}, "model.gamma must be > 1"),
+    ({"radius": 0}, "model.radius must be positive"),
+    ({"radius": -2.0}, "model.radius must be positive"),
+    ({"lamb": -1}, "model.lamb must be >= 0"),
+    ({"ascent_steps": 0}, "model.ascent_steps must be positive"),
+    ({"only_ce_epochs": -1}, "model.only_ce_epochs must be an integer >= 0"),
+    ({"lr_schedule": "cosine"}, "model.lr_schedule must be one of ['drocc', 'constant']"),
+    ({"net": partial(MLP, hidden=[8], rep_dim=2)}, "model.net.rep_dim is 2 but DROCC needs a net with 1 output"),
+])
+def test_drocc_bad_settings_are_refused_in_one_line(kwargs, message):
+    with pytest.raises(ConfigError) as err:
+        DROCC(input_shape=(8,), **kwargs)
+    assert message in one_line(err)
+
+
+def test_drocc_warm_up_longer_than_training_is_refused_before_training(manifold):
+    x_train, _, _ = manifold
+    model = DROCC(input_shape=(8,), net=CLASSIFIER, only_ce_epochs=3)
+    model.training_loss = lambda x: pytest.fail("trained")  # noqa: ARG005
+    with pytest.raises(OneClassError) as err:
+        model.fit(x_train, trainer=trainer(3))
+    assert "model.only_ce_epochs=3 warm-up epochs leave none of the trainer.max_epochs=3" in one_line(err)
+
+
+# --------------------------------------------------------------------------------------- NeuTraLAD
+def test_dcl_matches_hand_computed_values():
+    # every view's embedding identical: each term is log(K e^{1/tau}) - log(e^{1/tau}) = log K, total 1
+    z = torch.ones(3, 5, 4)
+    np.testing.assert_allclose(dcl_loss(z, 0.1), [1.0, 1.0, 1.0], rtol=1e-6)
+    # two transformed views (K = 2) in R^2: original e1, views e1 and e2
+    z = torch.tensor([[[1.0, 0.0], [2.0, 0.0], [0.0, 3.0]]])
+    tau = 0.5
+    e = math.exp
+    view1 = -math.log(e(1 / tau) / (e(1 / tau) + e(0.0)))  # sims: original 1, other view 0
+    view2 = -math.log(e(0.0) / (e(0.0) + e(0.0)))  # sims: original 0, other view 0
+    np.testing.assert_allclose(dcl_loss(z, tau), [(view1 + view2) / (2 * math.log(2))], rtol=1e-6)
+
+
+def test_neutralad_transformations_are_learnt_and_not_the_identity(manifold):
+    x_train, _, _ = manifold
+    x = torch.as_tensor(x_train[:100])
+    for transform in ("residual", "mul"):
+        L.seed_everything(4, verbose=False)
+        model = NeuTraLAD(input_shape=(8,), net=ENCODER, n_transforms=5, transform=transform, lr=3e-3, batch_size=64)
+        before = [p.detach().clone() for p in model.transforms.parameters()]
+        loss_before = model(x).mean().item()
+        model.fit(x_train, trainer=trainer(5))
+        assert any(not torch.equal(b, p) for b, p in zip(before, model.transforms.parameters()))
+        assert model(x).mean().item() < loss_before
+        with torch.no_grad():
+            views = model.views(x)  # (n, K, d)
+        assert views.shape == (100, 5, 8)
+        # each view moves the events by a sizeable fraction of their norm, and the views differ
+        moved = (views - x[:, None]).norm(dim=2) / x.norm(dim=1, keepdim=True)
+        assert (moved.mean(dim=0) > 0.05).all(), transform
+        apart = (views[:, :, None] - views[:, None]).norm(dim=3).mean(dim=0)
+        assert (apart + torch.eye(5) > 0.05).all(), transform
+        # the score is the DCL of the event's embeddings
+        np.testing.assert_allclose(model.score(x.numpy()), dcl_loss(model.eval().embeddings(x), 0.1).detach().double(),
+                                   rtol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n_transforms": 1}, "model.n_transforms must be an integer >= 2"),
+    ({"transform": "affine"}, "model.transform must be one of ['residual', 'mul']"),
+    ({"temperature": 0.0}, "model.temperature must be positive"),
+    ({"transform_layers": 0}, "model.transform_layers must be positive"),
+    ({"transform_hidden": 0}, "model.transform_hidden must be positive"),
+])
+def test_neutralad_bad_settings_are_refused_in_one_line(kwargs, message):
+    with pytest.raises(ConfigError) as err:
+        NeuTraLAD(input_shape=(8,), **kwargs)
+    assert message in one_line(err)
+    with pytest.raises(ConfigError) as err:
+        NeuTraLAD(input_shape=(1, 4, 4))
+    assert "takes flat" in one_line(err)
