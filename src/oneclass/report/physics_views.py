@@ -162,8 +162,9 @@ def injection_figure(groups: dict[str, list[RunScores]], min_background: int, st
             stats = [metrics.spread([fn(r) for r in by_model[model][f]]) for f in fracs]
             m, s = np.array([a for a, _ in stats]), np.array([b for _, b in stats])
             n = [len(by_model[model][f]) for f in fracs]
+            runs = f"{min(n)}-{max(n)} runs" if min(n) != max(n) else f"{n[0]} run{'s' if n[0] > 1 else ''}"
             ax.errorbar(x, m, yerr=s, marker="o", capsize=3, color=styles[model]["color"],
-                        label=f"{model} ({min(n)}-{max(n)} seeds)" if min(n) != max(n) else f"{model} ({n[0]} seeds)")
+                        label=f"{model} ({runs} per fraction)")
             ax.fill_between(x, m - s, m + s, color=styles[model]["color"], alpha=0.15, lw=0)
     for ax, name in ((ax_sic, f"max SIC (cuts keeping >= {min_background} bkg events)"), (ax_auc, "AUC")):
         ax.set_xscale("symlog", linthresh=1e-3)
