@@ -42,6 +42,10 @@ FAST.update({
     "dsebm": ["model.lr=1e-3", "model.batch_size=32"],
     "memae": NRCAN_NET,
     "duad": [*NRCAN_NET, "model.r=1", "model.n_clusters=10"],
+    # a GAN needs more than the 2 epochs (64 steps) to settle on the toy
+    "alad": ["model.lr=1e-3", "model.batch_size=32", "trainer.max_epochs=5"],
+    # PyOD's ALAD: one mini-batch per "epoch" (200 steps), at a higher lr
+    "pyod_alad": ["model.params.epochs=200", "model.params.learning_rate_gen=3e-3", "model.params.learning_rate_disc=3e-3"],
 })
 # PyOD configs run only where PyOD is installed (the dev extra, which CI installs)
 PYOD_MODELS = {m for m in MODELS if m == "pyod" or m.startswith("pyod_")}
