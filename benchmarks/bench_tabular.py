@@ -36,7 +36,8 @@ warnings.filterwarnings("ignore")
 DETECTORS = ["pyod_iforest", "pyod_lof", "pyod_knn", "pyod_ecod", "ocsvm", "ae", "deepsvdd", "pyod_ae",
              "pyod_deepsvdd"]
 # the NRCAN deep detectors (issue 15): --detectors with these names
-NRCAN_DETECTORS = ["dagmm", "som_dagmm", "dsebm", "memae", "duad", "drocc", "neutralad"]
+NRCAN_DETECTORS = ["dagmm", "som_dagmm", "dsebm", "memae", "duad", "drocc", "neutralad", "alad", "recforest",
+                   "pyod_alad"]
 # (label, dataset config, overrides, split seeds): the issue's nrcan sets (5 split seeds) and the 8
 # shared ADBench sets under the adbench protocol (3 split seeds); KDD separately (big).
 NRCAN = [("thyroid", "adbench", ["dataset.name=thyroid", "dataset.protocol=nrcan"]),
@@ -49,12 +50,17 @@ ADBENCH = [(name, "adbench", [f"dataset.name={name}", "dataset.protocol=adbench"
 KDD = [("kdd", "kdd", ["dataset.protocol=nrcan"]),
        ("kdd_rev", "kdd", ["dataset.protocol=nrcan", "dataset.variant=rev"])]
 # PyOD's deep detectors follow our KDD settings (conf/dataset_model/kdd_*.yaml: batch 1024, 20 epochs)
+# PyOD's ALAD counts one mini-batch as an "epoch": the steps of our alad schedule there (KDD: 20 passes
+# over 198,371 rows at batch 1024 = 20 * 194; arrhythmia: 200 passes over 193 rows at batch 128 = 200 * 2;
+# thyroid's 200 * 15 are the preset's)
 SET_OVERRIDES = {"kdd": {"pyod_ae": ["model.params.epoch_num=20", "model.params.batch_size=1024"],
-                         "pyod_deepsvdd": ["model.params.epochs=20", "model.params.batch_size=1024"]}}
+                         "pyod_deepsvdd": ["model.params.epochs=20", "model.params.batch_size=1024"],
+                         "pyod_alad": ["model.params.epochs=3880", "model.params.batch_size=1024"]}}
 # NRCAN's per-set rows (their README's suggested parameters): DAGMM with 2 mixtures on arrhythmia,
 # MemAE's arrhythmia and thyroid networks
 SET_OVERRIDES["arrhythmia"] = {"dagmm": ["model.n_mixtures=2"], "som_dagmm": ["model.n_mixtures=2"],
-                               "memae": ["model.net.rep_dim=10", "model.net.n_layers=4", "model.net.activation=tanh"]}
+                               "memae": ["model.net.rep_dim=10", "model.net.n_layers=4", "model.net.activation=tanh"],
+                               "pyod_alad": ["model.params.epochs=400"]}
 SET_OVERRIDES["kdd_rev"] = {k: list(v) for k, v in SET_OVERRIDES["kdd"].items()}
 SET_OVERRIDES["thyroid"] = {"memae": ["model.net.rep_dim=4", "model.net.n_layers=3", "model.net.activation=tanh"]}
 # DROCC: the official code's per-set commands (microsoft/EdgeML, DROCC tabular README; NRCAN lists none)

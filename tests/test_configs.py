@@ -32,6 +32,7 @@ REFUSED: dict[tuple[str, str], str] = {
 REFUSED.update({(model, dataset): f"model.net: {net} takes flat" for model, net in (
     ("dagmm", "DenseEncoder"), ("som_dagmm", "DenseEncoder"), ("memae", "DenseEncoder"), ("duad", "DenseEncoder"),
     ("dsebm", "MLP"), ("drocc", "MLP"), ("neutralad", "SVDDMLP")) for dataset in IMAGES})
+REFUSED.update({("alad", dataset): "ALAD takes flat" for dataset in IMAGES})
 # input shapes of each dataset (the pipeline passes the loaded data's; composing needs no file)
 SHAPES = {"gaussian": (1,), "lhco": (5,), "adbench": (6,), "odds": (274,), "kdd": (118,), **IMAGES}
 # PyOD presets build only where PyOD is installed (the dev extra; CI installs it)

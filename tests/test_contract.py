@@ -47,6 +47,10 @@ FAST.update({
               "model.ascent_steps=5", "model.ascent_step_size=0.05", "model.project_every=5", "model.radius=1.0"],
     "neutralad": ["model.net.hidden=[32,32]", "model.net.rep_dim=16", "model.n_transforms=4", "model.lr=3e-3",
                   "model.batch_size=64"],
+    # a GAN needs more than the 2 epochs (64 steps) to settle on the toy
+    "alad": ["model.lr=1e-3", "model.batch_size=32", "trainer.max_epochs=5"],
+    # PyOD's ALAD: one mini-batch per "epoch" (200 steps), at a higher lr
+    "pyod_alad": ["model.params.epochs=200", "model.params.learning_rate_gen=3e-3", "model.params.learning_rate_disc=3e-3"],
 })
 # PyOD configs run only where PyOD is installed (the dev extra, which CI installs)
 PYOD_MODELS = {m for m in MODELS if m == "pyod" or m.startswith("pyod_")}
