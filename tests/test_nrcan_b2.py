@@ -19,29 +19,7 @@ from oneclass.models.pyod import pyod_available
 from oneclass.models.recforest import RecForest
 
 from conftest import compose_cfg
-
-
-def one_line(err) -> str:
-    msg = str(err.value)
-    assert "\n" not in msg
-    return msg
-
-
-def trainer(epochs: int) -> L.Trainer:
-    return L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
-                     enable_progress_bar=False, enable_model_summary=False)
-
-
-@pytest.fixture(scope="module")
-def manifold():
-    """Normal: a 2-D plane in R^8 (plus 0.05 noise); anomalies: uniform in the box [-3, 3]^8."""
-    rng = np.random.default_rng(0)
-    basis = np.linalg.qr(rng.normal(size=(8, 2)))[0]
-    plane = lambda n: rng.normal(size=(n, 2)) @ basis.T + 0.05 * rng.normal(size=(n, 8))  # noqa: E731
-    x_train = plane(600).astype(np.float32)
-    x_test = np.r_[plane(200), rng.uniform(-3, 3, size=(100, 8))].astype(np.float32)
-    y_test = np.r_[np.zeros(200), np.ones(100)]
-    return x_train, x_test, y_test
+from nrcan_toys import manifold, one_line, trainer  # noqa: F401 (manifold: a fixture)
 
 
 @pytest.fixture(scope="module")
