@@ -30,3 +30,10 @@ def first_line(exc: object) -> str:
 
 class StoreError(OneClassError, RuntimeError):
     """The tracking store is unreachable, broken or not a store (named in the message with the fix)."""
+
+
+def interrupted(exc: BaseException, advice: str) -> str:
+    """Why a job stopped without failing: Ctrl-C / SIGTERM reach it as KeyboardInterrupt or as the
+    SystemExit(code) Lightning turns them into, whose own text is only the exit code."""
+    code = f", exit code {exc.code}" if isinstance(exc, SystemExit) else ""
+    return f"interrupted ({type(exc).__name__}{code}): Ctrl-C or preemption; {advice}"

@@ -39,7 +39,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from oneclass.errors import first_line
+from oneclass.errors import first_line, interrupted
 
 STATUS = "status.json"
 INTERRUPTED_EXIT = 130  # the shell's code for "ended by SIGINT"
@@ -54,13 +54,6 @@ def _first_line(exc: BaseException) -> str:
 
         return f"{exc.strerror}: {redact(str(exc.filename))}"
     return first_line(exc)
-
-
-def killed_reason(exc: BaseException) -> str:
-    """Why a job stopped without failing: Ctrl-C / SIGTERM reach a job as KeyboardInterrupt or as the
-    SystemExit(code) Lightning turns them into, whose text is only the exit code."""
-    code = f", exit code {exc.code}" if isinstance(exc, SystemExit) and exc.code not in (None, 0) else ""
-    return f"interrupted ({type(exc).__name__}{code}): Ctrl-C or preemption; rerun the sweep with resume=true"
 
 
 def sweep_id(sweep_dir: str | os.PathLike) -> str:
@@ -111,7 +104,7 @@ def run_job(cfg: DictConfig) -> dict[str, float] | None:
         print(f"[job {job.job_num}] {over}: FAILED: {_first_line(exc)}", flush=True)
         metrics = None
     except BaseException as exc:  # Ctrl-C, preemption: record, then let the launcher see it
-        record.update(status="killed", error=killed_reason(exc), error_type=type(exc).__name__)
+        record.update(status="killed", error=interrupted(exc, "rerun the sweep with resume=true"), error_type=type(exc).__name__)
         raise
     else:
         record.update(status=job.status or "finished", metrics=metrics)

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from oneclass.config import require_positive
-from oneclass.errors import ConfigError, StoreError, first_line
+from oneclass.errors import ConfigError, StoreError, first_line, interrupted
 
 MAX_PARAM_LEN = 6000
 SHORT_PARAM = 250  # longer param values are shortened; the full value goes to a tag
@@ -496,8 +496,7 @@ class MlflowTracker(Tracker):
             # Ctrl-C (Lightning turns it into SystemExit) and SLURM preemption (submitit exits) are KILLED
             killed = isinstance(exc, (KeyboardInterrupt, SystemExit))
             if killed:
-                code = f", exit code {exc.code}" if isinstance(exc, SystemExit) else ""
-                message = f"interrupted ({type(exc).__name__}{code}): Ctrl-C or preemption; rerun the job to resume"
+                message = interrupted(exc, "rerun the job to resume")
             # closing the run must neither hide the job's own error nor wait long for a store that is gone
             budget = 0.0 if isinstance(exc, StoreError) else min(self.connect_timeout_s, self.retry_timeout_s)
             try:

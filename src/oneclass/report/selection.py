@@ -198,10 +198,7 @@ def load_scores(client, runs: list) -> list[RunScores]:
             if path is None or not path.is_file():
                 missing.append(rs)
                 continue
-            rs.scores, rs.labels, rs.mjj = _read_scores(path, rs)
-            with np.load(path, allow_pickle=False) as f:  # image runs: the official test-image numbers
-                if "index" in f.files:
-                    rs.extra["index"] = np.asarray(f["index"])
+            _read_scores(path, rs)
             loaded.append(rs)
     if missing:
         names = ", ".join(r.label for r in missing[:5]) + (" ..." if len(missing) > 5 else "")
@@ -210,11 +207,14 @@ def load_scores(client, runs: list) -> list[RunScores]:
     return loaded
 
 
-def _read_scores(path: Path, rs: RunScores) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def _read_scores(path: Path, rs: RunScores) -> None:
+    """Fill ``rs`` from one read of its ``scores.npz``: scores, labels, mjj (LHCO) and the test rows'
+    index (image runs: the official test-image numbers) in ``rs.extra["index"]``."""
     try:
         with np.load(path, allow_pickle=False) as f:
             scores, labels = np.asarray(f["scores"], dtype=np.float64), np.asarray(f["labels"])
             mjj = np.asarray(f["mjj"], dtype=np.float64) if "mjj" in f.files else None
+            index = np.asarray(f["index"]) if "index" in f.files else None
     except (KeyError, ValueError, OSError) as exc:
         raise ReportError(f"run {rs.label}: {SCORES_FILE} is unreadable or lacks 'scores'/'labels' ({exc})") from None
     if scores.shape != labels.shape or scores.ndim != 1:
@@ -225,4 +225,6 @@ def _read_scores(path: Path, rs: RunScores) -> tuple[np.ndarray, np.ndarray, np.
         raise ReportError(f"run {rs.label}: labels must contain both 0 and 1")
     if mjj is not None and mjj.shape != scores.shape:
         raise ReportError(f"run {rs.label}: {len(mjj)} mjj values for {len(scores)} scores in {SCORES_FILE}")
-    return scores, labels, mjj
+    rs.scores, rs.labels, rs.mjj = scores, labels, mjj
+    if index is not None:
+        rs.extra["index"] = index
