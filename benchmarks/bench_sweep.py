@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sequential-seeds", type=int, default=1,
                    help="seeds run on the sequential path per detector (the rest extrapolated from their job time)")
     p.add_argument("--detectors", default=",".join(DETECTORS), help=f"comma-separated subset of {','.join(DETECTORS)}")
-    p.add_argument("--threads", type=int, default=1, help="torch threads per job (both paths); 0 = torch's default")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch threads per job (both paths); 0 (default) = the framework's default: all cores for one job")
     p.add_argument("--launcher", default="basic", help="launcher of the vectorised path (basic | local_parallel)")
     p.add_argument("--max-batch", type=int, default=None, help="seeds per vectorised job (default: all)")
     p.add_argument("--trainer", default="default", help="trainer preset (default | gpu)")

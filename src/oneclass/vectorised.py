@@ -48,6 +48,7 @@ from torch import nn
 from oneclass.errors import ConfigError, TrainingError
 from oneclass.models.base import LightningDetector, check_input, has_batch_norm, score_chunk
 from oneclass.models.pretrain import PretrainHooks
+from oneclass.nets.base import Dropout, uniform_mask
 
 # config names of the supported detectors (conf/model/), for messages
 SUPPORTED_TEXT = "ocdn, logreg (OCDN), ae (Autoencoder), deepsvdd and deepsvdd_soft (DeepSVDD)"
@@ -192,11 +193,12 @@ class StackedBatchNorm1d(nn.Module):
 
 class StackedDropout(nn.Module):
     """``Dropout(p)`` with each member's mask drawn from that member's generator, in the order its
-    single-seed run draws it (the mask of ``F.dropout`` on CPU: ``bernoulli_(1 - p) / (1 - p)``)."""
+    single-seed run draws it: on CPU ``uniform < 1 - p`` for :class:`oneclass.nets.base.Dropout`
+    (the nets' own), ``bernoulli_(1 - p)`` for a plain ``nn.Dropout`` (what ``F.dropout`` draws)."""
 
-    def __init__(self, p: float) -> None:
+    def __init__(self, p: float, uniform: bool = False) -> None:
         super().__init__()
-        self.p = float(p)
+        self.p, self.uniform = float(p), bool(uniform)
         self.generators: list[torch.Generator] | None = None  # set by VectorisedDetector.fit
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -206,9 +208,13 @@ class StackedDropout(nn.Module):
             return x * torch.zeros_like(x)
         if self.generators is None or len(self.generators) != x.shape[0]:
             raise TrainingError("stacked Dropout has no per-member generators (train through VectorisedDetector.fit)")
-        noise = torch.stack([torch.empty(x.shape[1:], dtype=x.dtype, device=x.device).bernoulli_(1 - self.p, generator=g)
+        keep = 1.0 - self.p
+        if self.uniform:
+            noise = torch.stack([uniform_mask(x.shape[1:], keep, x.dtype, x.device, generator=g) for g in self.generators])
+            return x * noise
+        noise = torch.stack([torch.empty(x.shape[1:], dtype=x.dtype, device=x.device).bernoulli_(keep, generator=g)
                              for g in self.generators])
-        return x * noise.div_(1 - self.p)
+        return x * noise.div_(keep)
 
     def write_member(self, k: int, layer: nn.Dropout) -> None:
         pass
@@ -239,8 +245,8 @@ def stack_modules(modules: Sequence[nn.Module], where: str) -> nn.Module:
         return StackedLinear(modules)
     if type(first) is nn.BatchNorm1d:
         return StackedBatchNorm1d(modules)
-    if type(first) is nn.Dropout:
-        return StackedDropout(first.p)
+    if type(first) in (nn.Dropout, Dropout):
+        return StackedDropout(first.p, uniform=type(first) is Dropout)
     if isinstance(first, ELEMENTWISE) and not list(first.parameters()) and not list(first.buffers()):
         return copy.deepcopy(first)
     if _is_container(first):

@@ -26,7 +26,7 @@ from torch import nn
 
 from oneclass.config import require_positive
 from oneclass.errors import ConfigError
-from oneclass.nets.base import flat_features, make_activation, hidden_sizes, shape_of
+from oneclass.nets.base import Dropout, flat_features, make_activation, hidden_sizes, shape_of
 
 # Keras' BatchNormalization defaults (momentum 0.99 of the old value = torch momentum 0.01, eps 1e-3).
 KERAS_BN = {"momentum": 0.01, "eps": 1e-3}
@@ -147,7 +147,7 @@ class SVDDMLP(nn.Sequential):
                 layers.append(nn.BatchNorm1d(h, eps=bn_eps, affine=bn_affine))
             layers.append(make_activation(act))
             if dropout > 0:
-                layers.append(nn.Dropout(dropout))
+                layers.append(Dropout(dropout))
             width = h
         layers.append(nn.Linear(width, n_out, bias=False))
         return layers
