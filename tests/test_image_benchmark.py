@@ -21,6 +21,7 @@ from oneclass.models.deep_svdd import DeepSVDD, bias_terms
 from oneclass.models.ocnn import OCNN
 from oneclass.models.pretrain import sse_loss
 from oneclass.nets import CIFAR10LeNet, MNISTLeNet
+from oneclass.nets.dictionary import dictionary_filters
 
 from test_images import MNIST_TEST_COUNTS, MNIST_TRAIN_COUNTS, RUFF_MNIST_MIN_MAX, cifar_tar, write_mnist
 
@@ -217,6 +218,34 @@ def test_ocnn_on_images_pretrains_then_freezes_the_encoder():
         OCNN(n_features=3, activation="relu")
     with pytest.raises(ConfigError, match="model.nu must be < 1"):
         OCNN(n_features=3, nu=1.0)
+
+
+def test_dictionary_init_sets_unit_norm_atoms_of_training_patches_before_pretraining():
+    """model.dictionary_init (the ICML Theano code's weight_dict_init): the first convolution starts
+    from 8 unit-norm atoms learned from 5x5 training patches, seeded by the run's seed."""
+    rng = np.random.default_rng(2)
+    x = rng.random((40, 1, 28, 28), dtype=np.float32)
+    atoms = dictionary_filters(x, 8, (5, 5), seed=3, iterations=50)
+    assert atoms.shape == (8, 1, 5, 5) and atoms.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(atoms.reshape(8, -1), axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(atoms, dictionary_filters(x, 8, (5, 5), seed=3, iterations=50))
+    assert not np.allclose(atoms, dictionary_filters(x, 8, (5, 5), seed=4, iterations=50))
+
+    def first_filters(seed, **kw):
+        torch.manual_seed(seed)
+        m = DeepSVDD(input_shape=(1, 28, 28), net=partial(MNISTLeNet), batch_size=40, lr=1e-12, pretrain=True,
+                     pretrain_epochs=0, **kw)
+        m.fit(x, trainer=trainer(1))
+        return m.net.stages[0].conv.weight.detach().reshape(8, -1)
+
+    init = first_filters(0, dictionary_init=True)
+    np.testing.assert_allclose(init.norm(dim=1).numpy(), 1.0, atol=1e-4)  # lr ~0: the atoms as learned
+    assert torch.equal(init, first_filters(0, dictionary_init=True))
+    assert not np.allclose(first_filters(0).norm(dim=1).numpy(), 1.0, atol=1e-2)  # torch's default init otherwise
+    with pytest.raises(ConfigError, match=r"^model.dictionary_init=true initialises a first convolution; SVDDMLP has none"):
+        DeepSVDD(n_features=3, dictionary_init=True)
+    with pytest.raises(ConfigError, match="model.dictionary_init must be true or false"):
+        DeepSVDD(n_features=3, dictionary_init="yes")
 
 
 # ------------------------------------------------------------------------------ end to end

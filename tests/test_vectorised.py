@@ -219,7 +219,7 @@ def test_logistic_members_reach_the_analytic_auc_like_single_seed_runs(cfg_facto
 
 def test_a_group_is_one_run_per_member_plus_the_ensemble(cfg_factory, tmp_path, new_store):
     new_store(tmp_path)
-    got = run(cfg_factory("vectorised.seeds=[0,1,2]", "trainer.max_epochs=2"),
+    got = run(cfg_factory("vectorised.seeds=[0,1,2]", "trainer.max_epochs=2", "vectorised.calibration_events=500"),
               _group_job(tmp_path, "group", [0, 1, 2], "trainer.max_epochs=2"))
     run(cfg_factory("seed=1", "trainer.max_epochs=2"), JobInfo(output_dir=tmp_path / "alone", launch_dir=tmp_path,
                                                               overrides=["trainer.max_epochs=2", "seed=1"]))
@@ -253,16 +253,22 @@ def test_a_group_is_one_run_per_member_plus_the_ensemble(cfg_factory, tmp_path, 
     data = build(cfg_factory().dataset, "dataset").load(1)
     np.testing.assert_allclose(loaded.score(data.x_test), member_scores, rtol=1e-5, atol=1e-5)
 
-    # the ensemble: mean of the members' standardised scores (constants from their training scores)
+    # the ensemble: mean of the members' standardised scores (constants from the scores of a fixed
+    # subset of vectorised.calibration_events training events)
     ensemble = by_name["ocdn-gaussian-ensemble3"]
     assert ensemble.data.tags["model"] == "ocdn-ensemble3" and ensemble.data.tags["ensemble"] == "true"
     info = json.loads((out / "ocdn-ensemble3" / "ensemble.json").read_text())
     assert info["seeds"] == [0, 1, 2] and info["member_runs"] == [by_name[f"ocdn-gaussian-seed{s}"].info.run_id for s in range(3)]
     data0 = build(cfg_factory().dataset, "dataset").load(0)  # the ensemble is scored on the first member's data
+    from oneclass.seed_group import calibration_rows
+
+    rows = calibration_rows(len(data0.x_train), 500)
+    assert len(rows) == len(set(rows.tolist())) == 500 == info["calibration_events"]
+    assert np.array_equal(rows, calibration_rows(len(data0.x_train), 500)) and calibration_rows(500, 500) is None
     zs = []
     for seed, c in zip(range(3), info["constants"]):
         model = OCDN.load_from_checkpoint(out / f"ocdn-seed{seed}" / "model.ckpt", weights_only=True)
-        train = model.score(data0.x_train)
+        train = model.score(data0.x_train[rows])
         assert c["mean"] == pytest.approx(train.mean(), rel=1e-4) and c["std"] == pytest.approx(train.std(), rel=1e-4)
         zs.append((model.score(data0.x_test) - c["mean"]) / c["std"])
     with np.load(out / "ocdn-ensemble3" / "scores.npz") as npz:
@@ -378,6 +384,9 @@ def test_bad_seed_lists_and_ensemble_modes_are_one_line(cfg_factory, tmp_path):
             run(cfg_factory(f"vectorised.seeds={value}"), job)
     with pytest.raises(ConfigError, match=r"vectorised.ensemble must be one of \['standardize', 'rank', 'none'\]"):
         run(cfg_factory("vectorised.seeds=[0,1]", "vectorised.ensemble=median"), job)
+    for value in ("1", "abc", "true"):
+        with pytest.raises(ConfigError, match=r"^vectorised.calibration_events must be an integer >= 2 or null"):
+            run(cfg_factory("vectorised.seeds=[0,1]", f"vectorised.calibration_events={value}"), job)
     with pytest.raises(ConfigError, match="not OneClassSVM"):
         run(cfg_factory("vectorised.seeds=[0,1]", "model=ocsvm"), job)
     with pytest.raises(ConfigError, match="hydra/sweeper=optuna tunes single-seed jobs; remove vectorised.seeds"):

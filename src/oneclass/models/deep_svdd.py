@@ -37,6 +37,7 @@ from oneclass.config import require_fraction, require_int, require_positive
 from oneclass.errors import ConfigError
 from oneclass.models.base import LightningDetector, milestones
 from oneclass.models.pretrain import PretrainHooks, pretrain_autoencoder
+from oneclass.nets.dictionary import first_conv, init_first_conv
 from oneclass.nets.base import BOUNDED
 
 OBJECTIVES = ("one-class", "soft-boundary")
@@ -86,6 +87,9 @@ class DeepSVDD(LightningDetector):
     pretrain : train the net as the encoder of an autoencoder (decoder = ``net.decoder()``) first.
     pretrain_epochs, pretrain_lr, pretrain_weight_decay, pretrain_lr_milestones : its schedule
         (lr and weight decay default to the main ones; same optimizer class).
+    dictionary_init : before (pre)training, set the net's first convolution to the atoms of a sparse
+        dictionary of training-image patches (:mod:`oneclass.nets.dictionary`; the ICML paper's
+        Theano code, ``weight_dict_init``).
     Other parameters (lr, weight_decay, optimizer, scheduler, lr_milestones, batch_size):
     :class:`~oneclass.models.base.LightningDetector`.
     """
@@ -109,6 +113,7 @@ class DeepSVDD(LightningDetector):
         pretrain_lr: float | None = None,
         pretrain_weight_decay: float | None = None,
         pretrain_lr_milestones: Sequence[int] = (),
+        dictionary_init: bool = False,
         batches_per_step: int | None = None,
         optimizer: Any = None,
         scheduler: Any = None,
@@ -121,7 +126,7 @@ class DeepSVDD(LightningDetector):
             raise ConfigError(f"model.objective must be one of {list(OBJECTIVES)}, got {objective!r}")
         if radius_update not in RADIUS_UPDATES:
             raise ConfigError(f"model.radius_update must be one of {list(RADIUS_UPDATES)}, got {radius_update!r}")
-        for name, flag in (("allow_bias", allow_bias), ("pretrain", pretrain)):
+        for name, flag in (("allow_bias", allow_bias), ("pretrain", pretrain), ("dictionary_init", dictionary_init)):
             if not isinstance(flag, bool):
                 raise ConfigError(f"model.{name} must be true or false, got {flag!r}")
         self.objective = objective
@@ -144,6 +149,9 @@ class DeepSVDD(LightningDetector):
         self.net = nets.make(net, self.input_shape, nets.SVDDMLP)
         check_ruff_rules(self.net, allow_bias)
         self.rep_dim = self.net.rep_dim
+        self.dictionary_init = dictionary_init
+        if dictionary_init:
+            first_conv(self.net, "model.dictionary_init=true")
         if pretrain and not callable(getattr(self.net, "decoder", None)):
             raise ConfigError(f"model.pretrain=true needs a net with a decoder(); {type(self.net).__name__} has none")
         # Saved in the checkpoint with the weights; `centre_set` skips re-initialisation on resume.
@@ -229,6 +237,8 @@ class DeepSVDD(LightningDetector):
         if bool(self.centre_set.all()):  # resumed from a checkpoint: c (and R) are already there
             return
         x = self.train_data
+        if self.dictionary_init:
+            init_first_conv(self.net, x, seed=int(torch.randint(0, 2**31 - 1, (1,)).item()))
         if self.pretrain and self.pretrain_epochs > 0:
             self.pretrain_losses_ = self.pretrain_autoencoder(x)
         self.init_centre(x)
