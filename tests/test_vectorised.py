@@ -221,8 +221,8 @@ def test_a_group_is_one_run_per_member_plus_the_ensemble(cfg_factory, tmp_path, 
     new_store(tmp_path)
     got = run(cfg_factory("vectorised.seeds=[0,1,2]", "trainer.max_epochs=2", "vectorised.calibration_events=500"),
               _group_job(tmp_path, "group", [0, 1, 2], "trainer.max_epochs=2"))
-    run(cfg_factory("seed=1", "trainer.max_epochs=2"), JobInfo(output_dir=tmp_path / "alone", launch_dir=tmp_path,
-                                                              overrides=["trainer.max_epochs=2", "seed=1"]))
+    run(cfg_factory("seed=1", "trainer.max_epochs=2", "vectorised.calibration_events=500"),
+        JobInfo(output_dir=tmp_path / "alone", launch_dir=tmp_path, overrides=["trainer.max_epochs=2", "seed=1"]))
     client, runs = _runs(tmp_path)
     by_name = {r.info.run_name: r for r in runs if r.data.tags.get("vectorised") == "true"}
     alone = next(r for r in runs if "vectorised" not in r.data.tags)
