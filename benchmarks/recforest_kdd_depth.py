@@ -2,18 +2,12 @@
 distinct training rows, not rows: the same forest on the distinct training rows only ranks the same."""
 import warnings
 import numpy as np
-from hydra import compose, initialize_config_dir
 warnings.filterwarnings("ignore")
-from oneclass.cli import config_dir
-from oneclass.config import build
+from kdd_nrcan import load_kdd_nrcan
 from oneclass.metrics import roc_auc
 from oneclass.models.recforest import RecForest
 
-with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-    cfg = compose(config_name="config", overrides=["dataset=kdd", "model=recforest", "dataset.protocol=nrcan",
-                                                    "dataset.split_seed=0", "seed=0", "logger=none"])
-data = build(cfg.dataset, "dataset").load(0)
-xtr, xte, y = data.x_train.astype(np.float64), data.x_test.astype(np.float64), data.y_test
+xtr, xte, y = load_kdd_nrcan()
 rng = np.random.default_rng(0)
 idx = np.r_[rng.choice(np.flatnonzero(y == 0), 5000, replace=False), rng.choice(np.flatnonzero(y == 1), 5000, replace=False)]
 x, yy = xte[idx], y[idx]

@@ -1,18 +1,12 @@
 """Why RecForest ranks KDD's (nrcan protocol) test rows backwards: per-feature error split by class."""
 import time, warnings
 import numpy as np
-from hydra import compose, initialize_config_dir
 warnings.filterwarnings("ignore")
-from oneclass.cli import config_dir
-from oneclass.config import build
+from kdd_nrcan import load_kdd_nrcan
 from oneclass.metrics import roc_auc
 from oneclass.models.recforest import RecForest
 
-with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-    cfg = compose(config_name="config", overrides=["dataset=kdd", "model=recforest", "dataset.protocol=nrcan",
-                                                    "dataset.split_seed=0", "seed=0", "logger=none"])
-data = build(cfg.dataset, "dataset").load(0)
-xtr, xte, y = data.x_train.astype(np.float64), data.x_test.astype(np.float64), data.y_test
+xtr, xte, y = load_kdd_nrcan()
 print("train", xtr.shape, "test", xte.shape, "test anomalies", int(y.sum()))
 uniq = np.unique(xtr, axis=0)
 print(f"distinct training rows: {len(uniq)} of {len(xtr)}")
