@@ -41,7 +41,8 @@ def dictionary_filters(images: np.ndarray, n_filters: int, size: tuple[int, int]
     patches = np.concatenate([extract_patches_2d(np.moveaxis(img, 0, -1), size).reshape(-1, channels * size[0] * size[1])
                               for img in chosen]).astype(np.float64)
     patches -= patches.mean(axis=0)
-    patches /= np.where(patches.std(axis=0) > 0, patches.std(axis=0), 1.0)
+    std = patches.std(axis=0)
+    patches /= np.where(std > 0, std, 1.0)
     learner = MiniBatchDictionaryLearning(n_components=n_filters, alpha=1.0, batch_size=batch,
                                           random_state=int(rng.integers(2**31 - 1)))
     for _ in range(iterations):
