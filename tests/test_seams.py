@@ -146,6 +146,30 @@ def test_pretraining_decoder_is_the_nets_mirror():
     assert dec(net(torch.zeros(3, 6))).shape == (3, 6)
 
 
+@pytest.mark.parametrize("p", [0.5, 0.25, 0.9375, 0.1])  # 1, 2 and 4 random bits per element; 0.1: uniforms
+def test_net_dropout_masks_are_bernoulli_and_seeded(p):
+    """The nets' Dropout draws its CPU masks from random bits (or uniforms when 1 - p is not a
+    multiple of 1/256): each element kept with probability 1 - p and scaled by 1/(1 - p),
+    neighbours independent (elements read from one random byte), the same mask for the same seed."""
+    from oneclass.nets.base import Dropout
+
+    keep, x = 1.0 - p, torch.ones(400, 1000)
+    drop = Dropout(p).train()
+    torch.manual_seed(3)
+    y = drop(x)
+    assert torch.unique(y).tolist() == [0.0, pytest.approx(1.0 / keep)]
+    kept = (y > 0).double().view(-1)
+    sd = (keep * (1 - keep) / kept.numel()) ** 0.5
+    assert abs(kept.mean().item() - keep) < 5 * sd
+    for lag in (1, 2, 8, 24):  # within a byte, across bytes, across 32-bit draws
+        r = torch.corrcoef(torch.stack([kept[:-lag], kept[lag:]]))[0, 1].item()
+        assert abs(r) < 5 / kept.numel() ** 0.5, (lag, r)
+    torch.manual_seed(3)
+    assert torch.equal(drop(x), y)
+    assert not torch.equal(drop(x), y)
+    assert torch.equal(drop.eval()(x), x)
+
+
 @pytest.mark.parametrize("choice, cls, extra", [("sgd", torch.optim.SGD, {"momentum": 0.0}),
                                                 ("adamw", torch.optim.AdamW, {}),
                                                 ("amsgrad", torch.optim.Adam, {"amsgrad": True})])

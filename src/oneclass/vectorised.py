@@ -48,7 +48,7 @@ from torch import nn
 from oneclass.errors import ConfigError, TrainingError
 from oneclass.models.base import LightningDetector, check_input, has_batch_norm, score_chunk
 from oneclass.models.pretrain import PretrainHooks
-from oneclass.nets.base import Dropout, uniform_mask
+from oneclass.nets.base import Dropout, dropout_draws, dropout_scale
 
 # config names of the supported detectors (conf/model/), for messages
 SUPPORTED_TEXT = "ocdn, logreg (OCDN), ae (Autoencoder), deepsvdd and deepsvdd_soft (DeepSVDD)"
@@ -193,8 +193,8 @@ class StackedBatchNorm1d(nn.Module):
 
 class StackedDropout(nn.Module):
     """``Dropout(p)`` with each member's mask drawn from that member's generator, in the order its
-    single-seed run draws it: on CPU ``uniform < 1 - p`` for :class:`oneclass.nets.base.Dropout`
-    (the nets' own), ``bernoulli_(1 - p)`` for a plain ``nn.Dropout`` (what ``F.dropout`` draws)."""
+    single-seed run draws it: on CPU :func:`oneclass.nets.base.dropout_draws` for
+    :class:`oneclass.nets.base.Dropout` (the nets' own), ``bernoulli_(1 - p)`` for a plain ``nn.Dropout`` (what ``F.dropout`` draws)."""
 
     def __init__(self, p: float, uniform: bool = False) -> None:
         super().__init__()
@@ -210,8 +210,9 @@ class StackedDropout(nn.Module):
             raise TrainingError("stacked Dropout has no per-member generators (train through VectorisedDetector.fit)")
         keep = 1.0 - self.p
         if self.uniform:
-            noise = torch.stack([uniform_mask(x.shape[1:], keep, x.dtype, x.device, generator=g) for g in self.generators])
-            return x * noise
+            n = x[0].numel()
+            draws = torch.stack([dropout_draws(n, keep, x.dtype, x.device, generator=g) for g in self.generators])
+            return x * dropout_scale(draws, keep, n, x.dtype).view(x.shape)
         noise = torch.stack([torch.empty(x.shape[1:], dtype=x.dtype, device=x.device).bernoulli_(keep, generator=g)
                              for g in self.generators])
         return x * noise.div_(keep)

@@ -31,22 +31,66 @@ ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "tanh
 BOUNDED = (nn.Tanh, nn.Sigmoid)
 
 
-def uniform_mask(shape: Sequence[int], keep: float, dtype: torch.dtype, device: torch.device,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-    """Inverted-dropout scale mask: 1/keep where a uniform draw is below ``keep``, else 0."""
-    u = torch.rand(tuple(shape), dtype=dtype, device=device, generator=generator)
-    return u.lt_(keep).div_(keep)
+def _mask_bits(keep: float) -> int | None:
+    """The fewest bits k in (1, 2, 4, 8) with ``keep * 2**k`` an integer, or None."""
+    for k in (1, 2, 4, 8):
+        if (keep * (1 << k)).is_integer():
+            return k
+    return None
+
+
+_MASK_TABLES: dict[tuple[float, torch.dtype, torch.device], torch.Tensor] = {}
+
+
+def _mask_table(keep: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """(256, 8 // k): the mask elements one random byte gives, k bits each (low bits first):
+    ``1/keep`` where the k-bit value is below ``keep * 2**k``, else 0."""
+    key = (keep, dtype, device)
+    if key not in _MASK_TABLES:
+        k = _mask_bits(keep)
+        values = (torch.arange(256).unsqueeze(1) >> torch.arange(0, 8, k)) & ((1 << k) - 1)
+        _MASK_TABLES[key] = (values < round(keep * (1 << k))).to(dtype).div_(keep).to(device)
+    return _MASK_TABLES[key]
+
+
+def dropout_draws(n: int, keep: float, dtype: torch.dtype, device: torch.device,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """The random numbers behind one inverted-dropout mask of ``n`` elements (:func:`dropout_scale`).
+
+    When ``keep`` is a multiple of 1/256 (0.5, 0.25, 0.9375, ...) each element needs k random bits
+    (k = 1 for 0.5) and one 32-bit draw of the generator serves 24 // k elements: int32 words. Else
+    one uniform per element, in ``dtype``.
+    """
+    k = _mask_bits(keep)
+    if k is None:
+        return torch.rand(n, dtype=dtype, device=device, generator=generator)
+    words = -(-n * k // 24)
+    return torch.empty(words, dtype=torch.int32, device=device).random_(generator=generator)
+
+
+def dropout_scale(draws: torch.Tensor, keep: float, n: int, dtype: torch.dtype) -> torch.Tensor:
+    """Inverted-dropout scale masks ``(..., n)`` from :func:`dropout_draws` ``(..., m)``: ``1/keep``
+    with probability ``keep``, else 0. Words are read 8 bits at a time (bits 0-23; ``random_`` fills
+    int32 with 31 random bits) through a table."""
+    if draws.is_floating_point():
+        return draws.lt(keep).to(dtype).div_(keep)
+    table = _mask_table(keep, dtype, draws.device)
+    octets = torch.stack([(draws >> shift) & 255 for shift in (0, 8, 16)], dim=-1)
+    scale = table.index_select(0, octets.reshape(-1))
+    return scale.view(*draws.shape[:-1], -1)[..., :n]
 
 
 class Dropout(nn.Dropout):
-    """``nn.Dropout`` whose mask on CPU is ``uniform < 1 - p`` (:func:`uniform_mask`) instead of
-    ``bernoulli_(1 - p)``: the same distribution, drawn about 4x faster on CPU (the paper_fc Deep SVDD
-    spent a third of its training step there). On other devices torch's fused dropout."""
+    """``nn.Dropout`` whose mask on CPU comes from :func:`dropout_draws` / :func:`dropout_scale`
+    instead of ``bernoulli_(1 - p)``: the same distribution, drawn ~5x faster for p = 0.5 (one random
+    bit per element instead of one uniform; the paper_fc Deep SVDD spent a third of its training step
+    on ``bernoulli_``). On other devices torch's fused dropout."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or not 0.0 < self.p < 1.0 or self.inplace or x.device.type != "cpu":
             return super().forward(x)
-        return x * uniform_mask(x.shape, 1.0 - self.p, x.dtype, x.device)
+        keep, n = 1.0 - self.p, x.numel()
+        return x * dropout_scale(dropout_draws(n, keep, x.dtype, x.device), keep, n, x.dtype).view(x.shape)
 
 
 def make_activation(name: str, where: str = "model.net.activation") -> nn.Module:
