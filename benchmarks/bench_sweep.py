@@ -6,7 +6,7 @@ Sweep P on the LHCO paper split (the authors' settings from conf/dataset_model/)
 (paper_fc), Deep SVDD soft-boundary nu 0.15 10 epochs} + OC-SVM IAD + OAD (one job each).
 
 Sweep P runs as the README's commands: one per set of overrides, the detectors of a set in one
-multirun (``model=a,b,c``), so the 2 x 6 commands' start-up is paid 2 x 3 times:
+multirun (``model=a,b,c``): three commands per path, each paying the start-up once:
 
     run.py -m model=ocdn,ae,deepsvdd seed=0..9 hydra/sweeper=seed_batch ...
     run.py -m model=deepsvdd_soft model.nu=0.15 seed=0..9 hydra/sweeper=seed_batch ...
