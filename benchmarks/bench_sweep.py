@@ -72,9 +72,9 @@ def commands(names: list[str]) -> list[tuple[list[str], list[str], bool]]:
             for (extra, vectorisable), members in groups.items()]
 
 
-def sweep(workdir: Path, args: list[str], timeout: float) -> tuple[float, dict[str, list[float]]]:
+def sweep(workdir: Path, args: list[str], timeout: float) -> tuple[float, dict[str, list[float]], float]:
     """Run ``run.py -m args`` in ``workdir``: (wall seconds, each detector's job times from the
-    jobs' status.json, by the name in DETECTORS)."""
+    jobs' status.json by the name in DETECTORS, the seconds outside the jobs)."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     env.pop("MLFLOW_TRACKING_URI", None)
@@ -91,7 +91,7 @@ def sweep(workdir: Path, args: list[str], timeout: float) -> tuple[float, dict[s
         record = json.loads(path.read_text())
         model = next(o.split("=", 1)[1] for o in record["overrides"] if o.startswith("model="))
         jobs.setdefault(by_model[model], []).append(record["ended"] - record["started"])
-    return wall, jobs
+    return wall, jobs, wall - sum(sum(times) for times in jobs.values())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -131,25 +131,23 @@ def main(argv: list[str] | None = None) -> None:
             base = [*overrides, *common]
             label = " ".join(overrides)
             if not vectorisable:
-                wall, jobs = sweep(Path(tmp) / f"{i}-single", [*base, "seed=0"], a.timeout)
+                wall, jobs, outside = sweep(Path(tmp) / f"{i}-single", [*base, "seed=0"], a.timeout)
                 for name in members:
                     rows[name] = (1, jobs[name][0], jobs[name][0], "same job")
-                rest = wall - sum(sum(t) for t in jobs.values())
-                overheads.append((label, rest, rest))
+                overheads.append((label, outside, outside))
                 print(f"  {label:40s} {len(members)} job(s), not vectorised: {wall:6.1f} s  [{load_avg()}]", flush=True)
                 continue
             vec_args = [*base, f"seed=0..{seeds - 1}", "hydra/sweeper=seed_batch", f"hydra/launcher={a.launcher}"]
             if a.max_batch:
                 vec_args.append(f"hydra.sweeper.max_batch={a.max_batch}")
-            vec_wall, vec_jobs = sweep(Path(tmp) / f"{i}-vectorised", vec_args, a.timeout)
+            vec_wall, vec_jobs, vec_outside = sweep(Path(tmp) / f"{i}-vectorised", vec_args, a.timeout)
             print(f"  {label:40s} vectorised: {vec_wall:6.1f} s ({sum(map(len, vec_jobs.values()))} group job(s))  "
                   f"[{load_avg()}]", flush=True)
             k = min(a.sequential_seeds, seeds)
-            seq_wall, seq_jobs = sweep(Path(tmp) / f"{i}-sequential", [*base, f"seed=0..{k - 1}"], a.timeout)
+            seq_wall, seq_jobs, seq_outside = sweep(Path(tmp) / f"{i}-sequential", [*base, f"seed=0..{k - 1}"], a.timeout)
             print(f"  {label:40s} sequential: {seq_wall:6.1f} s ({sum(map(len, seq_jobs.values()))} job(s), "
                   f"seeds 0..{k - 1})  [{load_avg()}]", flush=True)
-            seq_rest = seq_wall - sum(sum(t) for t in seq_jobs.values())
-            overheads.append((label, vec_wall - sum(sum(t) for t in vec_jobs.values()), seq_rest))
+            overheads.append((label, vec_outside, seq_outside))
             for name in members:
                 per_job = sum(seq_jobs[name]) / len(seq_jobs[name])
                 how = "measured" if k == seeds else f"{k} measured + {seeds - k} x {per_job:.1f} s"

@@ -193,12 +193,13 @@ class StackedBatchNorm1d(nn.Module):
 
 class StackedDropout(nn.Module):
     """``Dropout(p)`` with each member's mask drawn from that member's generator, in the order its
-    single-seed run draws it: on CPU :func:`oneclass.nets.base.dropout_draws` for
-    :class:`oneclass.nets.base.Dropout` (the nets' own), ``bernoulli_(1 - p)`` for a plain ``nn.Dropout`` (what ``F.dropout`` draws)."""
+    single-seed run draws it: :func:`oneclass.nets.base.dropout_draws` for the nets' own
+    :class:`oneclass.nets.base.Dropout` (``net_masks``), ``bernoulli_(1 - p)`` for a plain
+    ``nn.Dropout`` (what ``F.dropout`` draws)."""
 
-    def __init__(self, p: float, uniform: bool = False) -> None:
+    def __init__(self, p: float, net_masks: bool = False) -> None:
         super().__init__()
-        self.p, self.uniform = float(p), bool(uniform)
+        self.p, self.net_masks = float(p), bool(net_masks)
         self.generators: list[torch.Generator] | None = None  # set by VectorisedDetector.fit
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -209,7 +210,7 @@ class StackedDropout(nn.Module):
         if self.generators is None or len(self.generators) != x.shape[0]:
             raise TrainingError("stacked Dropout has no per-member generators (train through VectorisedDetector.fit)")
         keep = 1.0 - self.p
-        if self.uniform:
+        if self.net_masks:
             n = x[0].numel()
             draws = torch.stack([dropout_draws(n, keep, x.dtype, x.device, generator=g) for g in self.generators])
             return x * dropout_scale(draws, keep, n, x.dtype).view(x.shape)
@@ -247,7 +248,7 @@ def stack_modules(modules: Sequence[nn.Module], where: str) -> nn.Module:
     if type(first) is nn.BatchNorm1d:
         return StackedBatchNorm1d(modules)
     if type(first) in (nn.Dropout, Dropout):
-        return StackedDropout(first.p, uniform=type(first) is Dropout)
+        return StackedDropout(first.p, net_masks=type(first) is Dropout)
     if isinstance(first, ELEMENTWISE) and not list(first.parameters()) and not list(first.buffers()):
         return copy.deepcopy(first)
     if _is_container(first):
