@@ -75,3 +75,30 @@ def test_validation_split_is_disjoint_from_train_and_test():
     plain = GaussianToy(n_train=100, n_test_background=50, n_test_signal=50).load(0)
     np.testing.assert_array_equal(toy.x_test, plain.x_test)  # adding a validation split changes nothing else
     assert toy.x_val.shape == (60, 1) and toy.y_val.sum() == 30
+
+
+@pytest.mark.slow
+def test_optuna_on_real_lhco_validates_ranks_by_val_and_best_preset_runs(tmp_path, shared_data):
+    """The README's LHCO search: validation events are scored without the test events' mjj, the
+    trial lines show the validation metric (never the test AUC), and best.yaml, with a choice()
+    of integers, loads back as a preset with typed values and runs."""
+    pytest.importorskip("optuna")
+    path = shared_data("lhco/lhco_rnd_sr_5features.npy")
+    small = ["dataset=lhco", f"dataset.path={path}", "model=ocdn", "trainer.max_epochs=1", "trainer.accelerator=cpu",
+             "dataset.n_train=2000", "dataset.n_test_background=1000", "dataset.n_test_signal=1000"]
+    out = run_cli(tmp_path, "-m", "hydra/sweeper=optuna", *small, "dataset.n_val=600", "hydra.sweeper.n_trials=2",
+                  "model.batch_size=choice(64,128)")
+    assert out.returncode == 0, out.stderr[-3000:]
+    trial_lines = [line for line in out.stdout.splitlines() if line.startswith("[job ")]
+    assert len(trial_lines) == 2 and all("val AUC" in line and "test AUC" not in line for line in trial_lines), out.stdout
+    best_file = next((tmp_path / "multirun").glob("*/*/best.yaml"))
+    preset = OmegaConf.load(best_file)
+    assert isinstance(preset.model.batch_size, int) and preset.model.batch_size in (64, 128)
+    # used as the header says: copied into conf/experiment/ ... here through a config dir on the search path
+    exp = tmp_path / "presets" / "experiment"
+    exp.mkdir(parents=True)
+    (exp / "lhco_best.yaml").write_text(best_file.read_text())
+    out = run_cli(tmp_path, *small, f"hydra.searchpath=[file://{tmp_path / 'presets'}]", "experiment=lhco_best",
+                  "--cfg", "job")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert f"batch_size: {preset.model.batch_size}\n" in out.stdout

@@ -63,8 +63,22 @@ def config_dir() -> Path:
     raise ConfigError(f"cannot find the oneclass config tree (conf/config.yaml) near {here.parent}")
 
 
+def _search_dirs(argv: list[str], conf: Path) -> list[Path]:
+    """``conf`` and the ``file://`` folders of a ``hydra.searchpath=[...]`` override (presets kept
+    outside the checkout, e.g. a sweep's ``best.yaml`` under ``<dir>/experiment/``)."""
+    dirs = [conf]
+    for arg in argv:
+        if arg.lstrip("+").startswith("hydra.searchpath="):
+            for item in arg.split("=", 1)[1].strip("[]").split(","):
+                item = item.strip().strip("'\"")
+                if item.startswith("file://"):
+                    dirs.append(Path(item[len("file://"):]))
+    return dirs
+
+
 def check_group_choices(argv: list[str], conf: Path) -> None:
     """One-line error for ``group=name`` overrides naming an option that has no YAML file."""
+    roots = _search_dirs(argv, conf)
     for arg in argv:
         if arg.startswith("-") or "=" not in arg:
             continue
@@ -75,7 +89,7 @@ def check_group_choices(argv: list[str], conf: Path) -> None:
         directory = conf / group
         if not directory.is_dir():
             continue
-        available = sorted(p.stem for p in directory.glob("*.yaml"))
+        available = sorted({p.stem for root in roots for p in (root / group).glob("*.yaml")})
         for choice in value.split(","):
             choice = choice.strip()
             if choice and "*" not in choice and choice not in available:

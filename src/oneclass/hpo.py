@@ -207,7 +207,10 @@ def _report(study: Any, objective: str, sweep_dir: Path, fixed: list[str]) -> An
         return None
     best = study.best_trial
     preset: dict[str, Any] = {}
+    parser = OverridesParser.create()
     for key, value in best.params.items():
+        if isinstance(value, str):  # choice(...) values travel as their override text: back to typed values
+            value = parser.parse_override(f"{key}={value}").value()
         node = preset
         *parents, leaf = key.lstrip("+").split(".")
         for part in parents:

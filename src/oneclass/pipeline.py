@@ -361,8 +361,9 @@ def test_metrics(cfg: DictConfig, data: DataBundle, scores: np.ndarray, min_back
 
 
 def validation_view(data: DataBundle) -> DataBundle:
-    """``data`` with the validation split (``dataset.n_val``) in the test arrays' place, for scoring."""
-    return replace(data, x_test=data.x_val, y_test=data.y_val, test_index=None, x_val=None, y_val=None)
+    """``data`` with the validation split (``dataset.n_val``) in the test arrays' place, for scoring.
+    The per-test-event arrays (``test_aux``, e.g. LHCO's mjj) belong to the test events: dropped."""
+    return replace(data, x_test=data.x_val, y_test=data.y_val, test_index=None, x_val=None, y_val=None, test_aux={})
 
 
 def run_detector(prep: PreparedJob) -> tuple[dict[str, float], Evaluation]:
@@ -424,7 +425,11 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> dict[str, float]:
     elapsed = time.perf_counter() - started
     if job.multirun:
         over = " ".join(job.overrides) or "(no overrides)"
-        print(f"[job {job.job_num}] {over}: test AUC {ev.auc:.4f}, max SIC {ev.max_sic:.3f} ({elapsed:.1f} s)", flush=True)
+        if "val_auc" in metrics:  # model selection: the line shows what is optimised, never the test set
+            shown = f"val AUC {metrics['val_auc']:.4f}, val max SIC {metrics['val_max_sic']:.3f} (test metrics in MLflow)"
+        else:
+            shown = f"test AUC {ev.auc:.4f}, max SIC {ev.max_sic:.3f}"
+        print(f"[job {job.job_num}] {over}: {shown} ({elapsed:.1f} s)", flush=True)
     else:
         print(f"{prep.name}: test AUC = {ev.auc:.4f}, max SIC = {ev.max_sic:.3f} "
               f"(>= {cfg.eval.min_background} background events), {elapsed:.1f} s", flush=True)
