@@ -66,8 +66,10 @@ def render(path: Path, page_dir: Path = DOCS / "results") -> str:
 
 def update(text: str, page_dir: Path, data: Path = DATA) -> str:
     """``text`` (a page in ``page_dir``) with every results block rewritten from its CSV."""
-    return BLOCK.sub(lambda m: f"<!-- results: {m['name']} -->\n{render(data / m['name'], page_dir)}\n<!-- /results -->",
-                     text)
+    def block(m: re.Match) -> str:
+        return f"<!-- results: {m['name']} -->\n{render(data / m['name'], page_dir)}\n<!-- /results -->"
+
+    return BLOCK.sub(block, text)
 
 
 def pages(docs: Path = DOCS) -> list[Path]:

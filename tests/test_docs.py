@@ -227,7 +227,8 @@ def test_run_blocks_run_and_print_what_they_claim(tmp_path, new_store):
         new_store(tmp_path)
         proc = subprocess.run(["bash", "-e", "-c", b.code], cwd=tmp_path, env=env, capture_output=True, text=True,
                               timeout=120)
-        assert proc.returncode == 0, f"{b.where} exited {proc.returncode}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+        output = f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+        assert proc.returncode == 0, f"{b.where} exited {proc.returncode}:\n{output}"
         for claim in re.findall(r"prints: (.+?)(?:;|$)", b.rest):
             assert claim.strip() in proc.stdout + proc.stderr, f"{b.where}: output lacks {claim.strip()!r}"
         ran += 1
@@ -249,7 +250,8 @@ def test_results_pages_match_their_csvs():
     for page in pages:
         text = page.read_text()
         named |= set(re.findall(r"<!-- results: ([\w.-]+\.csv) -->", text))
-        assert gen_results.update(text, page.parent) == text, f"{page} differs from its CSVs: python docs/gen_results.py"
+        stale = f"{page} differs from its CSVs: python docs/gen_results.py"
+        assert gen_results.update(text, page.parent) == text, stale
     assert named == {p.name for p in gen_results.DATA.glob("*.csv")}, "a CSV no page shows, or a page naming no CSV"
     for path in gen_results.DATA.glob("*.csv"):
         with open(path, newline="") as f:
