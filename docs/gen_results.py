@@ -6,9 +6,14 @@ A page holds a table as a marked block::
     (the table and its caption, written by this script)
     <!-- /results -->
 
-Each CSV has the table's columns (cells as printed) and four columns that say where the numbers come
-from: ``machine``, ``load`` (the load average while it ran), ``date`` and ``command``. They become the
-caption under the table.
+A CSV is in one of two layouts, plus four columns that say where the numbers come from:
+``machine``, ``load`` (the load average while it ran), ``date`` and ``command`` (the caption under
+the table).
+
+- long (numbers, one row per cell): the row's key columns (e.g. ``set, protocol, split_seeds``),
+  ``detector``, ``mean`` and optionally ``std``; the table has one row per key and one column per
+  detector (in order of appearance), cells ``mean ± std``;
+- wide: the table's own columns, cells as printed.
 
     python docs/gen_results.py           # rewrite the blocks of every page from their CSVs
     python docs/gen_results.py --check   # exit 1 (and name the pages) where a page and its CSV disagree
@@ -44,13 +49,33 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def _pivot(fields: list[str], rows: list[dict[str, str]]) -> tuple[list[str], list[list[str]]]:
+    """A long CSV as a table: one row per key, one column per detector, cells ``mean ± std``."""
+    keys = [f for f in fields if f not in (*META, "detector", "mean", "std")]
+    label = keys[0] + (f" ({', '.join(keys[1:])})" if keys[1:] else "")
+    header = [label.replace("_", " ")]
+    table: dict[tuple[str, ...], dict[str, str]] = {}
+    for r in rows:
+        if r["detector"] not in header:
+            header.append(r["detector"])
+        cell = r["mean"] + (f" ± {r['std']}" if r.get("std") else "")
+        table.setdefault(tuple(r[k] for k in keys), {})[r["detector"]] = cell
+    body = [[key[0] + (f" ({', '.join(key[1:])})" if key[1:] else ""), *(cells.get(d, "") for d in header[1:])]
+            for key, cells in table.items()]
+    return header, body
+
+
 def render(path: Path, page_dir: Path = DOCS / "results") -> str:
     """The Markdown table of one CSV and its provenance line (its link relative to ``page_dir``)."""
     fields, rows = read(path)
-    columns = [f for f in fields if f not in META]
+    if "detector" in fields and "mean" in fields:
+        columns, body = _pivot(fields, rows)
+    else:
+        columns = [f for f in fields if f not in META]
+        body = [[r[c] for c in columns] for r in rows]
     lines = ["| " + " | ".join(_cell(c) for c in columns) + " |",
              "|" + "|".join("---" if i == 0 else "---:" for i in range(len(columns))) + "|"]
-    lines += ["| " + " | ".join(_cell(r[c]) for c in columns) + " |" for r in rows]
+    lines += ["| " + " | ".join(_cell(c) for c in cells) + " |" for cells in body]
 
     def values(key: str) -> str:
         seen = list(dict.fromkeys(r[key] for r in rows if r[key]))
