@@ -11,8 +11,9 @@ A CSV is in one of two layouts, plus four columns that say where the numbers com
 the table).
 
 - long (numbers, one row per cell): the row's key columns (e.g. ``set, protocol, split_seeds``),
-  ``detector``, ``mean`` and optionally ``std``; the table has one row per key and one column per
-  detector (in order of appearance), cells ``mean ± std``;
+  ``detector``, then value columns (``mean`` and its ``std``; or ``f1``, ``f1_std``, ``auroc``,
+  ``aupr``); the table has one row per key and one column per detector (in order of appearance),
+  cells ``mean ± std`` or ``f1 ± f1_std / auroc / aupr``;
 - wide: the table's own columns, cells as printed.
 
     python docs/gen_results.py           # rewrite the blocks of every page from their CSVs
@@ -49,17 +50,26 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def _std_of(value: str) -> str:
+    return "std" if value == "mean" else f"{value}_std"
+
+
 def _pivot(fields: list[str], rows: list[dict[str, str]]) -> tuple[list[str], list[list[str]]]:
-    """A long CSV as a table: one row per key, one column per detector, cells ``mean ± std``."""
-    keys = [f for f in fields if f not in (*META, "detector", "mean", "std")]
+    """A long CSV as a table: one row per key (the columns before ``detector``), one column per
+    detector; a cell joins the value columns after it with " / ", each with `` ± `` its std column
+    (``std`` for ``mean``, ``X_std`` for ``X``) where given."""
+    at = fields.index("detector")
+    keys = fields[:at]
+    stds = {_std_of(v) for v in fields[at + 1:]}
+    values = [f for f in fields[at + 1:] if f not in META and f not in stds]
     label = keys[0] + (f" ({', '.join(keys[1:])})" if keys[1:] else "")
     header = [label.replace("_", " ")]
     table: dict[tuple[str, ...], dict[str, str]] = {}
     for r in rows:
         if r["detector"] not in header:
             header.append(r["detector"])
-        cell = r["mean"] + (f" ± {r['std']}" if r.get("std") else "")
-        table.setdefault(tuple(r[k] for k in keys), {})[r["detector"]] = cell
+        parts = [r[v] + (f" ± {r[_std_of(v)]}" if r.get(_std_of(v)) else "") for v in values if r[v]]
+        table.setdefault(tuple(r[k] for k in keys), {})[r["detector"]] = " / ".join(parts)
     body = [[key[0] + (f" ({', '.join(key[1:])})" if key[1:] else ""), *(cells.get(d, "") for d in header[1:])]
             for key, cells in table.items()]
     return header, body
@@ -68,7 +78,7 @@ def _pivot(fields: list[str], rows: list[dict[str, str]]) -> tuple[list[str], li
 def render(path: Path, page_dir: Path = DOCS / "results") -> str:
     """The Markdown table of one CSV and its provenance line (its link relative to ``page_dir``)."""
     fields, rows = read(path)
-    if "detector" in fields and "mean" in fields:
+    if "detector" in fields[1:]:  # long layout: key columns, then detector, then values
         columns, body = _pivot(fields, rows)
     else:
         columns = [f for f in fields if f not in META]
