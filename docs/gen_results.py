@@ -7,7 +7,7 @@ A page holds a table as a marked block::
     <!-- /results -->
 
 A CSV is in one of two layouts, plus four columns that say where the numbers come from:
-``machine``, ``load`` (the load average while it ran), ``date`` and ``command`` (the caption under
+``machine``, ``load`` (the load average, or how many jobs shared the machine), ``date`` and ``command`` (the caption under
 the table).
 
 - long (numbers, one row per cell): the row's key columns (e.g. ``set, protocol, split_seeds``),
@@ -94,7 +94,7 @@ def render(path: Path, page_dir: Path = DOCS / "results") -> str:
     commands = list(dict.fromkeys(r["command"] for r in rows if r["command"]))
     source = "; ".join(f"`{c}`" for c in commands) if commands else "not recorded"
     link = os.path.relpath(path, page_dir).replace(os.sep, "/")
-    caption = (f"*Measured on {values('machine')}, load average {values('load')}, {values('date')}; "
+    caption = (f"*Measured on {values('machine')}, load {values('load')}, {values('date')}; "
                f"from {source} ([data]({link}) → table: `python docs/gen_results.py`).*")
     return "\n".join(lines) + "\n\n" + caption
 
