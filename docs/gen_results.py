@@ -7,8 +7,8 @@ A page holds a table as a marked block::
     <!-- /results -->
 
 A CSV is in one of two layouts, plus four columns that say where the numbers come from:
-``machine``, ``load`` (the load average, or how many jobs shared the machine), ``date`` and ``command`` (the caption under
-the table).
+``machine``, ``load`` (the load average, or how many jobs shared the machine), ``date`` and
+``command`` (the caption under the table).
 
 - long (numbers, one row per cell): the row's key columns (e.g. ``set, protocol, split_seeds``),
   ``detector``, then value columns (``mean`` and its ``std``; or ``f1``, ``f1_std``, ``auroc``,

@@ -182,7 +182,7 @@ def test_compose_blocks_compose(monkeypatch):
     """Every command of every compose and run block passes the CLI's checks and composes."""
     checked = 0
     for b in shell_blocks():
-        if b.kind not in ("compose", "run"):
+        if b.kind not in ("compose", "run") or "exits:" in b.rest:  # a block that shows a refusal
             continue
         env: dict[str, str] = {}
         for line in commands(b.code):
@@ -210,7 +210,8 @@ def test_a_bad_command_fails_the_compose_check():
 @pytest.mark.slow
 def test_run_blocks_run_and_print_what_they_claim(tmp_path, new_store):
     """The quick blocks, as a user types them in a fresh folder (``python`` is this interpreter,
-    ``run.py`` the checkout's); ``prints: TEXT`` in the marker must appear in the output."""
+    ``run.py`` the checkout's): exit status 0 (or ``exits: N`` of the marker), and ``prints: TEXT`` of
+    the marker in the output."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
     for name, args in (("python", ""), ("oneclass", " -m oneclass.cli")):  # scripts: a symlink would lose the venv
@@ -228,11 +229,12 @@ def test_run_blocks_run_and_print_what_they_claim(tmp_path, new_store):
         proc = subprocess.run(["bash", "-e", "-c", b.code], cwd=tmp_path, env=env, capture_output=True, text=True,
                               timeout=120)
         output = f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
-        assert proc.returncode == 0, f"{b.where} exited {proc.returncode}:\n{output}"
+        expected = int(m[1]) if (m := re.search(r"exits: (\d+)", b.rest)) else 0
+        assert proc.returncode == expected, f"{b.where} exited {proc.returncode}, not {expected}:\n{output}"
         for claim in re.findall(r"prints: (.+?)(?:;|$)", b.rest):
             assert claim.strip() in proc.stdout + proc.stderr, f"{b.where}: output lacks {claim.strip()!r}"
         ran += 1
-    assert ran >= 2
+    assert ran >= 3
 
 
 # --------------------------------------------------------------------------- results pages
