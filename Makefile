@@ -2,6 +2,7 @@
 #   make run                 # install, then train the OCDN on the embedded Gaussian toy
 #   make run ARGS="model=logreg -m seed=0..9"
 #   make test                # install, then run the whole test suite (what CI runs)
+#   make docs                # build the documentation site into site/ (mkdocs build --strict)
 #
 # torch is installed first (TORCH_SPEC), pinned, so nothing pulls another build. Which build a
 # plain `pip install torch==2.13.0` gives depends on the index: PyPI serves CUDA builds for Linux
@@ -17,7 +18,7 @@ PY := $(VENV)/bin/python
 ARGS ?=
 PYTEST_ARGS ?= -n auto --maxprocesses 4 --dist loadfile --durations=30
 
-.PHONY: install install-dev run test bench clean
+.PHONY: install install-dev run test bench docs clean
 
 # .installed: the package and its dependencies (enough for `make run`); .installed-dev adds the
 # test extras (pytest; PyOD, Optuna and psycopg2 for the PyOD adapter, sweeper and team-server tests).
@@ -45,5 +46,10 @@ test: install-dev
 bench: install-dev
 	$(PY) benchmarks/bench_training.py
 
+# the docs extra (MkDocs, Material, mkdocstrings) is part of dev; --strict: a warning (broken link,
+# an API page that does not build) fails the build
+docs: install-dev
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) outputs multirun mlruns mlflow.db .pytest_cache
+	rm -rf $(VENV) outputs multirun mlruns mlflow.db .pytest_cache site

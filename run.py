@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Entry point: ``python run.py [hydra overrides]``, e.g. ``python run.py model=logreg -m seed=0..9``.
 
-Same as the installed ``oneclass`` command; see README.md.
+Same as the installed ``oneclass`` command; see README.md and docs/.
 """
 
 from oneclass.cli import main

@@ -5,7 +5,7 @@ Sweep P on the LHCO paper split (the authors' settings from conf/dataset_model/)
 10 seeds x {OCDN 10 epochs batch 32, AE 1 epoch batch 32, Deep SVDD one-class 10 epochs batch 50
 (paper_fc), Deep SVDD soft-boundary nu 0.15 10 epochs} + OC-SVM IAD + OAD (one job each).
 
-Sweep P runs as the README's commands: one per set of overrides, the detectors of a set in one
+Sweep P runs as docs/results/speed.md's commands: one per set of overrides, the detectors of a set in one
 multirun (``model=a,b,c``): three commands per path, each paying the start-up once:
 
     run.py -m model=ocdn,ae,deepsvdd seed=0..9 hydra/sweeper=seed_batch ...
@@ -41,7 +41,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # name -> (model, further overrides, vectorisable). Detectors with the same further overrides and
-# vectorisability run as one command (model=a,b,c), as the README runs the paper's study.
+# vectorisability run as one command (model=a,b,c), as the docs run the paper's study.
 DETECTORS = {
     "ocdn": ("ocdn", (), True),
     "ae": ("ae", (), True),

@@ -3,7 +3,7 @@
 A module-scoped fixture starts a real PostgreSQL server (Debian's ``postgresql`` package: ``initdb``
 and ``pg_ctl`` into a temporary folder, a free port on 127.0.0.1) and a real ``mlflow server
 --backend-store-uri postgresql+psycopg2://... --artifacts-destination <tmp>`` on 127.0.0.1, both
-torn down at the end. These are the README's "team server" commands. Without PostgreSQL the tests
+torn down at the end. These are the "team server" commands of docs/cluster.md. Without PostgreSQL the tests
 fail with one line saying how to install it (``.ci/run`` installs it): they never skip.
 
 Each test uses its own experiment; the fault tests stop the MLflow server or PostgreSQL while a

@@ -121,15 +121,17 @@ def test_sweep_against_a_tracking_server_prints_no_mlflow_lines_and_one_link(tmp
     assert sum("#/experiments/" in line for line in lines) == 1
 
 
-def _readme_recipe() -> str:
-    text = (ROOT / "README.md").read_text()
+def _docs_recipe() -> str:
+    """The Python snippet of docs/tracking.md's "Comparing runs" (it was the README's)."""
+    text = (ROOT / "docs" / "tracking.md").read_text()
     start = text.index("**Comparing runs in the MLflow UI.**")
-    return text[text.index("```python\n", start) + len("```python\n"):text.index("```\n", text.index("```python\n", start) + 10)]
+    begin = text.index("```python\n", start) + len("```python\n")
+    return text[begin:text.index("```\n", begin)]
 
 
-def test_readme_query_recipe_selects_a_sweep_and_charts_auc_against_a_param(cfg_factory, tmp_path, monkeypatch):
-    """The README's Python recipe, run as written (only its EXPERIMENT, SWEEP, PARAM line set here)
-    on a 2 nu x 2 seed OC-SVM sweep, beside another sweep's run and a report summary run."""
+def test_docs_query_recipe_selects_a_sweep_and_charts_auc_against_a_param(cfg_factory, tmp_path, monkeypatch):
+    """The docs' Python recipe, run as written on the docs' 2 nu x 2 seed OC-SVM sweep (the latest),
+    beside an earlier sweep's run and a report summary run."""
     import mlflow.tracking._tracking_service.utils as tracking_utils
 
     from oneclass.report import main as report_main
@@ -144,13 +146,11 @@ def test_readme_query_recipe_selects_a_sweep_and_charts_auc_against_a_param(cfg_
     for i, (seed, nu) in enumerate(points):
         job(seed, nu, "nu-sweep", i)
     assert report_main(["--sweep", "nu-sweep", "--output", str(tmp_path / "rep")]) == 0  # a summary run in the experiment
-    recipe = _readme_recipe()
-    assert recipe.count("EXPERIMENT, SWEEP, PARAM = ") == 1
-    code = re.sub(r"EXPERIMENT, SWEEP, PARAM = .*\n", "EXPERIMENT, SWEEP, PARAM = 'gaussian', 'nu-sweep', 'params.model.nu'\n",
-                  recipe)
+    recipe = _docs_recipe()
     monkeypatch.setattr(tracking_utils, "_tracking_uri", None)  # the recipe sets it; restored afterwards
     namespace: dict = {}
-    exec(compile(code, "README recipe", "exec"), namespace)
+    exec(compile(recipe, "docs/tracking.md recipe", "exec"), namespace)
+    assert namespace["SWEEP"] == "nu-sweep"
     runs = namespace["runs"]
     assert len(runs) == 4 and set(runs["tags.sweep_id"]) == {"nu-sweep"}  # neither the other sweep nor the report
     assert list(runs["metrics.test_auc"]) == sorted(runs["metrics.test_auc"], reverse=True)
@@ -177,3 +177,23 @@ def test_long_param_values_are_shortened_with_the_full_text_in_a_tag(tmp_path):
     assert len(short) < SHORT_PARAM + 30 and short.startswith("['feature_0', 'feature_1'")
     assert short.endswith(f"... ({len(str(features))} chars: tag param.dataset.features)")
     assert r.data.tags["param.dataset.features"] == str(features)
+
+
+def test_docs_query_recipe_on_a_store_without_sweeps_says_so(tmp_path, monkeypatch, new_store):
+    """Run as written where no sweep ran, the recipe stops with one line (it used to raise KeyError)."""
+    import mlflow
+    import mlflow.tracking._tracking_service.utils as tracking_utils
+
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    new_store(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", None)
+    # MLflow caches stores and engines by URI: the relative sqlite:///mlflow.db of an earlier test's folder
+    monkeypatch.setattr(SqlAlchemyStore, "_engine_map", {})
+    tracking_utils._tracking_store_registry._get_store_with_resolved_uri.cache_clear()
+    MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}").create_experiment("gaussian")
+    with pytest.raises(SystemExit, match="no sweep in experiment 'gaussian'"):
+        exec(compile(_docs_recipe(), "docs/tracking.md recipe", "exec"), {})
+    assert mlflow.get_tracking_uri() == "sqlite:///mlflow.db"
+    tracking_utils._tracking_store_registry._get_store_with_resolved_uri.cache_clear()

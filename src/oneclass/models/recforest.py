@@ -13,7 +13,7 @@ the squared reconstruction error sum_f (x_f - centre_f)^2, higher = more anomalo
 
 The box of a feature that no split on an event's paths ever uses stays the whole training range:
 its centre is the range's midpoint. Events in large groups of identical training rows (which no
-split can separate) therefore get loose boxes, see README's NRCAN section on KDD.
+split can separate) therefore get loose boxes, see docs/results/tabular.md (ALAD, RecForest) on KDD.
 
 Defaults: the official package's and NRCAN's (100 trees, unlimited depth).
 """

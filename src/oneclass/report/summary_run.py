@@ -2,7 +2,7 @@
 
 It lives in the experiment of the runs it summarises and carries no ``sweep_id`` and no
 ``model`` tag, so a sweep's runs (``tags.sweep_id = '...'``) never include it; the training runs
-alone are ``tags.report IS NULL`` (README, "Comparing runs in the MLflow UI").
+alone are ``tags.report IS NULL`` (docs/tracking.md, "Comparing runs in the MLflow UI").
 """
 
 from __future__ import annotations
