@@ -1,0 +1,36 @@
+"""Bad inputs, third round (issue 27): each is one line naming the cause and the fix, before training,
+and a config or data error leaves no FAILED MLflow run."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from oneclass.errors import ConfigError, DataError
+from oneclass.pipeline import JobInfo, run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _runs(folder: Path) -> list:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
+    ids = [e.experiment_id for e in client.search_experiments()]
+    return client.search_runs(ids) if ids else []
+
+
+# ------------------------------------------------------------------ no FAILED-run clutter
+def test_config_and_data_errors_leave_no_mlflow_run(cfg_factory, tmp_path, new_store):
+    new_store(tmp_path)
+    job = JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path)
+    with pytest.raises(ConfigError, match="model.lr must be positive"):
+        run(cfg_factory("model.lr=-1"), job)
+    with pytest.raises(DataError, match="not found"):
+        run(cfg_factory("dataset=lhco", f"dataset.path={tmp_path / 'nope.npy'}"), job)
+    assert _runs(tmp_path) == [] and job.run_id is None
