@@ -128,12 +128,15 @@ def _read_npy(path: Path) -> tuple[np.ndarray, np.ndarray]:
         arr = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise DataError(f"{path}: cannot read as .npy ({first_line(exc)}); re-create or re-download the file") from None
-    if arr.ndim != 2 or arr.shape[1] != len(NPY_COLUMNS):
+    if arr.ndim != 2 or arr.shape[1] not in (len(FEATURES), len(NPY_COLUMNS)):
         raise DataError(f"{path}: expected a 2-D array with {len(NPY_COLUMNS)} columns ({' '.join(NPY_COLUMNS)}), "
-                        f"got shape {arr.shape}; save the five features and the label in that order")
+                        f"or {len(FEATURES)} without the label, got shape {arr.shape}; save the five features and "
+                        f"the label in that order")
     if not np.issubdtype(arr.dtype, np.number):
         raise DataError(f"{path}: expected numbers, got dtype {arr.dtype}")
     arr = arr.astype(np.float64, copy=False)
+    if arr.shape[1] == len(FEATURES):  # unlabelled (a black box): labels NaN, as an HDF5 file without them
+        return arr, np.full(len(arr), np.nan)
     return arr[:, :5], arr[:, 5]
 
 
