@@ -158,6 +158,9 @@ def save_detector(detector: Any, trainer: L.Trainer | None, directory: Path) -> 
     return path
 
 
+TRAINING_ROWS = "training_rows.npz"
+
+
 def write_artifacts(cfg: DictConfig, data: DataBundle, scores: np.ndarray, ev: Evaluation, label: str, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
@@ -165,6 +168,8 @@ def write_artifacts(cfg: DictConfig, data: DataBundle, scores: np.ndarray, ev: E
     np.savez_compressed(out / "scores.npz", scores=scores, labels=data.y_test, index=data.test_index, **data.test_aux)
     # the data facts (selection, counts, preprocessing statistics) that re-scoring needs (oneclass score)
     (out / "data_info.json").write_text(json.dumps(data.info, indent=1, default=_json_default))
+    if data.train_index is not None:  # the training rows, which `oneclass score` leaves out of their file
+        np.savez_compressed(out / TRAINING_ROWS, index=data.train_index)
     plots.roc_figure(ev, out / "roc.png", label)
     plots.sic_figure(ev, out / "sic.png", label)
 

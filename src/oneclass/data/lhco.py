@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from oneclass.config import require_number
-from oneclass.data.base import DataBundle, Dataset
+from oneclass.data.base import DataBundle, Dataset, same_file
 from oneclass.data.paths import data_dir, resolve
 from oneclass.data.splits import (SCALINGS, Scaler, Split, contamination, one_class_split, optional_count, split_seed_of,
                                   validation_counts)
@@ -417,6 +417,9 @@ class LHCO(Dataset):
         scaler = Scaler.from_info(info)
         return scaler.transform(x[inside][:, cols]).astype(np.float32), None if labels is None else labels[inside], rows[inside]
 
+    def trained_on(self, path: str | os.PathLike) -> bool:
+        return same_file(path, self.file())
+
     def load(self, seed: int) -> DataBundle:
         """Training and test arrays. ``seed`` (the run's seed) is deliberately unused: the split
         depends only on the file and ``split_seed``, so a seed sweep varies only the training."""
@@ -464,6 +467,7 @@ class LHCO(Dataset):
             y_val=split.y_val,
             test_aux={"mjj": x[test_rows, 0].copy()},  # raw TeV, whatever the features and scaling
             y_train=labels[train_rows],
+            train_index=rows[train_rows],
         )
 
 
