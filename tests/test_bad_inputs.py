@@ -34,3 +34,20 @@ def test_config_and_data_errors_leave_no_mlflow_run(cfg_factory, tmp_path, new_s
     with pytest.raises(DataError, match="not found"):
         run(cfg_factory("dataset=lhco", f"dataset.path={tmp_path / 'nope.npy'}"), job)
     assert _runs(tmp_path) == [] and job.run_id is None
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+def _one_error_line(proc: subprocess.CompletedProcess) -> str:
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    return lines[0]
+
+
+def test_max_batch_zero_is_one_line_from_the_command_line(tmp_path):
+    proc = _cli("-m", "hydra/sweeper=seed_batch", "hydra.sweeper.max_batch=0", "seed=0,1", "logger=none", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert _one_error_line(proc) == "error: hydra.sweeper.max_batch must be a positive integer or null, got 0"

@@ -32,26 +32,11 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from oneclass.errors import ConfigError, OneClassError
+from oneclass.errors import ConfigError
+from oneclass.sweep import one_line_exit as _one_line
 
 log = logging.getLogger(__name__)
 DIRECTIONS = ("maximize", "minimize")
-
-
-def _one_line(fn):
-    """Hydra prints a traceback for errors raised in a sweeper: ours end the command with one line."""
-    import functools
-    import sys
-
-    @functools.wraps(fn)
-    def wrapped(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except OneClassError as exc:
-            print(f"error: {exc}", file=sys.stderr, flush=True)
-            raise SystemExit(2) from None
-
-    return wrapped
 
 
 INSTALL = "hydra/sweeper=optuna needs Optuna: pip install 'oneclass[hpo]' (or pip install optuna)"

@@ -56,6 +56,24 @@ def _first_line(exc: BaseException) -> str:
     return first_line(exc)
 
 
+def one_line_exit(fn):
+    """For a sweeper's methods: Hydra prints a traceback (or its own 4-line message) for errors raised
+    while it builds or runs a sweeper; ours end the command with one line and exit status 2."""
+    import functools
+
+    from oneclass.errors import OneClassError
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except OneClassError as exc:
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
+
+    return wrapped
+
+
 def sweep_id(sweep_dir: str | os.PathLike) -> str:
     """The ``sweep_id`` tag of a sweep's runs: folder name + hash of its absolute path."""
     sweep_dir = str(Path(sweep_dir).resolve())
