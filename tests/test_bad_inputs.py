@@ -51,3 +51,21 @@ def test_max_batch_zero_is_one_line_from_the_command_line(tmp_path):
     proc = _cli("-m", "hydra/sweeper=seed_batch", "hydra.sweeper.max_batch=0", "seed=0,1", "logger=none", cwd=tmp_path)
     assert proc.returncode == 2
     assert _one_error_line(proc) == "error: hydra.sweeper.max_batch must be a positive integer or null, got 0"
+
+
+# ------------------------------------------------------------------ 27.3 a numeric ADBench name
+def test_numeric_adbench_name_runs_and_an_unknown_number_is_named(cfg_factory, tmp_path, monkeypatch, new_store, shared_data):
+    from oneclass.data.tabular_datasets import ADBench
+    from oneclass.tracking import check_logger
+
+    monkeypatch.setenv("ONECLASS_DATA_DIR", str(shared_data("adbench/38_thyroid.npz").parents[1]))
+    new_store(tmp_path)
+    cfg = cfg_factory("dataset=adbench", "dataset.name=38", "trainer.max_epochs=1", small=False)
+    assert cfg.logger.experiment_name == 38  # Hydra reads the number as an int
+    check_logger(cfg.logger)
+    job = JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path)
+    run(cfg, job)
+    (finished,) = _runs(tmp_path)
+    assert finished.info.status == "FINISHED" and finished.data.tags["dataset"] == "38"
+    with pytest.raises(ConfigError, match=r"^unknown ADBench set '99': ADBench numbers its 47 Classical sets 1..47"):
+        ADBench(name=99)

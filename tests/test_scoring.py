@@ -54,10 +54,23 @@ def lhco_run(lhco_store, tmp_path, monkeypatch):
 
 def test_score_cli_rescoring_equals_the_runs_own_scores(lhco_run, tmp_path, shared_data):
     job, _, path = lhco_run
-    out = oneclass_cli("score", "--run", job.run_id, "--data", str(path), "--output", "rescored.npz", cwd=tmp_path)
+    # a unique prefix of the run id is enough; the run's own file: its 3000 training events are left out
+    out = oneclass_cli("score", "--run", job.run_id[:10], "--data", str(path), "--output", "rescored.npz", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("scored 236651 events of") and "AUC" in out.stdout and "wrote rescored.npz" in out.stdout
+    assert out.stdout.startswith("scored 233651 events of") and "AUC" in out.stdout and "wrote rescored.npz" in out.stdout
+    assert "(3000 training events of the run left out; --include-training keeps them)" in out.stdout
     rescored = np.load(tmp_path / "rescored.npz")
+    training = np.load(job.output_dir / "training_rows.npz")["index"]
+    assert len(training) == 3000 and not np.isin(rescored["index"], training).any()
+    # an existing --output is refused (as `oneclass report` refuses), --force overwrites it
+    again = oneclass_cli("score", "--run", job.run_id, "--data", str(path), "--output", "rescored.npz",
+                         "--include-training", cwd=tmp_path)
+    assert again.returncode == 2 and again.stderr == ("error: --output rescored.npz exists; choose another file or "
+                                                      "pass --force to overwrite it\n")
+    again = oneclass_cli("score", "--run", job.run_id, "--data", str(path), "--output", "all.npz",
+                         "--include-training", cwd=tmp_path)
+    assert again.returncode == 0 and again.stdout.startswith("scored 236651 events of"), again.stderr
+    assert np.isin(training, np.load(tmp_path / "all.npz")["index"]).all()
     saved = np.load(job.output_dir / "scores.npz")
     # the run's test events, found by their file rows, get exactly the run's scores (same statistics, same net)
     where = {row: i for i, row in enumerate(rescored["index"])}
@@ -117,7 +130,7 @@ def test_score_refuses_runs_it_cannot_reuse(cfg_factory, tmp_path, capsys):
     pipeline.run(cfg_factory(), job)
     (tmp_path / "x.npy").write_bytes(b"")
     assert scoring.main(["--run", job.run_id, "--data", str(tmp_path / "x.npy")]) == 2
-    assert "dataset 'gaussian' (GaussianToy) cannot score other files" in capsys.readouterr().err
+    assert "dataset 'gaussian' (GaussianToy) is generated, not read from a file, so it cannot score other files" in capsys.readouterr().err
     # a run without its model artifact
     from mlflow.tracking import MlflowClient
 

@@ -29,7 +29,7 @@ from oneclass.data.base import DataBundle, Dataset, same_file
 from oneclass.data.paths import resolve
 from oneclass.data.splits import PROTOCOLS, SCALINGS, Scaler, adbench_split, nrcan_split, optional_count, scale, split_seed_of
 from oneclass.data.tabular import (
-    ANOMALY_CHOICES, Table, adbench_name, adbench_path, kdd_path, odds_path, read_kdd, read_mat, read_npz,
+    ADBENCH_SETS, ANOMALY_CHOICES, Table, adbench_name, adbench_path, kdd_path, odds_path, read_kdd, read_mat, read_npz,
 )
 from oneclass.errors import ConfigError, DataError
 
@@ -160,6 +160,12 @@ class TabularDataset(Dataset):
 class ADBench(TabularDataset):
     """An ADBench ``.npz`` (``X``, ``y`` with 1 = anomaly): ``name`` is ``thyroid``, ``38_thyroid``,
     ``38`` or a file; ``path`` overrides where it is read from."""
+
+    def __init__(self, name: str, path: str | None = None, **kwargs: Any) -> None:
+        super().__init__(name=name, path=path, **kwargs)
+        if path is None and self.name.strip().isdigit() and adbench_name(self.name) is None:
+            raise ConfigError(f"unknown ADBench set {self.name!r}: ADBench numbers its {len(ADBENCH_SETS)} Classical sets "
+                              f"1..{len(ADBENCH_SETS)} (e.g. dataset.name=38 or thyroid for 38_thyroid)")
 
     def file(self) -> Path:
         return resolve(self.path) if self.path is not None else adbench_path(self.name)
