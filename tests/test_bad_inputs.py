@@ -69,3 +69,15 @@ def test_numeric_adbench_name_runs_and_an_unknown_number_is_named(cfg_factory, t
     assert finished.info.status == "FINISHED" and finished.data.tags["dataset"] == "38"
     with pytest.raises(ConfigError, match=r"^unknown ADBench set '99': ADBench numbers its 47 Classical sets 1..47"):
         ADBench(name=99)
+
+
+# ------------------------------------------------------------------ 27.5 a .npy given as an ADBench file
+def test_npy_given_to_adbench_names_the_format_and_the_fix(tmp_path):
+    from oneclass.data.tabular_datasets import ADBench
+
+    path = tmp_path / "features.npy"
+    np.save(path, np.zeros((20, 6)))
+    with pytest.raises(DataError) as err:
+        ADBench(name="mine", path=str(path)).load(0)
+    assert str(err.value) == (f"{path}: a single NumPy array of shape (20, 6) (.npy), not an .npz archive; ADBench files "
+                              "hold two arrays: save them with numpy.savez(path, X=features, y=labels)")

@@ -171,7 +171,11 @@ def read_npz(path: str | os.PathLike) -> Table:
     if not path.is_file():
         raise DataError(f"{path} not found; for ADBench sets run `oneclass download adbench NAME`")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a .npy holds one array, not X and y
+            raise DataError(f"{path}: a single NumPy array of shape {np.shape(loaded)} (.npy), not an .npz archive; "
+                            f"ADBench files hold two arrays: save them with numpy.savez(path, X=features, y=labels)")
+        with loaded as npz:
             keys = list(npz.files)
             missing = [k for k in ("X", "y") if k not in keys]
             if missing:
