@@ -81,3 +81,16 @@ def test_npy_given_to_adbench_names_the_format_and_the_fix(tmp_path):
         ADBench(name="mine", path=str(path)).load(0)
     assert str(err.value) == (f"{path}: a single NumPy array of shape (20, 6) (.npy), not an .npz archive; ADBench files "
                               "hold two arrays: save them with numpy.savez(path, X=features, y=labels)")
+
+
+# ------------------------------------------------------------------ 27.7 an image net on tabular data
+def test_image_net_on_tabular_data_names_the_cause():
+    from conftest import compose_cfg
+
+    from oneclass.config import build
+
+    cfg = compose_cfg(["dataset=odds", "model=deepsvdd", "model/net=lenet_mnist"])
+    with pytest.raises(ConfigError) as err:
+        build(cfg.model, "model", input_shape=(274,))
+    assert str(err.value) == ("model.net: MNISTLeNet is an image net (inputs of shape (1, 28, 28)) but the dataset gives "
+                              "flat events of shape (274,); pick a flat net (e.g. model/net=svdd_mlp) or an image dataset")
