@@ -34,6 +34,10 @@ def test_config_and_data_errors_leave_no_mlflow_run(cfg_factory, tmp_path, new_s
     with pytest.raises(DataError, match="not found"):
         run(cfg_factory("dataset=lhco", f"dataset.path={tmp_path / 'nope.npy'}"), job)
     assert _runs(tmp_path) == [] and job.run_id is None
+    # a vectorised seed group opens its members' runs only after the same checks
+    with pytest.raises(ConfigError, match="model.lr must be positive"):
+        run(cfg_factory("vectorised.seeds=[0,1]", "model.lr=-1"), job)
+    assert _runs(tmp_path) == []
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
