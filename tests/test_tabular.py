@@ -308,3 +308,22 @@ def test_kdd_and_nsl_paths(tmp_path, monkeypatch):
     (tmp_path / "kdd").mkdir()
     write_rows(tmp_path / "kdd" / "kddcup.data_10_percent.gz", KDD_ROWS, gz=True)
     assert tabular.kdd_path() == tmp_path / "kdd" / "kddcup.data_10_percent.gz"
+
+
+def test_kdd_empty_and_not_gzip_files_say_so(tmp_path):
+    """An empty file, a .gz holding no data and a .gz that is not gzip are named as such, not by a
+    column count."""
+    import gzip
+
+    (tmp_path / "empty.gz").write_bytes(b"")
+    with pytest.raises(DataError) as err:
+        read_kdd(tmp_path / "empty.gz")
+    assert "empty.gz is empty (0 bytes); re-download it with `oneclass download kdd`" in one_line(err)
+    (tmp_path / "nothing.gz").write_bytes(gzip.compress(b""))
+    with pytest.raises(DataError, match="the gzip file holds no data"):
+        read_kdd(tmp_path / "nothing.gz")
+    (tmp_path / "junk.gz").write_bytes(b"PK\x03\x04,a zip archive\x00\x01")
+    with pytest.raises(DataError) as err:
+        read_kdd(tmp_path / "junk.gz")
+    assert ("junk.gz: neither a gzip file (no gzip magic bytes 1f 8b) nor KDD Cup 99 data as text (2 comma-separated "
+            "columns in the first row, expected 42)") in one_line(err)

@@ -325,6 +325,12 @@ def _is_gzip(path: Path) -> bool:
         return f.read(2) == b"\x1f\x8b"
 
 
+def _is_binary(path: Path) -> bool:
+    """Whether the first KiB holds bytes that are not printable ASCII text."""
+    with open(path, "rb") as f:
+        return bool(f.read(1024).translate(None, bytes(range(32, 127)) + b"\r\n\t"))
+
+
 def _first_row_fields(path: Path) -> int:
     import gzip
 
@@ -336,10 +342,21 @@ def _read_connections(path: Path, extra: Sequence[str], what: str, fix: str):
     import pandas as pd
 
     names = [*KDD_COLUMNS, "label", *extra]
+    if path.stat().st_size == 0:
+        raise DataError(f"{path} is empty (0 bytes); {fix}")
     try:
         fields = _first_row_fields(path)
+        if fields == 1 and _is_gzip(path):
+            import gzip
+
+            with gzip.open(path, "rb") as f:
+                if not f.read(1):
+                    raise DataError(f"{path}: the gzip file holds no data (it decompresses to 0 bytes); {fix}")
     except (OSError, EOFError) as exc:
         raise DataError(f"{path}: cannot read ({first_line(exc)}); {fix}") from None
+    if fields != len(names) and not _is_gzip(path) and _is_binary(path):
+        raise DataError(f"{path}: neither a gzip file (no gzip magic bytes 1f 8b) nor {what} as text ({fields} "
+                        f"comma-separated columns in the first row, expected {len(names)}); {fix}")
     if fields != len(names):
         raise DataError(f"{path}: {fields} comma-separated columns in the first row, expected {len(names)} for {what} "
                         f"({len(KDD_COLUMNS)} features, label{', ' + ', '.join(extra) if extra else ''}); {fix}")
