@@ -327,3 +327,18 @@ def test_kdd_empty_and_not_gzip_files_say_so(tmp_path):
         read_kdd(tmp_path / "junk.gz")
     assert ("junk.gz: neither a gzip file (no gzip magic bytes 1f 8b) nor KDD Cup 99 data as text (2 comma-separated "
             "columns in the first row, expected 42)") in one_line(err)
+
+
+def test_a_folder_given_as_a_data_file_is_named_a_folder(tmp_path):
+    """27.10: a folder where a file belongs is "a folder, not a file", never "not found, download it"."""
+    from oneclass.data.lhco import LHCO
+    from oneclass.data.tabular_datasets import ADBench, KDDCup, ODDS
+
+    (tmp_path / "x.npz").write_bytes(b"")
+    for dataset in (ADBench(name="thyroid", path=str(tmp_path)), ODDS(name="thyroid", path=str(tmp_path)),
+                    KDDCup(path=str(tmp_path)), LHCO(path=str(tmp_path))):
+        with pytest.raises(DataError) as err:
+            dataset.load(0)
+        text = one_line(err)
+        assert "not found" not in text and "download" not in text, text
+        assert f"{tmp_path} is " in text and "not a file" in text and "dataset.path" in text, text

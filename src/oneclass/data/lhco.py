@@ -33,7 +33,7 @@ import numpy as np
 
 from oneclass.config import require_number
 from oneclass.data.base import DataBundle, Dataset, same_file
-from oneclass.data.paths import data_dir, resolve
+from oneclass.data.paths import data_dir, refuse_folder, resolve
 from oneclass.data.splits import (SCALINGS, Scaler, Split, contamination, one_class_split, optional_count, split_seed_of,
                                   validation_counts)
 from oneclass.errors import ConfigError, DataError, first_line
@@ -182,6 +182,7 @@ def _read_hdf5(path: Path, key: str | None) -> tuple[np.ndarray, np.ndarray]:
 def read_key(path: Path, n_events: int, events: Path) -> np.ndarray:
     """Truth labels from a black-box key file: one integer per event (newlines or commas), 0 =
     background, > 0 = signal (a box may hold several signal processes); int8 0/1."""
+    refuse_folder(path, "dataset.key_path")
     if not path.is_file():
         raise DataError(f"key file {path} not found; get it with `oneclass download lhco --box N` or point "
                         f"dataset.key_path at it")

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from oneclass.data.paths import data_dir, resolve
+from oneclass.data.paths import data_dir, refuse_folder, resolve
 from oneclass.errors import DataError, first_line
 
 # ADBench's 47 "Classical" sets (github.com/Minqi824/ADBench, adbench/datasets/Classical/<id>_<name>.npz):
@@ -168,6 +168,7 @@ def read_npz(path: str | os.PathLike) -> Table:
     """An ADBench-style ``.npz``: ``X`` (n, d) numeric, ``y`` (n,) with 1 = anomaly. Pickled
     (object) arrays are refused."""
     path = Path(path)
+    refuse_folder(path)
     if not path.is_file():
         raise DataError(f"{path} not found; for ADBench sets run `oneclass download adbench NAME`")
     try:
@@ -279,6 +280,7 @@ def _read_mat_v73(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
 def read_mat(path: str | os.PathLike) -> Table:
     """An ODDS ``.mat`` with ``X`` (n, d) and ``y`` (n, 1), 1 = anomaly; v5/v7 or v7.3 (HDF5)."""
     path = Path(path)
+    refuse_folder(path)
     if not path.is_file():
         raise DataError(f"{path} not found; get the ODDS .mat from {ODDS_URL}")
     version = mat_version(path)
@@ -452,6 +454,7 @@ def read_kdd(path: str | os.PathLike, anomaly: str = "normal", categories: dict[
     process and shared by both label conventions; the arrays are read-only.
     """
     path = Path(path)
+    refuse_folder(path)
     if not path.is_file():
         raise DataError(f"KDD Cup 99 file {path} not found; download it with `oneclass download kdd`")
     if anomaly not in ANOMALY_CHOICES:
@@ -471,6 +474,7 @@ def read_nsl_kdd(path: str | os.PathLike, anomaly: str = "attacks",
     half attacks); ``"normal"`` flips it. Read the test file with the training file's
     ``info["categories"]`` so the one-hot columns line up. The difficulty is in ``info["difficulty"]``."""
     path = Path(path)
+    refuse_folder(path)
     if not path.is_file():
         raise DataError(f"NSL-KDD file {path} not found; download it with `oneclass download nsl_kdd`")
     if anomaly not in ANOMALY_CHOICES:
