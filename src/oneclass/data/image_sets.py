@@ -44,6 +44,28 @@ log = logging.getLogger(__name__)
 PREPROCESSING = ("gcn_l1_minmax", "minmax", "none")
 
 
+_MD5_CACHE: dict[tuple, str] = {}
+
+
+def check_not_another_set(path: Path, dataset: str) -> None:
+    """Refuse an official file of another image set (MNIST's files in the Fashion-MNIST folder, say),
+    recognised by the md5 its publisher lists (as ``oneclass download`` verifies them). Files whose
+    md5 is no official one (an own or uncompressed copy) are read as they are."""
+    from oneclass.data.download import BUNDLES, file_md5
+
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _MD5_CACHE:
+        _MD5_CACHE[key] = file_md5(path)
+    md5 = _MD5_CACHE[key]
+    for other, bundle in BUNDLES.items():
+        if other != dataset and md5 in bundle.files.values():
+            name = next(n for n, m in bundle.files.items() if m == md5)
+            raise DataError(f"{path} is the official {other} file {name} (by its md5), not {dataset}; point "
+                            f"dataset.path at the {dataset} files (`oneclass download {dataset}` puts them in "
+                            f"{image_dir(dataset)})")
+
+
 class ImageOneClass(Dataset):
     """One normal class of a 10-class image benchmark (see the module docstring).
 
@@ -84,6 +106,8 @@ class ImageOneClass(Dataset):
 
     def read(self, split: str, classes: list[int] | None) -> tuple[np.ndarray, np.ndarray]:
         """uint8 images (n, C, H, W) and labels (n,) of ``split``, only the rows of ``classes``."""
+        for path in idx_files(self.location(), split, self.key):
+            check_not_another_set(path, self.key)
         images, labels = load_idx_split(self.location(), split, classes, dataset=self.key)
         return images[:, None], labels
 
