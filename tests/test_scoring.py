@@ -140,3 +140,51 @@ def test_score_refuses_runs_it_cannot_reuse(cfg_factory, tmp_path, capsys):
     client.set_terminated(bare.info.run_id)
     assert scoring.main(["--run", bare.info.run_id, "--data", str(tmp_path / "x.npy")]) == 2
     assert "has no model artifact (model.ckpt or model.joblib)" in capsys.readouterr().err
+
+
+def test_score_tabular_run_reproduces_its_test_scores_and_skips_its_training_rows(cfg_factory, tmp_path, shared_data, capsys):
+    """Tabular runs are scored too (ADBench .npz through ADBench.score_rows): the run's file gives
+    the run's own test scores for its test rows, and none of its training rows."""
+    path = shared_data("adbench/38_thyroid.npz")
+    job = JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path)
+    pipeline.run(cfg_factory("dataset=adbench", f"dataset.path={path}", "model=ocsvm", small=False), job)
+    capsys.readouterr()
+    assert scoring.main(["--run", job.run_id, "--data", str(path), "--output", "s.npz"]) == 0
+    out = capsys.readouterr().out
+    saved, rescored = np.load(job.output_dir / "scores.npz"), np.load(tmp_path / "s.npz")
+    training = np.load(job.output_dir / "training_rows.npz")["index"]
+    assert len(training) + len(saved["index"]) == 3772  # ADBench's 70/30 split of the set's rows
+    assert out.startswith(f"scored {3772 - len(training)} events of") and "AUC" in out
+    np.testing.assert_array_equal(np.sort(rescored["index"]), np.sort(saved["index"]))
+    where = {row: i for i, row in enumerate(rescored["index"])}
+    picked = np.array([where[row] for row in saved["index"]])
+    np.testing.assert_allclose(rescored["scores"][picked], saved["scores"], rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(rescored["labels"][picked], saved["labels"])
+
+
+def test_score_unlabelled_lhco_npy_and_ambiguous_prefix(lhco_run, tmp_path, monkeypatch, capsys):
+    """27.9: a 5-column LHCO .npy (no labels) is scored without metrics; a run-id prefix that matches
+    several runs is one line listing them."""
+    job, other, _ = lhco_run
+    monkeypatch.chdir(tmp_path)
+    black_box = tmp_path / "black_box.npy"
+    np.save(black_box, np.load(other)[:, :5])
+    assert scoring.main(["--run", job.run_id, "--data", str(black_box), "--output", "bb.npz"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("scored ") and "AUC" not in out and "wrote bb.npz" in out
+    result = np.load(tmp_path / "bb.npz")
+    assert "labels" not in result.files and len(result["scores"]) == len(result["index"]) > 0
+    labelled = scoring.score_file(oneclass.load_detector(job.run_id), other)
+    np.testing.assert_allclose(result["scores"], labelled["scores"], rtol=0, atol=0)  # same events, same scores
+    # 17 runs in one store: two share a first hex digit (pigeonhole)
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    experiment = client.get_run(job.run_id).info.experiment_id
+    ids = [client.create_run(experiment).info.run_id for _ in range(17)]
+    shared = next(c for c in "0123456789abcdef" if sum(i.startswith(c) for i in ids + [job.run_id]) > 1)
+    assert scoring.main(["--run", shared, "--data", str(black_box), "--output", "x.npz"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: run id prefix '{shared}' matches ") and "give more of the id" in err and err.count("\n") == 1
+    for run_id in ids:
+        client.delete_run(run_id)
