@@ -142,6 +142,7 @@ def test_score_refuses_runs_it_cannot_reuse(cfg_factory, tmp_path, capsys):
     assert "has no model artifact (model.ckpt or model.joblib)" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_score_tabular_run_reproduces_its_test_scores_and_skips_its_training_rows(cfg_factory, tmp_path, shared_data, capsys):
     """Tabular runs are scored too (ADBench .npz through ADBench.score_rows): the run's file gives
     the run's own test scores for its test rows, and none of its training rows."""
@@ -188,3 +189,20 @@ def test_score_unlabelled_lhco_npy_and_ambiguous_prefix(lhco_run, tmp_path, monk
     assert err.startswith(f"error: run id prefix '{shared}' matches ") and "give more of the id" in err and err.count("\n") == 1
     for run_id in ids:
         client.delete_run(run_id)
+
+
+@pytest.mark.slow
+def test_score_image_run_on_the_official_test_images(cfg_factory, tmp_path, shared_data, capsys):
+    """Image runs are scored too (IDX images through ImageOneClass.score_rows, labels from the labels
+    file beside it): the run's test images get the run's own scores."""
+    folder = shared_data("mnist")
+    job = JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path)
+    pipeline.run(cfg_factory("dataset=mnist", f"dataset.path={folder}", "model=ocsvm", "dataset.n_train=200",
+                             "dataset.n_test_background=100", "dataset.n_test_signal=100", small=False), job)
+    capsys.readouterr()
+    images = folder / "t10k-images-idx3-ubyte.gz"
+    assert scoring.main(["--run", job.run_id, "--data", str(images), "--output", "s.npz"]) == 0
+    assert capsys.readouterr().out.startswith(f"scored 10000 events of {images}")  # not its training file
+    saved, rescored = np.load(job.output_dir / "scores.npz"), np.load(tmp_path / "s.npz")
+    np.testing.assert_allclose(rescored["scores"][saved["index"]], saved["scores"], rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(rescored["labels"][saved["index"]], saved["labels"])
