@@ -98,3 +98,29 @@ def test_image_net_on_tabular_data_names_the_cause():
         build(cfg.model, "model", input_shape=(274,))
     assert str(err.value) == ("model.net: MNISTLeNet is an image net (inputs of shape (1, 28, 28)) but the dataset gives "
                               "flat events of shape (274,); pick a flat net (e.g. model/net=svdd_mlp) or an image dataset")
+
+
+def test_sweep_summary_links_to_runs_only_when_jobs_created_runs(tmp_path, new_store, capsys):
+    from omegaconf import OmegaConf
+
+    from oneclass.sweep import SweepCallback, write_status
+    from oneclass.tracking import MlflowTracker
+
+    new_store(tmp_path)
+    callback = SweepCallback()
+    callback.tracker = MlflowTracker(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", experiment_name="gaussian")
+    callback.tracker.prepare()
+    sweep_dir = tmp_path / "multirun"
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep_dir)}}})
+    for n, seed in enumerate("ab"):  # seed=a,b: refused before their runs existed
+        write_status(sweep_dir / str(n), {"job_num": n, "overrides": [f"seed={seed}"], "status": "failed", "run_id": None,
+                                          "error": f"seed must be an integer, got '{seed}' (str)", "sweep_id": "s-1"})
+    with pytest.raises(SystemExit):
+        callback.on_multirun_end(config)
+    out = capsys.readouterr().out
+    assert "sweep: 2 jobs: 0 finished, 2 failed" in out and "seed must be an integer, got 'a'" in out
+    assert "this sweep's runs" not in out
+    write_status(sweep_dir / "2", {"job_num": 2, "overrides": ["seed=0"], "status": "finished", "run_id": "abc", "sweep_id": "s-1"})
+    with pytest.raises(SystemExit):
+        callback.on_multirun_end(config)
+    assert "MLflow: this sweep's runs in experiment 'gaussian'" in capsys.readouterr().out

@@ -384,8 +384,11 @@ class SweepCallback(Callback):
         sweep_dir = Path(str(config.hydra.sweep.dir))
         text, n_bad = summarize(sweep_dir)
         print(text, flush=True)
-        sweep_id = next((r["sweep_id"] for r in read_statuses(sweep_dir) if r.get("sweep_id")), None)
-        if sweep_id and getattr(self.tracker, "experiment_id", None) is not None:
+        records = read_statuses(sweep_dir)
+        sweep_id = next((r["sweep_id"] for r in records if r.get("sweep_id")), None)
+        # jobs refused before their run was created (a typo in every point) leave nothing to link to
+        has_runs = any(r.get("run_id") or r.get("members") for r in records)
+        if sweep_id and has_runs and getattr(self.tracker, "experiment_id", None) is not None:
             print(self.tracker.describe(sweep_id), flush=True)
         if n_bad:
             raise SystemExit(1)
