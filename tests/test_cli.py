@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from oneclass.cli import check_group_choices, config_dir, translate_ranges
+from oneclass.cli import check_group_choices, check_override_keys, config_dir, translate_ranges
 from oneclass.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,3 +101,20 @@ def test_one_helper_gives_the_first_line_of_every_error():
     copies = [str(p.relative_to(ROOT)) for p in (ROOT / "src").rglob("*.py")
               if "splitlines()[0] if" in p.read_text() and p.name != "errors.py"]
     assert copies == [], f"use oneclass.errors.first_line instead of a copy in {copies}"
+
+
+def test_keys_of_a_nested_group_chosen_on_the_command_line_are_known():
+    """model/scheduler=multistep composes the scheduler in: its milestones and gamma are valid keys."""
+    conf = config_dir()
+    check_override_keys(["model/scheduler=multistep", "model.scheduler.milestones=[5]", "model.scheduler.gamma=0.5"], conf)
+    with pytest.raises(ConfigError, match=r"unknown key 'model.scheduler.milestone' .* \(model/scheduler=multistep\), "
+                                          r"closest first: milestones, gamma"):
+        check_override_keys(["model/scheduler=multistep", "model.scheduler.milestone=[5]"], conf)
+
+
+@pytest.mark.parametrize("arg, reason", [("seed=(", "extraneous input '('"), ("a=[1,2", "no viable alternative at input '[1,2'")])
+def test_bad_override_grammar_is_one_line_naming_the_override(arg, reason):
+    with pytest.raises(ConfigError) as err:
+        check_override_keys(["logger=none", arg], config_dir())
+    text = str(err.value)
+    assert text.startswith(f"cannot parse the override '{arg}': {reason}; check its brackets and quotes") and "\n" not in text

@@ -176,3 +176,28 @@ def test_interrupted_download_resumes(tmp_path, capsys):
         assert dest.read_bytes() == PAYLOAD and not part.exists()
     finally:
         server.close()
+
+
+def test_bad_url_dest_and_missing_names_are_one_line_exit_2(tmp_path, capsys):
+    """27.6 and the loose ends: a --url that is no URL, a --dest that cannot be written (a file in the
+    way, /proc) and `oneclass download` without a set are one line with exit status 2, before any
+    network access; lhco takes no names, and without names argparse asks for the set only."""
+    in_the_way = tmp_path / "file"
+    in_the_way.write_text("x")
+    for argv, message in [
+        (["kdd", "--url", "notaurl", "--dest", str(tmp_path / "d")], "--url 'notaurl' is not a URL; give one starting "
+                                                                     "with http://, https:// or file://"),
+        (["lhco", "--url", (tmp_path / "x").as_uri(), "--record-url", "zenodo", "--dest", str(tmp_path / "x.h5")],
+         "--record-url 'zenodo' is not a URL"),
+        (["kdd", "--dest", str(in_the_way)], f"{in_the_way} is a file, not a folder; choose another --dest"),
+        (["kdd", "--dest", "/proc/x"], "cannot write /proc/x/kddcup.data_10_percent.gz"),
+        (["adbench", "thyroid", "--dest", str(in_the_way)], "is a file, not a folder"),
+    ]:
+        assert download.main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1 and message in err, (argv, err)
+    with pytest.raises(SystemExit) as exit_:
+        download.main([])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.strip().endswith("error: the following arguments are required: dataset") and "names" not in err.splitlines()[-1]

@@ -54,6 +54,8 @@ def test_optuna_search_of_the_logistic_ocdn_learning_rate(tmp_path):
     (["model.lr=tag(log,interval(1e-4,1e-1))"], "optimises val_auc on a validation split: set dataset.n_val=N"),
     (["hydra.sweeper.objective=test_auc", "dataset.n_val=10", "model.lr=interval(0.1,0.2)"],
      "must be a validation metric"),
+    (["hydra.sweeper.objective=val_nosuch", "dataset.n_val=10", "model.lr=interval(0.1,0.2)"],
+     "hydra.sweeper.objective: no validation metric 'val_nosuch'; the jobs report val_"),
     (["dataset.n_val=10"], "needs a search space"),
     (["dataset.n_val=10", "model.lr=tag(log,interval(0,1))"], "a log interval needs a positive start"),
 ])
@@ -102,3 +104,24 @@ def test_optuna_on_real_lhco_validates_ranks_by_val_and_best_preset_runs(tmp_pat
                   "--cfg", "job")
     assert out.returncode == 0, out.stderr[-3000:]
     assert f"batch_size: {preset.model.batch_size}\n" in out.stdout
+
+
+def test_optuna_absent_is_one_line_with_the_install_command(monkeypatch, capsys):
+    from oneclass.hpo import OptunaSweeper
+
+    monkeypatch.setitem(sys.modules, "optuna", None)  # what `import optuna` sees without the hpo extra
+    with pytest.raises(SystemExit) as exit_:
+        OptunaSweeper()
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == "error: hydra/sweeper=optuna needs Optuna: pip install 'oneclass[hpo]' (or pip install optuna)\n"
+
+
+def test_an_objective_no_job_reports_is_refused_before_any_trial(capsys):
+    pytest.importorskip("optuna")
+    from oneclass.hpo import OptunaSweeper, validation_metrics
+
+    assert {"val_auc", "val_max_sic", "val_aupr", "val_f1"} <= set(validation_metrics())
+    with pytest.raises(SystemExit):
+        OptunaSweeper(objective="val_nosuch")
+    assert "no validation metric 'val_nosuch'" in capsys.readouterr().err
+    assert OptunaSweeper(objective="val_max_sic").objective == "val_max_sic"

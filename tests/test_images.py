@@ -324,3 +324,25 @@ def test_min_max_scaler_fitted_on_given_rows():
     np.testing.assert_array_equal(MinMaxScaler.fit(np.full(3, 7.0)).transform(np.array([7.0, 8.0])), [0.0, 1.0])
     with pytest.raises(ValueError, match="no rows"):
         MinMaxScaler.fit(np.zeros((0, 3)))
+
+
+def test_fashion_mnist_refuses_the_mnist_files(shared_data, tmp_path):
+    """27.11: dataset=fashion_mnist dataset.path=<the MNIST folder> is refused at load (the files'
+    published md5s say they are MNIST's) instead of training on MNIST recorded as Fashion-MNIST; the
+    right files, and files with no official md5 (own copies), are read."""
+    from oneclass.data.image_sets import FashionMNIST, check_not_another_set
+    from oneclass.errors import DataError
+
+    mnist = shared_data("mnist")
+    with pytest.raises(DataError) as err:
+        FashionMNIST(path=str(mnist)).load(0)
+    text = str(err.value)
+    assert "is the official mnist file" in text and "not fashion_mnist" in text and "\n" not in text
+    assert "`oneclass download fashion_mnist`" in text
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        check_not_another_set(shared_data(f"fashion-mnist/{name}"), "fashion_mnist")  # its own files pass
+    with pytest.raises(DataError, match="official mnist file t10k-labels-idx1-ubyte.gz"):
+        check_not_another_set(mnist / "t10k-labels-idx1-ubyte.gz", "fashion_mnist")
+    own = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    own.write_bytes((mnist / "t10k-labels-idx1-ubyte.gz").read_bytes() + b"\0")
+    check_not_another_set(own, "fashion_mnist")  # no official md5: read as it is

@@ -232,10 +232,18 @@ def test_nan_rows_counted_and_droppable(tmp_path):
 
 
 def test_wrong_number_of_columns(tmp_path):
+    path = write_npy(tmp_path / "four.npy", toy_npy()[:, :4])
+    with pytest.raises(DataError) as err:
+        LHCO(path=path).load(0)
+    assert ("four.npy: expected a 2-D array with 6 columns (mjj mj1 delta_mj tau21_1 tau21_2 label), or 5 without "
+            "the label, got shape (70, 4)") in one_line(err)
+    # five columns: the features without labels (a black box), which training needs from a key file
     path = write_npy(tmp_path / "five.npy", toy_npy()[:, :5])
     with pytest.raises(DataError) as err:
         LHCO(path=path).load(0)
-    assert "five.npy: expected a 2-D array with 6 columns (mjj mj1 delta_mj tau21_1 tau21_2 label), got shape (70, 5)" in one_line(err)
+    assert "five.npy has no label column (a black box?); give its key file with dataset.key_path" in one_line(err)
+    x, labels, rows, _ = LHCO(path=path).read(need_labels=False)  # what `oneclass score` reads
+    assert labels is None and x.shape == (70, 5) and np.array_equal(rows, np.arange(70))
 
 
 def test_labels_must_be_0_or_1(tmp_path):

@@ -54,10 +54,23 @@ def lhco_run(lhco_store, tmp_path, monkeypatch):
 
 def test_score_cli_rescoring_equals_the_runs_own_scores(lhco_run, tmp_path, shared_data):
     job, _, path = lhco_run
-    out = oneclass_cli("score", "--run", job.run_id, "--data", str(path), "--output", "rescored.npz", cwd=tmp_path)
+    # a unique prefix of the run id is enough; the run's own file: its 3000 training events are left out
+    out = oneclass_cli("score", "--run", job.run_id[:10], "--data", str(path), "--output", "rescored.npz", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("scored 236651 events of") and "AUC" in out.stdout and "wrote rescored.npz" in out.stdout
+    assert out.stdout.startswith("scored 233651 events of") and "AUC" in out.stdout and "wrote rescored.npz" in out.stdout
+    assert "(3000 training events of the run left out; --include-training keeps them)" in out.stdout
     rescored = np.load(tmp_path / "rescored.npz")
+    training = np.load(job.output_dir / "training_rows.npz")["index"]
+    assert len(training) == 3000 and not np.isin(rescored["index"], training).any()
+    # an existing --output is refused (as `oneclass report` refuses), --force overwrites it
+    again = oneclass_cli("score", "--run", job.run_id, "--data", str(path), "--output", "rescored.npz",
+                         "--include-training", cwd=tmp_path)
+    assert again.returncode == 2 and again.stderr == ("error: --output rescored.npz exists; choose another file or "
+                                                      "pass --force to overwrite it\n")
+    again = oneclass_cli("score", "--run", job.run_id, "--data", str(path), "--output", "all.npz",
+                         "--include-training", cwd=tmp_path)
+    assert again.returncode == 0 and again.stdout.startswith("scored 236651 events of"), again.stderr
+    assert np.isin(training, np.load(tmp_path / "all.npz")["index"]).all()
     saved = np.load(job.output_dir / "scores.npz")
     # the run's test events, found by their file rows, get exactly the run's scores (same statistics, same net)
     where = {row: i for i, row in enumerate(rescored["index"])}
@@ -117,7 +130,7 @@ def test_score_refuses_runs_it_cannot_reuse(cfg_factory, tmp_path, capsys):
     pipeline.run(cfg_factory(), job)
     (tmp_path / "x.npy").write_bytes(b"")
     assert scoring.main(["--run", job.run_id, "--data", str(tmp_path / "x.npy")]) == 2
-    assert "dataset 'gaussian' (GaussianToy) cannot score other files" in capsys.readouterr().err
+    assert "dataset 'gaussian' (GaussianToy) is generated, not read from a file, so it cannot score other files" in capsys.readouterr().err
     # a run without its model artifact
     from mlflow.tracking import MlflowClient
 
@@ -127,3 +140,69 @@ def test_score_refuses_runs_it_cannot_reuse(cfg_factory, tmp_path, capsys):
     client.set_terminated(bare.info.run_id)
     assert scoring.main(["--run", bare.info.run_id, "--data", str(tmp_path / "x.npy")]) == 2
     assert "has no model artifact (model.ckpt or model.joblib)" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_score_tabular_run_reproduces_its_test_scores_and_skips_its_training_rows(cfg_factory, tmp_path, shared_data, capsys):
+    """Tabular runs are scored too (ADBench .npz through ADBench.score_rows): the run's file gives
+    the run's own test scores for its test rows, and none of its training rows."""
+    path = shared_data("adbench/38_thyroid.npz")
+    job = JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path)
+    pipeline.run(cfg_factory("dataset=adbench", f"dataset.path={path}", "model=ocsvm", small=False), job)
+    capsys.readouterr()
+    assert scoring.main(["--run", job.run_id, "--data", str(path), "--output", "s.npz"]) == 0
+    out = capsys.readouterr().out
+    saved, rescored = np.load(job.output_dir / "scores.npz"), np.load(tmp_path / "s.npz")
+    training = np.load(job.output_dir / "training_rows.npz")["index"]
+    assert len(training) + len(saved["index"]) == 3772  # ADBench's 70/30 split of the set's rows
+    assert out.startswith(f"scored {3772 - len(training)} events of") and "AUC" in out
+    np.testing.assert_array_equal(np.sort(rescored["index"]), np.sort(saved["index"]))
+    where = {row: i for i, row in enumerate(rescored["index"])}
+    picked = np.array([where[row] for row in saved["index"]])
+    np.testing.assert_allclose(rescored["scores"][picked], saved["scores"], rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(rescored["labels"][picked], saved["labels"])
+
+
+def test_score_unlabelled_lhco_npy_and_ambiguous_prefix(lhco_run, tmp_path, monkeypatch, capsys):
+    """27.9: a 5-column LHCO .npy (no labels) is scored without metrics; a run-id prefix that matches
+    several runs is one line listing them."""
+    job, other, _ = lhco_run
+    monkeypatch.chdir(tmp_path)
+    black_box = tmp_path / "black_box.npy"
+    np.save(black_box, np.load(other)[:, :5])
+    assert scoring.main(["--run", job.run_id, "--data", str(black_box), "--output", "bb.npz"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("scored ") and "AUC" not in out and "wrote bb.npz" in out
+    result = np.load(tmp_path / "bb.npz")
+    assert "labels" not in result.files and len(result["scores"]) == len(result["index"]) > 0
+    labelled = scoring.score_file(oneclass.load_detector(job.run_id), other)
+    np.testing.assert_allclose(result["scores"], labelled["scores"], rtol=0, atol=0)  # same events, same scores
+    # 17 runs in one store: two share a first hex digit (pigeonhole)
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    experiment = client.get_run(job.run_id).info.experiment_id
+    ids = [client.create_run(experiment).info.run_id for _ in range(17)]
+    shared = next(c for c in "0123456789abcdef" if sum(i.startswith(c) for i in ids + [job.run_id]) > 1)
+    assert scoring.main(["--run", shared, "--data", str(black_box), "--output", "x.npz"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: run id prefix '{shared}' matches ") and "give more of the id" in err and err.count("\n") == 1
+    for run_id in ids:
+        client.delete_run(run_id)
+
+
+@pytest.mark.slow
+def test_score_image_run_on_the_official_test_images(cfg_factory, tmp_path, shared_data, capsys):
+    """Image runs are scored too (IDX images through ImageOneClass.score_rows, labels from the labels
+    file beside it): the run's test images get the run's own scores."""
+    folder = shared_data("mnist")
+    job = JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path)
+    pipeline.run(cfg_factory("dataset=mnist", f"dataset.path={folder}", "model=ocsvm", "dataset.n_train=200",
+                             "dataset.n_test_background=100", "dataset.n_test_signal=100", small=False), job)
+    capsys.readouterr()
+    images = folder / "t10k-images-idx3-ubyte.gz"
+    assert scoring.main(["--run", job.run_id, "--data", str(images), "--output", "s.npz"]) == 0
+    assert capsys.readouterr().out.startswith(f"scored 10000 events of {images}")  # not its training file
+    saved, rescored = np.load(job.output_dir / "scores.npz"), np.load(tmp_path / "s.npz")
+    np.testing.assert_allclose(rescored["scores"][saved["index"]], saved["scores"], rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(rescored["labels"][saved["index"]], saved["labels"])

@@ -260,11 +260,13 @@ def test_bad_value_in_one_sweep_point_fails_that_job_only(tmp_path):
     assert "FAILED job 1 [model.lr=-1" in proc.stdout and "model.lr must be positive" in proc.stdout
     _, runs = runs_in(f"sqlite:///{tmp_path / 'mlflow.db'}")
     by_lr = {r.data.params["model.lr"]: r for r in runs}
-    assert {k: r.info.status for k, r in by_lr.items()} == {"0.001": "FINISHED", "-1": "FAILED", "0.002": "FINISHED"}
-    assert by_lr["-1"].data.tags["error"] == "model.lr must be positive, got -1"
-    assert by_lr["-1"].data.tags["error_type"] == "ConfigError"
+    # a bad value is refused before the MLflow run is created: no FAILED run, status.json says why
+    assert {k: r.info.status for k, r in by_lr.items()} == {"0.001": "FINISHED", "0.002": "FINISHED"}
     assert len({r.data.tags["sweep_id"] for r in runs}) == 1
-    assert [s["status"] for s in statuses(tmp_path)] == ["finished", "failed", "finished"]
+    records = statuses(tmp_path)
+    assert [s["status"] for s in records] == ["finished", "failed", "finished"]
+    assert records[1]["error"] == "model.lr must be positive, got -1" and records[1]["error_type"] == "ConfigError"
+    assert records[1]["run_id"] is None
 
 
 @pytest.mark.slow

@@ -308,3 +308,37 @@ def test_kdd_and_nsl_paths(tmp_path, monkeypatch):
     (tmp_path / "kdd").mkdir()
     write_rows(tmp_path / "kdd" / "kddcup.data_10_percent.gz", KDD_ROWS, gz=True)
     assert tabular.kdd_path() == tmp_path / "kdd" / "kddcup.data_10_percent.gz"
+
+
+def test_kdd_empty_and_not_gzip_files_say_so(tmp_path):
+    """An empty file, a .gz holding no data and a .gz that is not gzip are named as such, not by a
+    column count."""
+    import gzip
+
+    (tmp_path / "empty.gz").write_bytes(b"")
+    with pytest.raises(DataError) as err:
+        read_kdd(tmp_path / "empty.gz")
+    assert "empty.gz is empty (0 bytes); re-download it with `oneclass download kdd`" in one_line(err)
+    (tmp_path / "nothing.gz").write_bytes(gzip.compress(b""))
+    with pytest.raises(DataError, match="the gzip file holds no data"):
+        read_kdd(tmp_path / "nothing.gz")
+    (tmp_path / "junk.gz").write_bytes(b"PK\x03\x04,a zip archive\x00\x01")
+    with pytest.raises(DataError) as err:
+        read_kdd(tmp_path / "junk.gz")
+    assert ("junk.gz: neither a gzip file (no gzip magic bytes 1f 8b) nor KDD Cup 99 data as text (2 comma-separated "
+            "columns in the first row, expected 42)") in one_line(err)
+
+
+def test_a_folder_given_as_a_data_file_is_named_a_folder(tmp_path):
+    """27.10: a folder where a file belongs is "a folder, not a file", never "not found, download it"."""
+    from oneclass.data.lhco import LHCO
+    from oneclass.data.tabular_datasets import ADBench, KDDCup, ODDS
+
+    (tmp_path / "x.npz").write_bytes(b"")
+    for dataset in (ADBench(name="thyroid", path=str(tmp_path)), ODDS(name="thyroid", path=str(tmp_path)),
+                    KDDCup(path=str(tmp_path)), LHCO(path=str(tmp_path))):
+        with pytest.raises(DataError) as err:
+            dataset.load(0)
+        text = one_line(err)
+        assert "not found" not in text and "download" not in text, text
+        assert f"{tmp_path} is " in text and "not a file" in text and "dataset.path" in text, text

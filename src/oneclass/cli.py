@@ -124,9 +124,20 @@ def check_override_keys(argv: list[str], conf: Path) -> None:
     from omegaconf import DictConfig, OmegaConf
 
     args = [a for a in argv if not a.startswith("-") and "=" in a]
+    parser = OverridesParser.create()
     try:
-        parsed = OverridesParser.create().parse_overrides(args)
-    except Exception:  # a grammar error: Hydra reports it
+        parsed = parser.parse_overrides(args)
+    except Exception:  # a grammar error: one line naming the override (Hydra's message takes four)
+        for arg in args:
+            try:
+                parser.parse_overrides([arg])
+            except Exception as exc:
+                reason = next((line for line in str(exc).splitlines() if not line.startswith(("Error parsing", "See "))),
+                              "not valid override grammar")
+                reason = re.sub(r" expecting \{.*\}$", "", reason)
+                raise ConfigError(f"cannot parse the override '{arg}': {reason}; check its brackets and quotes (quote "
+                                  "special characters: 'key=\"a(b)\"'), see "
+                                  "https://hydra.cc/docs/advanced/override_grammar/basic") from None
         return
     checks = [o for o in parsed if "." in o.key_or_group and not (o.is_add() or o.is_delete() or o.is_force_add())
               and o.package is None and not o.key_or_group.startswith("hydra.")]
@@ -135,7 +146,8 @@ def check_override_keys(argv: list[str], conf: Path) -> None:
     # compose with the group choices (every choice of a swept group) and the additions
     fixed, swept = [], []
     for o in parsed:
-        is_group = "." not in o.key_or_group and "/" not in o.key_or_group and (conf / o.key_or_group).is_dir()
+        # a config group, nested ones too (model/scheduler=multistep): its keys exist only once composed in
+        is_group = "." not in o.key_or_group and (conf / o.key_or_group).is_dir()
         if not (is_group or o.is_add() or o.is_force_add()):
             continue
         values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.value()]
@@ -168,7 +180,7 @@ def check_override_keys(argv: list[str], conf: Path) -> None:
         leaf = key[len(parent) + 1:] if parent else key
         valid = [k for k in node.keys() if not str(k).startswith("_") and (parent or k != "hydra")]
         chosen = cfg.hydra.runtime.choices.get(parent.replace(".", "/")) if parent else None
-        where = f"keys of {parent} ({parent}={chosen})" if chosen else f"keys of {parent}" if parent else "top-level keys"
+        where = f"keys of {parent} ({parent.replace('.', '/')}={chosen})" if chosen else f"keys of {parent}" if parent else "top-level keys"
         shown = ", ".join(_closest(leaf.split(".")[0], [str(k) for k in valid]))
         extra = "; another lightning Trainer argument: +trainer.NAME=VALUE" if parent == "trainer" else ""
         raise ConfigError(f"unknown key '{key}' in '{o.input_line}'; valid {where}, closest first: {shown}{extra}")

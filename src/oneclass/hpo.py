@@ -32,26 +32,29 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from oneclass.errors import ConfigError, OneClassError
+from oneclass.errors import ConfigError
+from oneclass.sweep import one_line_exit as _one_line
 
 log = logging.getLogger(__name__)
 DIRECTIONS = ("maximize", "minimize")
 
 
-def _one_line(fn):
-    """Hydra prints a traceback for errors raised in a sweeper: ours end the command with one line."""
-    import functools
-    import sys
+INSTALL = "hydra/sweeper=optuna needs Optuna: pip install 'oneclass[hpo]' (or pip install optuna)"
 
-    @functools.wraps(fn)
-    def wrapped(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except OneClassError as exc:
-            print(f"error: {exc}", file=sys.stderr, flush=True)
-            raise SystemExit(2) from None
 
-    return wrapped
+def require_optuna() -> None:
+    """One line with the install command when Optuna (the ``hpo`` extra) is absent."""
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise ConfigError(INSTALL) from None
+
+
+def validation_metrics() -> list[str]:
+    """The validation metrics every job with ``dataset.n_val`` reports (``val_auc``, ``val_max_sic`` ...)."""
+    from oneclass.metrics import METRICS
+
+    return [f"val_{m.name}" for m in METRICS]
 
 
 def distribution(override: Override) -> Any:
@@ -92,9 +95,16 @@ class OptunaSweeper(Sweeper):
                  params: dict[str, str] | None = None) -> None:
         if direction not in DIRECTIONS:
             raise ConfigError(f"hydra.sweeper.direction must be maximize or minimize, got {direction!r}")
+        require_optuna()
+        known = validation_metrics()
         if not isinstance(objective, str) or not objective.startswith("val_"):
-            raise ConfigError(f"hydra.sweeper.objective must be a validation metric (val_auc, val_max_sic, val_aupr, "
-                              f"val_f1 ...), got {objective!r}: tuning on test metrics would bias them")
+            raise ConfigError(f"hydra.sweeper.objective must be a validation metric ({', '.join(known)}), got "
+                              f"{objective!r}: tuning on test metrics would bias them")
+        if objective not in known:
+            from oneclass.cli import _closest
+
+            raise ConfigError(f"hydra.sweeper.objective: no validation metric {objective!r}; the jobs report "
+                              f"{', '.join(_closest(objective, known))} (closest first)")
         for name, value in (("n_trials", n_trials), ("n_jobs", n_jobs)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ConfigError(f"hydra.sweeper.{name} must be a positive integer, got {value!r}")

@@ -158,6 +158,9 @@ def save_detector(detector: Any, trainer: L.Trainer | None, directory: Path) -> 
     return path
 
 
+TRAINING_ROWS = "training_rows.npz"
+
+
 def write_artifacts(cfg: DictConfig, data: DataBundle, scores: np.ndarray, ev: Evaluation, label: str, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
@@ -165,6 +168,8 @@ def write_artifacts(cfg: DictConfig, data: DataBundle, scores: np.ndarray, ev: E
     np.savez_compressed(out / "scores.npz", scores=scores, labels=data.y_test, index=data.test_index, **data.test_aux)
     # the data facts (selection, counts, preprocessing statistics) that re-scoring needs (oneclass score)
     (out / "data_info.json").write_text(json.dumps(data.info, indent=1, default=_json_default))
+    if data.train_index is not None:  # the training rows, which `oneclass score` leaves out of their file
+        np.savez_compressed(out / TRAINING_ROWS, index=data.train_index)
     plots.roc_figure(ev, out / "roc.png", label)
     plots.sic_figure(ev, out / "sic.png", label)
 
@@ -367,42 +372,61 @@ def validation_view(data: DataBundle) -> DataBundle:
 
 
 def run_detector(prep: PreparedJob) -> tuple[dict[str, float], Evaluation]:
-    """Run the job's detector on its data and record it as one MLflow run: params, seeding, data
-    (loaded once per job), build, fit, score, evaluate, artifacts, metrics. A failure on the way
+    """Run the job's detector on its data and record it as one MLflow run. The checks, the data
+    (loaded once per job) and the detector's build come first, before the run exists: a bad value or
+    file raises without leaving a run. Then fit, score, evaluate, artifacts, metrics; a failure there
     marks the run FAILED (KILLED for Ctrl-C) with the error, and is raised."""
     cfg, job, tracker = prep.cfg, prep.job, prep.tracker
-    with tracker.start_run(prep.name, tags=prep.tags), jobenv.isolated() as found, ExitStack() as held:
-        # isolated(): the process state (threads, RNGs, seed variables) is restored when the run ends
-        job.run_id, job.process = tracker.run_id, found
-        tracker.log_params(flatten(cfg))
+    with jobenv.isolated() as found, ExitStack() as held:
+        # isolated(): the process state (threads, RNGs, seed variables) is restored when the job ends
+        job.process = found
         job.process["threads_used"] = jobenv.set_threads(prep.threads())
-        seed, min_background = check_values(cfg)
-        L.seed_everything(seed, workers=False, verbose=False)
+        # the config checked, the data opened and the detector built before the MLflow run exists:
+        # a typo or a bad file leaves no FAILED run (the error reaches the console / status.json)
+        data, detector, min_background = checked_inputs(prep)
+        with tracker.start_run(prep.name, tags=prep.tags):
+            job.run_id = tracker.run_id
+            tracker.log_params(flatten(cfg))
+            metrics, ev = _train_and_record(prep, detector, data, min_background, held)
+    return metrics, ev
 
-        data = prep.data()
-        check_data_values(data, min_background)
-        sculpting_efficiencies(cfg, data)
-        detector = build(cfg.model, "model", input_shape=data.input_shape)
-        if not isinstance(detector, Detector):
-            raise ConfigError(f"model._target_ must build a detector with fit() and score(), got {type(detector).__name__}")
 
-        t0 = time.perf_counter()
-        trainer = _fit(prep, detector, data, held)
-        fit_time = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        scores = _score(detector, data, detector_name(cfg, job), trainer)
-        score_time = time.perf_counter() - t0
-        ev, test = test_metrics(cfg, data, scores, min_background)
-        val_metrics = {}
-        if data.x_val is not None:  # model selection (hydra/sweeper=optuna) reads val_* metrics
-            val_scores = _score(detector, validation_view(data), prep.name, trainer)
-            val_metrics = evaluate(val_scores, data.y_val, min_background=1).metrics("val")
+def checked_inputs(prep: PreparedJob) -> tuple[DataBundle, Detector, int]:
+    """Everything a job can refuse before training: its values, the data (read and checked) and the
+    detector (built on the data's shape, seeded). Returns (data, detector, min_background)."""
+    cfg = prep.cfg
+    seed, min_background = check_values(cfg)
+    L.seed_everything(seed, workers=False, verbose=False)
+    data = prep.data()
+    check_data_values(data, min_background)
+    sculpting_efficiencies(cfg, data)
+    detector = build(cfg.model, "model", input_shape=data.input_shape)
+    if not isinstance(detector, Detector):
+        raise ConfigError(f"model._target_ must build a detector with fit() and score(), got {type(detector).__name__}")
+    return data, detector, min_background
 
-        write_artifacts(cfg, data, scores, ev, prep.name, job.output_dir)
-        save_detector(detector, trainer, job.output_dir)
-        metrics = {**test, **val_metrics, "fit_time_s": fit_time, "score_time_s": score_time}
-        tracker.log_metrics(metrics)
-        tracker.log_artifacts(job.output_dir)
+
+def _train_and_record(prep: PreparedJob, detector: Detector, data: DataBundle, min_background: int,
+                      held: ExitStack) -> tuple[dict[str, float], Evaluation]:
+    """Fit, score, evaluate and record into the run that is open (a failure here marks it FAILED)."""
+    cfg, job, tracker = prep.cfg, prep.job, prep.tracker
+    t0 = time.perf_counter()
+    trainer = _fit(prep, detector, data, held)
+    fit_time = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    scores = _score(detector, data, detector_name(cfg, job), trainer)
+    score_time = time.perf_counter() - t0
+    ev, test = test_metrics(cfg, data, scores, min_background)
+    val_metrics = {}
+    if data.x_val is not None:  # model selection (hydra/sweeper=optuna) reads val_* metrics
+        val_scores = _score(detector, validation_view(data), prep.name, trainer)
+        val_metrics = evaluate(val_scores, data.y_val, min_background=1).metrics("val")
+
+    write_artifacts(cfg, data, scores, ev, prep.name, job.output_dir)
+    save_detector(detector, trainer, job.output_dir)
+    metrics = {**test, **val_metrics, "fit_time_s": fit_time, "score_time_s": score_time}
+    tracker.log_metrics(metrics)
+    tracker.log_artifacts(job.output_dir)
     return metrics, ev
 
 

@@ -307,9 +307,6 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
     runs: dict[int, _OpenRun] = {}
     results: dict[str, dict[str, float]] = {}
     try:
-        for k in todo:
-            runs[k] = _OpenRun(preps[k])
-            runs[k].tracker.log_params(flatten(preps[k].cfg))
         with jobenv.isolated() as found, ExitStack() as held:
             job.process = found
             job.process["threads_used"] = jobenv.set_threads(group.threads())
@@ -339,6 +336,10 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
                 members.append(det)
                 generators.append(vectorised.member_generator())
             model = vectorised.stack(members, generators, trained)
+            # the members' runs open only now: a bad value or file above leaves no FAILED run
+            for k in todo:
+                runs[k] = _OpenRun(preps[k])
+                runs[k].tracker.log_params(flatten(preps[k].cfg))
 
             callbacks: list[L.Callback] = [MemberEpochTracking([runs[k].tracker for k in todo])]
             snaps = [snapshot_callbacks(preps[k].cfg, d.x_test, d.y_test, preps[k].job.output_dir) for k, d in zip(todo, datas)]

@@ -56,6 +56,24 @@ def _first_line(exc: BaseException) -> str:
     return first_line(exc)
 
 
+def one_line_exit(fn):
+    """For a sweeper's methods: Hydra prints a traceback (or its own 4-line message) for errors raised
+    while it builds or runs a sweeper; ours end the command with one line and exit status 2."""
+    import functools
+
+    from oneclass.errors import OneClassError
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except OneClassError as exc:
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
+
+    return wrapped
+
+
 def sweep_id(sweep_dir: str | os.PathLike) -> str:
     """The ``sweep_id`` tag of a sweep's runs: folder name + hash of its absolute path."""
     sweep_dir = str(Path(sweep_dir).resolve())
@@ -366,8 +384,11 @@ class SweepCallback(Callback):
         sweep_dir = Path(str(config.hydra.sweep.dir))
         text, n_bad = summarize(sweep_dir)
         print(text, flush=True)
-        sweep_id = next((r["sweep_id"] for r in read_statuses(sweep_dir) if r.get("sweep_id")), None)
-        if sweep_id and getattr(self.tracker, "experiment_id", None) is not None:
+        records = read_statuses(sweep_dir)
+        sweep_id = next((r["sweep_id"] for r in records if r.get("sweep_id")), None)
+        # jobs refused before their run was created (a typo in every point) leave nothing to link to
+        has_runs = any(r.get("run_id") or r.get("members") for r in records)
+        if sweep_id and has_runs and getattr(self.tracker, "experiment_id", None) is not None:
             print(self.tracker.describe(sweep_id), flush=True)
         if n_bad:
             raise SystemExit(1)

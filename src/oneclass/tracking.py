@@ -206,7 +206,14 @@ def check_tracking_uri(uri: Any, what: str = "logger.tracking_uri") -> None:
             raise ConfigError(f"{what}={redact(uri)}: the database driver '{module}' is not installed{hint}")
 
 
+def experiment_text(name: Any) -> Any:
+    """A number given as the experiment name (``dataset=adbench dataset.name=38`` reaches
+    ``${dataset.name}`` as the int 38) is taken as its text; anything else is left to the check."""
+    return str(name) if isinstance(name, int) and not isinstance(name, bool) else name
+
+
 def check_experiment_name(name: Any) -> None:
+    name = experiment_text(name)
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"logger.experiment_name must be a non-empty string, got {name!r}")
     if len(name) > MAX_EXPERIMENT_NAME:
@@ -375,6 +382,7 @@ class MlflowTracker(Tracker):
     def __init__(self, tracking_uri: str | None = None, experiment_name: str = "default", root_dir: str | os.PathLike | None = None,
                  connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S, retry_timeout_s: float = DEFAULT_RETRY_TIMEOUT_S) -> None:
         super().__init__(root_dir)
+        experiment_name = experiment_text(experiment_name)
         check_experiment_name(experiment_name)
         self.tracking_uri = tracking_uri or default_tracking_uri(self.root_dir)
         self.experiment_name = experiment_name

@@ -14,6 +14,8 @@ from typing import Any
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.types import Override
 
+from oneclass.sweep import one_line_exit
+
 log = logging.getLogger(__name__)
 
 
@@ -21,6 +23,7 @@ class SeedBatchSweeper(BasicSweeper):
     """Parameters: ``max_batch`` seeds per group (null = all seeds of a sweep point in one job);
     ``max_batch_size`` and ``params`` as Hydra's basic sweeper."""
 
+    @one_line_exit
     def __init__(self, max_batch: int | None = 10, max_batch_size: int | None = None,
                  params: dict[str, str] | None = None) -> None:
         from oneclass.sweep import check_max_batch

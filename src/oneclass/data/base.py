@@ -6,6 +6,7 @@ signal. Training data is background-only unless a dataset is asked to contaminat
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,9 @@ class DataBundle:
     info : extra facts worth logging (counts, selections, preprocessing statistics).
     y_train : labels of the training rows (1 = signal put there by contamination), for supervised
         baselines only; one-class detectors never see them. None = all background.
+    train_index : (n_train,) int64, each training row's index in the file it was read from (the
+        file :meth:`Dataset.trained_on` recognises), so ``oneclass score`` can leave the training
+        events out when it scores that file again; None = not known.
     test_aux : per-test-event arrays saved beside the scores, e.g. ``{"mjj": ...}`` (raw dijet mass
         in TeV, for the mass-sculpting metrics).
     x_val, y_val : an optional labelled validation split (held-out normals + anomalies, never test
@@ -48,9 +52,12 @@ class DataBundle:
     y_val: np.ndarray | None = None
     test_aux: dict[str, np.ndarray] = field(default_factory=dict)
     y_train: np.ndarray | None = None
+    train_index: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         where = f"dataset '{self.name}'"
+        if self.train_index is not None and np.shape(self.train_index) != (len(self.x_train),):
+            raise DataError(f"{where}: {np.shape(self.train_index)} training row indices for {len(self.x_train)} training events")
         if self.y_train is not None and np.shape(self.y_train) != (len(self.x_train),):
             raise DataError(f"{where}: {np.shape(self.y_train)} training labels for {len(self.x_train)} training events")
         for key, values in self.test_aux.items():
@@ -120,6 +127,20 @@ class Dataset(ABC):
     def score_rows(self, path: str, info: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """Every usable event of another file of this kind, selected and preprocessed as the run whose
         data facts are ``info`` (its ``data_info.json``): ``(x, labels or None, row index)``.
-        Used by ``oneclass score``; datasets that are not files do not support it."""
-        raise DataError(f"dataset '{self.name}' ({type(self).__name__}) cannot score other files; "
-                        "`oneclass score` works with runs on file datasets such as lhco")
+        Used by ``oneclass score``; each dataset kind reads its own files. Datasets that are not
+        read from files (the generated Gaussian toy) cannot."""
+        raise DataError(f"dataset '{self.name}' ({type(self).__name__}) is generated, not read from a file, so it "
+                        "cannot score other files; `oneclass score` works with runs on file datasets (lhco, adbench, "
+                        "odds, kdd, mnist, fashion_mnist, cifar10)")
+
+    def trained_on(self, path: str | os.PathLike) -> bool:
+        """Whether ``path`` is the file this dataset's training rows (``DataBundle.train_index``) come from."""
+        return False
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike | None) -> bool:
+    """Whether two paths name the same existing file."""
+    try:
+        return b is not None and os.path.samefile(a, b)
+    except OSError:
+        return False

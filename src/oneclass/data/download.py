@@ -79,6 +79,20 @@ def _first_line(exc: BaseException) -> str:
     return first_line(getattr(exc, "reason", None) or exc)
 
 
+URL_SCHEMES = ("http", "https", "ftp", "file")
+
+
+def check_url(url: str, option: str = "--url") -> str:
+    """``url`` if urllib can fetch it (http(s)://, ftp://, file://), else one line naming ``option``."""
+    from urllib.parse import urlsplit
+
+    scheme = urlsplit(str(url)).scheme.lower()
+    if scheme not in URL_SCHEMES or (scheme != "file" and not urlsplit(str(url)).netloc):
+        raise DataError(f"{option} {url!r} is not a URL; give one starting with http://, https:// or file:// "
+                        f"(e.g. file:///mirror/folder/ for local copies)")
+    return url
+
+
 def _open(request: urllib.request.Request | str):
     try:
         return urllib.request.urlopen(request, timeout=TIMEOUT_S)
@@ -128,7 +142,7 @@ def fetch(url: str, dest: Path, md5: str | None, progress: bool = True, md5_sour
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     offset = part.stat().st_size if part.exists() else 0
-    request = urllib.request.Request(url, headers={"User-Agent": "oneclass-download"})
+    request = urllib.request.Request(check_url(url), headers={"User-Agent": "oneclass-download"})
     if offset:
         request.add_header("Range", f"bytes={offset}-")
     try:
@@ -366,6 +380,7 @@ def download_bundle(name: str, folder: Path | None = None, url: str | None = Non
     bundle = BUNDLES[name]
     folder = folder or data_dir() / bundle.folder
     base = url or os.environ.get(bundle.url_env) or bundle.url
+    check_writable(folder / next(iter(bundle.files)))
     out = []
     for filename, md5 in bundle.files.items():
         check = (lambda path, f=filename: bundle.validate(path, f)) if bundle.validate else None
@@ -392,6 +407,7 @@ def download_adbench(names: list[str], folder: Path | None = None, url: str | No
         stems.append(stem)
     folder = folder or data_dir() / "adbench"
     base = url or os.environ.get(ADBENCH_URL_ENV) or ADBENCH_URL
+    check_writable(folder / f"{stems[0]}.npz")
     out = []
     for stem in stems:
         filename = f"{stem}.npz"
@@ -433,6 +449,7 @@ def download_nsl_kdd(folder: Path | None = None, url: str | None = None, force: 
     if not force and all(_verified(t, None, lambda p, n=t.name: _check_nsl_txt(p, n)) for t in targets):
         print(f"{', '.join(map(str, targets))} are already there with the published row counts", file=sys.stderr)
         return targets
+    check_writable(folder / NSL_KDD_ZIP)
     base = url or os.environ.get(NSL_KDD_URL_ENV) or NSL_KDD_URL
     archive = _get(_join(base, NSL_KDD_ZIP), folder / NSL_KDD_ZIP, None, "UNB", _check_nsl_zip, force, progress)
     with zipfile.ZipFile(archive) as z:
@@ -462,7 +479,7 @@ def parser() -> argparse.ArgumentParser:
                    help="lhco: LHC Olympics 2020 R&D features (Zenodo 4536377); mnist, fashion_mnist: the four IDX "
                         "files; cifar10: cifar-10-python.tar.gz; adbench NAME...: ADBench Classical .npz files "
                         "(e.g. thyroid cardio); kdd: KDD Cup 99 10%%; nsl_kdd: KDDTrain+.txt and KDDTest+.txt")
-    p.add_argument("names", nargs="*", help="adbench only: the set(s), e.g. thyroid or 38_thyroid")
+    p.add_argument("names", nargs="*", default=[], help="adbench only: the set(s), e.g. thyroid or 38_thyroid")
     p.add_argument("--dest", help=f"lhco: output file (default: $ONECLASS_DATA_DIR or ./data, then lhco/{OFFICIAL_FILE}); "
                                   "other sets: output folder (default: <data dir>/<set folder>)")
     p.add_argument("--url", help="lhco: the file URL (env ONECLASS_LHCO_URL); other sets: the URL of the folder holding "
@@ -485,6 +502,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.names and args.dataset != "adbench":
             raise DataError(f"extra argument(s) {' '.join(args.names)}: only `oneclass download adbench` takes names")
+        for option, value in (("--url", args.url), ("--record-url", args.record_url)):
+            if value:
+                check_url(value, option)
         if args.record_url and args.dataset != "lhco":
             raise DataError("--record-url is for lhco only (the other sets have their checksums built in)")
         if args.box is not None and args.dataset != "lhco":
@@ -505,8 +525,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a disk filling up mid-download, a folder vanishing: one line, never a traceback
-        print(f"error: {exc.strerror or exc}{': ' + str(exc.filename)[:160] if exc.filename else ''}", file=sys.stderr)
-        return 1
+        print(f"error: {exc.strerror or exc}{': ' + str(exc.filename)[:160] if exc.filename else ''}; check --dest",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("error: interrupted; the partial download is kept as a .part file, run the command again to resume", file=sys.stderr)
         return 130

@@ -25,21 +25,45 @@ images of each part in file order: for quick runs and tests, not for the paper's
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from oneclass.data.base import DataBundle, Dataset
-from oneclass.data.images import (CIFAR10_CLASSES, CIFAR10_FILE, FASHION_MNIST_CLASSES, MNIST_CLASSES, MinMaxScaler,
-                                  gcn_l1, image_dir, load_idx_split, read_cifar10)
+from oneclass.data.base import DataBundle, Dataset, same_file
+from oneclass.data.images import (CIFAR10_CLASSES, CIFAR10_FILE, FASHION_MNIST_CLASSES, IDX_FILES, MNIST_CLASSES,
+                                  MinMaxScaler, gcn_l1, idx_files, image_dir, load_idx_split, read_cifar10,
+                                  read_idx_images, read_idx_labels)
 from oneclass.data.paths import resolve
 from oneclass.data.splits import optional_count
-from oneclass.errors import ConfigError
+from oneclass.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
 PREPROCESSING = ("gcn_l1_minmax", "minmax", "none")
+
+
+_MD5_CACHE: dict[tuple, str] = {}
+
+
+def check_not_another_set(path: Path, dataset: str) -> None:
+    """Refuse an official file of another image set (MNIST's files in the Fashion-MNIST folder, say),
+    recognised by the md5 its publisher lists (as ``oneclass download`` verifies them). Files whose
+    md5 is no official one (an own or uncompressed copy) are read as they are."""
+    from oneclass.data.download import BUNDLES, file_md5
+
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _MD5_CACHE:
+        _MD5_CACHE[key] = file_md5(path)
+    md5 = _MD5_CACHE[key]
+    for other, bundle in BUNDLES.items():
+        if other != dataset and md5 in bundle.files.values():
+            name = next(n for n, m in bundle.files.items() if m == md5)
+            raise DataError(f"{path} is the official {other} file {name} (by its md5), not {dataset}; point "
+                            f"dataset.path at the {dataset} files (`oneclass download {dataset}` puts them in "
+                            f"{image_dir(dataset)})")
 
 
 class ImageOneClass(Dataset):
@@ -82,6 +106,8 @@ class ImageOneClass(Dataset):
 
     def read(self, split: str, classes: list[int] | None) -> tuple[np.ndarray, np.ndarray]:
         """uint8 images (n, C, H, W) and labels (n,) of ``split``, only the rows of ``classes``."""
+        for path in idx_files(self.location(), split, self.key):
+            check_not_another_set(path, self.key)
         images, labels = load_idx_split(self.location(), split, classes, dataset=self.key)
         return images[:, None], labels
 
@@ -109,7 +135,51 @@ class ImageOneClass(Dataset):
         }
         log.info("%s class %d (%s): %d training images, %d test images (%d normal)", self.name, self.normal_class,
                  info["normal_class_name"], len(x_train), len(x_test), info["n_test_background"])
-        return DataBundle(self.name, x_train, x_test, y_test, info=info, test_index=index)
+        return DataBundle(self.name, x_train, x_test, y_test, info=info, test_index=index,
+                          train_index=self.train_rows(len(x_train)))
+
+    def train_rows(self, n: int) -> np.ndarray | None:
+        """The training images' numbers in the official training images file (the normal class's
+        first ``n``), for :meth:`trained_on`."""
+        labels = read_idx_labels(idx_files(self.location(), "train", self.key)[1], self.key)
+        return np.flatnonzero(labels == self.normal_class)[:n].astype(np.int64)
+
+    # -------------------------------------------------------------- other files (oneclass score)
+    def trained_on(self, path: str | os.PathLike) -> bool:
+        try:
+            return same_file(path, idx_files(self.location(), "train", self.key)[0])
+        except DataError:  # the run's own files are gone
+            return False
+
+    def score_rows(self, path: str, info: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Every image of an IDX images file (``t10k-images-idx3-ubyte.gz`` ...), preprocessed with the
+        run's statistics from ``info``; labelled (1 = not the run's normal class) when the matching
+        labels file lies next to it."""
+        path = Path(path)
+        images = read_idx_images(path, dataset=self.key)[:, None]
+        labels = None
+        stem = path.name.removesuffix(".gz")
+        for split, (images_name, labels_name) in IDX_FILES.items():
+            if stem == images_name:
+                found = [c for c in (path.with_name(labels_name + ".gz"), path.with_name(labels_name)) if c.is_file()]
+                if found:
+                    raw = read_idx_labels(found[0], self.key)
+                    if len(raw) != len(images):
+                        raise DataError(f"{found[0]} holds {len(raw)} labels for the {len(images)} images of {path}; "
+                                        f"the files do not belong together")
+                    labels = (raw != info.get("normal_class", self.normal_class)).astype(np.int8)
+        return self.transform_like(images, info), labels, np.arange(len(images), dtype=np.int64)
+
+    def transform_like(self, images: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        """uint8 images preprocessed as a run with data facts ``info`` preprocessed its own."""
+        how = info.get("preprocess", self.preprocess)
+        if how == "none":
+            return images.astype(np.float32)
+        if "minmax_low" not in info or "minmax_high" not in info:
+            raise DataError(f"the run's data_info.json lacks minmax_low / minmax_high for preprocess={how}; it "
+                            f"cannot be re-applied")
+        x = gcn_l1(images) if how == "gcn_l1_minmax" else images
+        return MinMaxScaler(low=np.asarray(info["minmax_low"]), high=np.asarray(info["minmax_high"])).transform(x)
 
     def transform(self, train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         """Preprocess uint8 images to float32 with statistics from ``train`` only."""
@@ -148,4 +218,16 @@ class CIFAR10(ImageOneClass):
 
     def read(self, split: str, classes: list[int] | None) -> tuple[np.ndarray, np.ndarray]:
         return read_cifar10(self.archive(), split, classes, dataset=self.key)
+
+    def train_rows(self, n: int) -> np.ndarray | None:
+        return None  # scoring reads an archive's test batch, never its training batches
+
+    def trained_on(self, path: str | os.PathLike) -> bool:
+        return False
+
+    def score_rows(self, path: str, info: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The test batch of a ``cifar-10-python.tar.gz``, preprocessed with the run's statistics."""
+        images, raw = read_cifar10(path, "test", None, dataset=self.key)
+        labels = (raw != info.get("normal_class", self.normal_class)).astype(np.int8)
+        return self.transform_like(images, info), labels, np.arange(len(images), dtype=np.int64)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from oneclass.data.paths import data_dir
+from oneclass.data.paths import data_dir, refuse_folder
 from oneclass.errors import DataError, first_line
 
 #: dataset name -> folder under the data dir (``$ONECLASS_DATA_DIR`` or ``./data``)
@@ -216,6 +216,9 @@ def idx_files(folder: str | os.PathLike, split: str, dataset: str = "mnist") -> 
     if split not in SPLITS:
         raise DataError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     folder = Path(folder)
+    if folder.is_file():
+        raise DataError(f"{folder} is a file; point dataset.path at the folder that holds the {dataset} IDX files "
+                        f"({', '.join(n + '.gz' for n in IDX_FILES[split])} ...)")
     found = []
     for name in IDX_FILES[split]:
         for candidate in (folder / f"{name}.gz", folder / name):
@@ -305,6 +308,7 @@ def read_cifar10(path: str | os.PathLike, split: str = "train", classes: Sequenc
     if split not in SPLITS:
         raise DataError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     path = Path(path)
+    refuse_folder(path)
     if not path.is_file():
         raise DataError(f"CIFAR-10 file {path} not found; download it with `oneclass download cifar10` "
                         f"(saved as {image_dir('cifar10') / CIFAR10_FILE}) or point dataset.path at the file")

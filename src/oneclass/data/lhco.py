@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from oneclass.config import require_number
-from oneclass.data.base import DataBundle, Dataset
-from oneclass.data.paths import data_dir, resolve
+from oneclass.data.base import DataBundle, Dataset, same_file
+from oneclass.data.paths import data_dir, refuse_folder, resolve
 from oneclass.data.splits import (SCALINGS, Scaler, Split, contamination, one_class_split, optional_count, split_seed_of,
                                   validation_counts)
 from oneclass.errors import ConfigError, DataError, first_line
@@ -128,12 +128,15 @@ def _read_npy(path: Path) -> tuple[np.ndarray, np.ndarray]:
         arr = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise DataError(f"{path}: cannot read as .npy ({first_line(exc)}); re-create or re-download the file") from None
-    if arr.ndim != 2 or arr.shape[1] != len(NPY_COLUMNS):
+    if arr.ndim != 2 or arr.shape[1] not in (len(FEATURES), len(NPY_COLUMNS)):
         raise DataError(f"{path}: expected a 2-D array with {len(NPY_COLUMNS)} columns ({' '.join(NPY_COLUMNS)}), "
-                        f"got shape {arr.shape}; save the five features and the label in that order")
+                        f"or {len(FEATURES)} without the label, got shape {arr.shape}; save the five features and "
+                        f"the label in that order")
     if not np.issubdtype(arr.dtype, np.number):
         raise DataError(f"{path}: expected numbers, got dtype {arr.dtype}")
     arr = arr.astype(np.float64, copy=False)
+    if arr.shape[1] == len(FEATURES):  # unlabelled (a black box): labels NaN, as an HDF5 file without them
+        return arr, np.full(len(arr), np.nan)
     return arr[:, :5], arr[:, 5]
 
 
@@ -179,6 +182,7 @@ def _read_hdf5(path: Path, key: str | None) -> tuple[np.ndarray, np.ndarray]:
 def read_key(path: Path, n_events: int, events: Path) -> np.ndarray:
     """Truth labels from a black-box key file: one integer per event (newlines or commas), 0 =
     background, > 0 = signal (a box may hold several signal processes); int8 0/1."""
+    refuse_folder(path, "dataset.key_path")
     if not path.is_file():
         raise DataError(f"key file {path} not found; get it with `oneclass download lhco --box N` or point "
                         f"dataset.key_path at it")
@@ -414,6 +418,9 @@ class LHCO(Dataset):
         scaler = Scaler.from_info(info)
         return scaler.transform(x[inside][:, cols]).astype(np.float32), None if labels is None else labels[inside], rows[inside]
 
+    def trained_on(self, path: str | os.PathLike) -> bool:
+        return same_file(path, self.file())
+
     def load(self, seed: int) -> DataBundle:
         """Training and test arrays. ``seed`` (the run's seed) is deliberately unused: the split
         depends only on the file and ``split_seed``, so a seed sweep varies only the training."""
@@ -461,6 +468,7 @@ class LHCO(Dataset):
             y_val=split.y_val,
             test_aux={"mjj": x[test_rows, 0].copy()},  # raw TeV, whatever the features and scaling
             y_train=labels[train_rows],
+            train_index=rows[train_rows],
         )
 
 

@@ -31,3 +31,12 @@ def resolve(path: str | os.PathLike) -> Path:
     """A user-given path: ``~`` expanded, relative paths taken from the launch directory."""
     p = Path(path).expanduser()
     return p if p.is_absolute() else launch_dir() / p
+
+
+def refuse_folder(path: Path, option: str = "dataset.path") -> None:
+    """One line when a folder is given where a data file is expected (instead of "not found")."""
+    if path.is_dir():
+        from oneclass.errors import DataError
+
+        raise DataError(f"{path} is a folder, not a file; point {option} at the data file itself "
+                        f"(e.g. one of: {', '.join(sorted(p.name for p in path.iterdir())[:4]) or 'the folder is empty'})")

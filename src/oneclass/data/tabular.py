@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from oneclass.data.paths import data_dir, resolve
+from oneclass.data.paths import data_dir, refuse_folder, resolve
 from oneclass.errors import DataError, first_line
 
 # ADBench's 47 "Classical" sets (github.com/Minqi824/ADBench, adbench/datasets/Classical/<id>_<name>.npz):
@@ -168,10 +168,15 @@ def read_npz(path: str | os.PathLike) -> Table:
     """An ADBench-style ``.npz``: ``X`` (n, d) numeric, ``y`` (n,) with 1 = anomaly. Pickled
     (object) arrays are refused."""
     path = Path(path)
+    refuse_folder(path)
     if not path.is_file():
         raise DataError(f"{path} not found; for ADBench sets run `oneclass download adbench NAME`")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a .npy holds one array, not X and y
+            raise DataError(f"{path}: a single NumPy array of shape {np.shape(loaded)} (.npy), not an .npz archive; "
+                            f"ADBench files hold two arrays: save them with numpy.savez(path, X=features, y=labels)")
+        with loaded as npz:
             keys = list(npz.files)
             missing = [k for k in ("X", "y") if k not in keys]
             if missing:
@@ -275,6 +280,7 @@ def _read_mat_v73(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
 def read_mat(path: str | os.PathLike) -> Table:
     """An ODDS ``.mat`` with ``X`` (n, d) and ``y`` (n, 1), 1 = anomaly; v5/v7 or v7.3 (HDF5)."""
     path = Path(path)
+    refuse_folder(path)
     if not path.is_file():
         raise DataError(f"{path} not found; get the ODDS .mat from {ODDS_URL}")
     version = mat_version(path)
@@ -321,6 +327,12 @@ def _is_gzip(path: Path) -> bool:
         return f.read(2) == b"\x1f\x8b"
 
 
+def _is_binary(path: Path) -> bool:
+    """Whether the first KiB holds bytes that are not printable ASCII text."""
+    with open(path, "rb") as f:
+        return bool(f.read(1024).translate(None, bytes(range(32, 127)) + b"\r\n\t"))
+
+
 def _first_row_fields(path: Path) -> int:
     import gzip
 
@@ -332,10 +344,21 @@ def _read_connections(path: Path, extra: Sequence[str], what: str, fix: str):
     import pandas as pd
 
     names = [*KDD_COLUMNS, "label", *extra]
+    if path.stat().st_size == 0:
+        raise DataError(f"{path} is empty (0 bytes); {fix}")
     try:
         fields = _first_row_fields(path)
+        if fields == 1 and _is_gzip(path):
+            import gzip
+
+            with gzip.open(path, "rb") as f:
+                if not f.read(1):
+                    raise DataError(f"{path}: the gzip file holds no data (it decompresses to 0 bytes); {fix}")
     except (OSError, EOFError) as exc:
         raise DataError(f"{path}: cannot read ({first_line(exc)}); {fix}") from None
+    if fields != len(names) and not _is_gzip(path) and _is_binary(path):
+        raise DataError(f"{path}: neither a gzip file (no gzip magic bytes 1f 8b) nor {what} as text ({fields} "
+                        f"comma-separated columns in the first row, expected {len(names)}); {fix}")
     if fields != len(names):
         raise DataError(f"{path}: {fields} comma-separated columns in the first row, expected {len(names)} for {what} "
                         f"({len(KDD_COLUMNS)} features, label{', ' + ', '.join(extra) if extra else ''}); {fix}")
@@ -431,6 +454,7 @@ def read_kdd(path: str | os.PathLike, anomaly: str = "normal", categories: dict[
     process and shared by both label conventions; the arrays are read-only.
     """
     path = Path(path)
+    refuse_folder(path)
     if not path.is_file():
         raise DataError(f"KDD Cup 99 file {path} not found; download it with `oneclass download kdd`")
     if anomaly not in ANOMALY_CHOICES:
@@ -450,6 +474,7 @@ def read_nsl_kdd(path: str | os.PathLike, anomaly: str = "attacks",
     half attacks); ``"normal"`` flips it. Read the test file with the training file's
     ``info["categories"]`` so the one-hot columns line up. The difficulty is in ``info["difficulty"]``."""
     path = Path(path)
+    refuse_folder(path)
     if not path.is_file():
         raise DataError(f"NSL-KDD file {path} not found; download it with `oneclass download nsl_kdd`")
     if anomaly not in ANOMALY_CHOICES:

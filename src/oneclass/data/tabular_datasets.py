@@ -16,25 +16,28 @@ Reading is done by :mod:`oneclass.data.tabular` (one-line errors for bad files).
 
 from __future__ import annotations
 
+import copy
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from oneclass.config import require_number
-from oneclass.data.base import DataBundle, Dataset
+from oneclass.data.base import DataBundle, Dataset, same_file
 from oneclass.data.paths import resolve
-from oneclass.data.splits import PROTOCOLS, SCALINGS, adbench_split, nrcan_split, optional_count, scale, split_seed_of
+from oneclass.data.splits import PROTOCOLS, SCALINGS, Scaler, adbench_split, nrcan_split, optional_count, scale, split_seed_of
 from oneclass.data.tabular import (
-    ANOMALY_CHOICES, Table, adbench_name, adbench_path, kdd_path, odds_path, read_kdd, read_mat, read_npz,
+    ADBENCH_SETS, ANOMALY_CHOICES, Table, adbench_name, adbench_path, kdd_path, odds_path, read_kdd, read_mat, read_npz,
 )
 from oneclass.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
-# keys of a reader's info that are too large or not worth carrying into the run's info
-_DROP_INFO = ("categories", "difficulty")
+# keys of a reader's info that are too large to carry into the run's info (KDD's one-hot categories
+# stay: `oneclass score` encodes another file with them)
+_DROP_INFO = ("difficulty",)
 
 
 class TabularDataset(Dataset):
@@ -123,12 +126,46 @@ class TabularDataset(Dataset):
             feature_names=table.feature_names,
             info=info,
             test_index=test_rows.astype(np.int64),
+            train_index=train_rows.astype(np.int64),
         )
+
+    # -- another file, as a finished run saw its own (oneclass score) ---------------------------
+    def file(self) -> Path:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def trained_on(self, path: str | os.PathLike) -> bool:
+        try:
+            return same_file(path, self.file())
+        except DataError:  # the run's own file is gone
+            return False
+
+    def read_other(self, path: Path, info: dict[str, Any]) -> Table:
+        """The table of another file of this kind (every row)."""
+        other = copy.copy(self)
+        other.path = str(path)
+        return other.table()
+
+    def score_rows(self, path: str, info: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every row of ``path`` (a file of this set's format with the run's columns), scaled with the
+        run's training statistics from ``info`` (see :meth:`Dataset.score_rows`)."""
+        table = self.read_other(Path(path), info)
+        width = info.get("n_features")
+        if isinstance(width, int) and table.x.shape[1] != width:
+            raise DataError(f"{path}: {table.x.shape[1]} feature columns, the run was trained on {width}; score a "
+                            f"file with the same columns")
+        x = Scaler.from_info({"preprocess": self.preprocess, **info}).transform(table.x)
+        return np.asarray(x, dtype=np.float32), table.y, np.arange(len(table.y), dtype=np.int64)
 
 
 class ADBench(TabularDataset):
     """An ADBench ``.npz`` (``X``, ``y`` with 1 = anomaly): ``name`` is ``thyroid``, ``38_thyroid``,
     ``38`` or a file; ``path`` overrides where it is read from."""
+
+    def __init__(self, name: str, path: str | None = None, **kwargs: Any) -> None:
+        super().__init__(name=name, path=path, **kwargs)
+        if path is None and self.name.strip().isdigit() and adbench_name(self.name) is None:
+            raise ConfigError(f"unknown ADBench set {self.name!r}: ADBench numbers its {len(ADBENCH_SETS)} Classical sets "
+                              f"1..{len(ADBENCH_SETS)} (e.g. dataset.name=38 or thyroid for 38_thyroid)")
 
     def file(self) -> Path:
         return resolve(self.path) if self.path is not None else adbench_path(self.name)
@@ -187,6 +224,10 @@ class KDDCup(TabularDataset):
 
     def table(self) -> Table:
         return read_kdd(self.file(), anomaly=self.anomaly)
+
+    def read_other(self, path: Path, info: dict[str, Any]) -> Table:
+        """Another KDD file, one-hot encoded with the run's categories so the columns line up."""
+        return read_kdd(path, anomaly=self.anomaly, categories=info.get("categories"))
 
     def rows(self, table: Table) -> np.ndarray:
         if self.variant != "rev":

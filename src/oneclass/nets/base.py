@@ -156,7 +156,12 @@ def make(net: Callable[..., nn.Module] | nn.Module | None, input_shape: tuple[in
     elif isinstance(net, nn.Module):
         module = net
     elif callable(net):
-        module = net(input_shape=input_shape)
+        try:
+            module = net(input_shape=input_shape)
+        except TypeError as exc:
+            if "unexpected keyword argument" not in str(exc):
+                raise
+            raise ConfigError(_net_mismatch(net, tuple(input_shape), exc)) from None
     else:
         raise ConfigError(f"model.net must be a network config with _target_ (conf/model/net/), got {net!r}")
     if not isinstance(module, nn.Module):
@@ -166,6 +171,23 @@ def make(net: Callable[..., nn.Module] | nn.Module | None, input_shape: tuple[in
         raise ConfigError(f"model.net was built for inputs of shape {tuple(got)}, the data have shape {tuple(input_shape)}")
     require_positive(getattr(module, "rep_dim", None) or 0, f"model.net ({type(module).__name__}).rep_dim", integer=True)
     return module
+
+
+def _net_mismatch(net: Callable[..., nn.Module], input_shape: tuple[int, ...], exc: TypeError) -> str:
+    """Why a net config does not build: an image net on flat data (the settings a tabular preset gives
+    flat nets do not fit it), else the key it does not take."""
+    import inspect
+
+    cls = getattr(net, "func", net)
+    name = getattr(cls, "__name__", str(cls))
+    try:
+        default = inspect.signature(cls).parameters["input_shape"].default
+    except (KeyError, TypeError, ValueError):
+        default = None
+    if isinstance(default, tuple) and len(default) > 1 and len(input_shape) == 1:
+        return (f"model.net: {name} is an image net (inputs of shape {default}) but the dataset gives flat events of "
+                f"shape {input_shape}; pick a flat net (e.g. model/net=svdd_mlp) or an image dataset")
+    return f"model.net ({name}): {exc}; remove that setting or pick a net that takes it (conf/model/net/)"
 
 
 def require_rep_dim(net: nn.Module, expected: int, model: str) -> None:
