@@ -11,6 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from oneclass.errors import ConfigError
 from oneclass import pipeline
+from oneclass.job import make_trainer
 from oneclass.pipeline import JobInfo, run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,7 +126,7 @@ def test_gpu_trainer_on_cpu_machine_names_the_cause(cfg_factory, tmp_path):
     cfg.trainer.accelerator = "gpu"  # the factory pins tests to the CPU
     with pytest.raises(ConfigError, match=r"cannot build lightning.pytorch.Trainer: No supported gpu backend found!; "
                                           r"on a machine without that device use trainer=default"):
-        pipeline.make_trainer(cfg, [])
+        make_trainer(cfg, [])
 
 
 def test_exact_ocsvm_refuses_nu_one(cfg_factory):

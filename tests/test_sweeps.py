@@ -93,7 +93,7 @@ def test_retry_rides_out_lock_errors_but_not_real_errors():
 def test_under_slurm_lightning_does_not_requeue(cfg_factory, monkeypatch):
     from lightning.pytorch.plugins.environments import SLURMEnvironment
 
-    from oneclass.pipeline import make_trainer
+    from oneclass.job import make_trainer
 
     for key, value in {"SLURM_NTASKS": "1", "SLURM_JOB_NAME": "oneclass", "SLURM_JOB_ID": "42",
                        "SLURM_NODELIST": "node1", "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0"}.items():
@@ -162,15 +162,15 @@ def _scores(job: JobInfo) -> np.ndarray:
 
 
 def test_killed_job_resumes_from_its_last_epoch_and_matches_an_uninterrupted_run(cfg_factory, tmp_path, monkeypatch):
-    import oneclass.pipeline as pipeline
+    import oneclass.job as job_module
 
     cfg = cfg_factory("trainer.max_epochs=2", "seed=5")
     launch = tmp_path / "launch"
-    make_trainer = pipeline.make_trainer
-    monkeypatch.setattr(pipeline, "make_trainer", lambda c, cbs, **kw: make_trainer(c, cbs + [_Preempt()], **kw))
+    make_trainer = job_module.make_trainer
+    monkeypatch.setattr(job_module, "make_trainer", lambda c, cbs, **kw: make_trainer(c, cbs + [_Preempt()], **kw))
     with pytest.raises(SystemExit):
         run(cfg, JobInfo(output_dir=launch / "out1", launch_dir=launch))
-    monkeypatch.setattr(pipeline, "make_trainer", make_trainer)
+    monkeypatch.setattr(job_module, "make_trainer", make_trainer)
     ckpt = resume.checkpoint_dir(launch, "ocdn-gaussian-seed5", resume.fingerprint(cfg)) / resume.LAST
     assert ckpt.is_file()
 
@@ -390,7 +390,7 @@ def test_sweep_against_a_real_mlflow_server(tmp_path, mlflow_server):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
 def test_gpu_job_keeps_its_data_on_the_device(cfg_factory, tmp_path, monkeypatch, precision):
-    import oneclass.pipeline as pipeline
+    import oneclass.job as job_module
 
     seen = {}
 
@@ -398,8 +398,8 @@ def test_gpu_job_keeps_its_data_on_the_device(cfg_factory, tmp_path, monkeypatch
         def on_train_start(self, trainer, pl_module):
             seen["device"] = pl_module.train_data.device.type
 
-    make_trainer = pipeline.make_trainer
-    monkeypatch.setattr(pipeline, "make_trainer", lambda c, cbs, **kw: make_trainer(c, cbs + [Probe()], **kw))
+    make_trainer = job_module.make_trainer
+    monkeypatch.setattr(job_module, "make_trainer", lambda c, cbs, **kw: make_trainer(c, cbs + [Probe()], **kw))
     cfg = cfg_factory("trainer=gpu", f"trainer.precision={precision}")
     cfg.trainer.accelerator = "gpu"
     metrics = run(cfg, JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path))

@@ -307,18 +307,18 @@ class _Preempt(L.Callback):
 
 
 def test_killed_group_resumes_all_members_from_one_checkpoint(cfg_factory, tmp_path, monkeypatch, new_store):
-    import oneclass.pipeline as pipeline
+    import oneclass.job as job_module
 
     settings = ("trainer.max_epochs=2", "vectorised.seeds=[0,1,2]", "model/net=paper_fc", "model=deepsvdd",
                 "model.allow_bias=true", "model.net.hidden=[16,16]", "model.net.rep_dim=4")
     cfg = cfg_factory(*settings)
     launch = tmp_path / "launch"
     new_store(launch)
-    make_trainer = pipeline.make_trainer
-    monkeypatch.setattr(pipeline, "make_trainer", lambda c, cbs, **kw: make_trainer(c, cbs + [_Preempt()], **kw))
+    make_trainer = job_module.make_trainer
+    monkeypatch.setattr(job_module, "make_trainer", lambda c, cbs, **kw: make_trainer(c, cbs + [_Preempt()], **kw))
     with pytest.raises(SystemExit):
         run(cfg, _group_job(launch, "out1", [0, 1, 2]))
-    monkeypatch.setattr(pipeline, "make_trainer", make_trainer)
+    monkeypatch.setattr(job_module, "make_trainer", make_trainer)
     ckpts = list((launch / resume.CHECKPOINT_ROOT).glob("*/last.ckpt"))
     assert len(ckpts) == 1 and ckpts[0].parent.name.startswith("deepsvdd-seeds0-2-")  # one checkpoint, all members
     run(cfg, _group_job(launch, "out2", [0, 1, 2]))

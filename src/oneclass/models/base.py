@@ -26,7 +26,7 @@ import lightning.pytorch as L
 import numpy as np
 import torch
 
-from oneclass.config import require_int, require_positive
+from oneclass.config import from_spec, require_int, require_positive, spec_of
 from oneclass.errors import ConfigError, TrainingError, first_line
 from oneclass.nets.base import shape_of
 from oneclass.training import TensorBatches
@@ -57,31 +57,6 @@ def input_shape_of(input_shape: Any = None, n_features: Any = None) -> tuple[int
             raise ConfigError(f"n_features={d} contradicts input_shape={shape}; give only input_shape")
         shape = (d,)
     return shape
-
-
-def spec_of(obj: Any) -> dict[str, Any] | None:
-    """A plain ``{"_target_": "module.Class", **keyword arguments}`` for a class or partial (None otherwise)."""
-    if isinstance(obj, dict):
-        return obj
-    func = getattr(obj, "func", obj)
-    if not isinstance(func, type):
-        return None
-    keywords = dict(getattr(obj, "keywords", {}) or {})
-    return {"_target_": f"{func.__module__}.{func.__qualname__}", **keywords}
-
-
-def from_spec(obj: Any, name: str) -> Any:
-    """A partial from a spec dict (``{"_target_": ..., ...}``), else ``obj`` unchanged."""
-    if not isinstance(obj, dict):
-        return obj
-    from hydra.utils import instantiate
-
-    if "_target_" not in obj:
-        raise ConfigError(f"{name} needs a _target_ (e.g. {name}._target_=torch.optim.Adam)")
-    try:
-        return instantiate({**obj, "_partial_": True})
-    except Exception as exc:
-        raise ConfigError(f"{name}: cannot build {obj['_target_']}: {first_line(exc)}") from None
 
 
 def optimizer_class(optimizer: Any) -> Any:
