@@ -27,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from oneclass import __version__, jobenv, plots, resume
 from oneclass.config import build, require_int
-from oneclass.data.base import DataBundle, Dataset
+from oneclass.data.base import DataBundle, Dataset, kind_of
 from oneclass.errors import ConfigError, TrainingError
 from oneclass.metrics import Evaluation, evaluate
 from oneclass.physics import check_efficiency, physics_metrics
@@ -214,6 +214,8 @@ def prepare(cfg: DictConfig, job: JobInfo) -> PreparedJob:
         "output_dir": str(job.output_dir),
         "oneclass_version": __version__,
     }
+    if kind := kind_of((cfg.get("dataset") or {}).get("_target_")):
+        tags["dataset_kind"] = kind
     if commit := _code_commit():
         tags["git_commit"] = commit
     if job.multirun:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -103,6 +103,9 @@ class DataBundle:
         return int(np.prod(self.input_shape))
 
 
+KINDS = ("physics", "tabular", "images")
+
+
 class Dataset(ABC):
     """A configured dataset. ``load(seed)`` builds the arrays.
 
@@ -112,6 +115,9 @@ class Dataset(ABC):
     """
 
     name: str
+    #: what the data are, for the report (``oneclass report`` dispatches on it) and the MLflow tag
+    #: ``dataset_kind``: one of :data:`KINDS`. A new dataset class says which.
+    kind: ClassVar[str] = "tabular"
 
     @abstractmethod
     def load(self, seed: int) -> DataBundle:
@@ -123,3 +129,15 @@ class Dataset(ABC):
         Used by ``oneclass score``; datasets that are not files do not support it."""
         raise DataError(f"dataset '{self.name}' ({type(self).__name__}) cannot score other files; "
                         "`oneclass score` works with runs on file datasets such as lhco")
+
+
+def kind_of(target: Any) -> str | None:
+    """The ``kind`` the dataset class ``target`` (a ``_target_``, e.g. a run's ``dataset._target_``
+    param) declares; None when the class cannot be found (the job's build reports that)."""
+    from hydra.utils import get_class
+
+    try:
+        kind = getattr(get_class(str(target)), "kind", None)
+    except Exception:
+        return None
+    return kind if kind in KINDS else None

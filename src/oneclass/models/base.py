@@ -20,7 +20,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import lightning.pytorch as L
 import numpy as np
@@ -101,6 +101,12 @@ class LightningDetector(L.LightningModule):
     batches_per_step : mini-batches per Lightning step; None = enough for ~4096 events. A
         performance setting only: results do not depend on it.
     """
+
+    # Vectorised seed training (oneclass.vectorised) stacks the detector's nets and runs its own
+    # forward / training_loss on them with a leading member axis. A detector whose training cannot
+    # run that way (parameters outside its nets, state kept for one model, its own training step)
+    # says why here; None = it can.
+    cannot_vectorise: ClassVar[str | None] = None
 
     def __init__(
         self,
