@@ -2,6 +2,8 @@
 #   make run                 # install, then train the OCDN on the embedded Gaussian toy
 #   make run ARGS="model=logreg -m seed=0..9"
 #   make test                # install, then run the whole test suite (what CI runs)
+#   make test-fast           # the inner loop: everything but the `system` tests (servers, stores,
+#                            # launchers, subprocesses), in parallel
 #
 # torch is installed first (TORCH_SPEC), pinned, so nothing pulls another build. Which build a
 # plain `pip install torch==2.13.0` gives depends on the index: PyPI serves CUDA builds for Linux
@@ -16,8 +18,9 @@ TORCH_INDEX ?=
 PY := $(VENV)/bin/python
 ARGS ?=
 PYTEST_ARGS ?= -n auto --maxprocesses 4 --dist loadfile --durations=30
+FAST_ARGS ?= -m "not system" -n auto --maxprocesses 4 --dist loadfile --durations=15
 
-.PHONY: install install-dev run test bench clean
+.PHONY: install install-dev run test test-fast bench clean
 
 # .installed: the package and its dependencies (enough for `make run`); .installed-dev adds the
 # test extras (pytest; PyOD, Optuna and psycopg2 for the PyOD adapter, sweeper and team-server tests).
@@ -41,6 +44,9 @@ run: install
 
 test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install-dev
+	$(PY) -m pytest $(FAST_ARGS)
 
 bench: install-dev
 	$(PY) benchmarks/bench_training.py

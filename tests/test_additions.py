@@ -16,6 +16,9 @@ from mlflow.tracking import MlflowClient
 
 from oneclass.cli import config_dir
 
+# a store, server, launcher or subprocess in every test: `make test-fast` leaves them out
+pytestmark = pytest.mark.system
+
 ROOT = Path(__file__).resolve().parents[1]
 
 NET_MODULE = '''

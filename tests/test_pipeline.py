@@ -70,6 +70,7 @@ def test_bad_values_raise_config_errors(cfg_factory, tmp_path, override, message
         run(cfg_factory("logger=none", override), JobInfo(output_dir=tmp_path / "job", launch_dir=tmp_path))
 
 
+@pytest.mark.system
 @pytest.mark.slow
 def test_seed_range_sweep_makes_three_runs_sharing_a_sweep_id(tmp_path):
     proc = subprocess.run(

@@ -52,6 +52,7 @@ def lhco_run(lhco_store, tmp_path, monkeypatch):
     return job, other, path
 
 
+@pytest.mark.system
 def test_score_cli_rescoring_equals_the_runs_own_scores(lhco_run, tmp_path, shared_data):
     job, _, path = lhco_run
     out = oneclass_cli("score", "--run", job.run_id, "--data", str(path), "--output", "rescored.npz", cwd=tmp_path)

@@ -475,6 +475,7 @@ def _sweep(tmp_path: Path, *args: str, timeout: int = 600) -> subprocess.Complet
                            "trainer.accelerator=cpu"], cwd=tmp_path, capture_output=True, text=True, timeout=timeout, env=env)
 
 
+@pytest.mark.system
 @pytest.mark.slow
 @pytest.mark.parametrize("launcher,max_batch,groups", [("basic", 10, 1), ("local_parallel", 2, 2), ("submitit_local", 2, 2)])
 def test_seed_batch_sweep_gives_member_runs_and_ensembles_on_each_launcher(tmp_path, launcher, max_batch, groups):
@@ -499,6 +500,7 @@ def test_seed_batch_sweep_gives_member_runs_and_ensembles_on_each_launcher(tmp_p
     assert sorted(m["seed"] for rec in records for m in rec["members"]) == [0, 1, 2, 3]
 
 
+@pytest.mark.system
 @pytest.mark.slow
 def test_seed_batch_sweep_keeps_one_job_per_seed_for_models_it_cannot_vectorise(tmp_path):
     proc = _sweep(tmp_path, "model=logreg,ocsvm", "seed=0,1", "hydra/sweeper=seed_batch")
