@@ -2,6 +2,8 @@
 #   make run                 # install, then train the OCDN on the embedded Gaussian toy
 #   make run ARGS="model=logreg -m seed=0..9"
 #   make test                # install, then run the whole test suite (what CI runs)
+#   make test-fast           # the inner loop: everything but the `system` tests (servers, stores,
+#                            # launchers, subprocesses), in parallel
 #   make docs                # build the documentation site into site/ (mkdocs build --strict)
 #
 # torch is installed first (TORCH_SPEC), pinned, so nothing pulls another build. Which build a
@@ -17,8 +19,9 @@ TORCH_INDEX ?=
 PY := $(VENV)/bin/python
 ARGS ?=
 PYTEST_ARGS ?= -n auto --maxprocesses 4 --dist loadfile --durations=30
+FAST_ARGS ?= -m "not system" -n auto --maxprocesses 4 --dist loadfile --durations=15
 
-.PHONY: install install-dev run test bench docs clean
+.PHONY: install install-dev run test test-fast bench docs clean
 
 # .installed: the package and its dependencies (enough for `make run`); .installed-dev adds the
 # test extras (pytest; PyOD, Optuna and psycopg2 for the PyOD adapter, sweeper and team-server tests).
@@ -42,6 +45,9 @@ run: install
 
 test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install-dev
+	$(PY) -m pytest $(FAST_ARGS)
 
 bench: install-dev
 	$(PY) benchmarks/bench_training.py

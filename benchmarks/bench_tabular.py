@@ -29,7 +29,7 @@ from oneclass.cli import config_dir
 from oneclass.config import build
 from oneclass.errors import OneClassError
 from oneclass.metrics import evaluate
-from oneclass.pipeline import _quiet_libraries, make_trainer
+from oneclass.job import make_trainer, quiet_libraries
 
 warnings.filterwarnings("ignore")
 
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         print(summary(args.summary))
         return 0
     os.environ.setdefault("ONECLASS_DATA_DIR", str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
-    _quiet_libraries()
+    quiet_libraries()
     detectors = args.detectors.split(",")
     jobs = plan(set(args.only_sets.split(",")) if args.only_sets else None, args.kdd_seeds,
                 set(args.protocols.split(",")) if args.protocols else None)

@@ -58,6 +58,7 @@ def _run(*args, cwd):
     return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.system
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -76,6 +77,7 @@ def test_bad_input_gives_one_line_error(tmp_path, args, message):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.system
 def test_unknown_config_key_fails_fast(tmp_path):
     proc = _run("trainer.max_epoch=5", cwd=tmp_path)
     assert proc.returncode != 0

@@ -15,7 +15,7 @@ from oneclass.cli import config_dir
 from oneclass.config import build
 from oneclass.metrics import roc_auc
 from oneclass.models.pyod import pyod_available
-from oneclass.pipeline import make_trainer
+from oneclass.job import make_trainer
 
 MODELS = sorted(p.stem for p in (config_dir() / "model").glob("*.yaml"))
 # Short schedules that keep each fit to about a second; the detectors' own settings otherwise.

@@ -109,6 +109,7 @@ def test_default_destination_is_the_data_dir(mirror, tmp_path, monkeypatch):
     assert (tmp_path / "store" / "lhco" / OFFICIAL_FILE).read_bytes() == PAYLOAD
 
 
+@pytest.mark.system
 def test_module_entry_point(mirror, tmp_path):
     dest = tmp_path / OFFICIAL_FILE
     out = subprocess.run([sys.executable, "-m", "oneclass.data.download", *args(mirror, dest, "bad_record.json")],

@@ -24,6 +24,7 @@ def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=600)
 
 
+@pytest.mark.system
 @pytest.mark.slow
 def test_optuna_search_of_the_logistic_ocdn_learning_rate(tmp_path):
     pytest.importorskip("optuna")
@@ -50,6 +51,7 @@ def test_optuna_search_of_the_logistic_ocdn_learning_rate(tmp_path):
     assert len({r.data.params["model.lr"] for r in trials}) == 4  # TPE proposed four different rates
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("args, message", [
     (["model.lr=tag(log,interval(1e-4,1e-1))"], "optimises val_auc on a validation split: set dataset.n_val=N"),
     (["hydra.sweeper.objective=test_auc", "dataset.n_val=10", "model.lr=interval(0.1,0.2)"],

@@ -294,6 +294,7 @@ def test_config_errors(kw, match):
 # End to end: a three-seed sweep on the real file, read back from MLflow
 
 
+@pytest.mark.system
 @pytest.mark.slow
 def test_seed_sweep_on_real_file(tmp_path, shared_data):
     path = shared_data(SHARED)

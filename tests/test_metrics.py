@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from oneclass.errors import TrainingError
-from oneclass.metrics import (average_precision, evaluate, f1_at_ratio, max_sic, precision_at_ratio, ratio_cut,
+from oneclass.metrics import (METRICS, average_precision, evaluate, f1_at_ratio, max_sic, precision_at_ratio, ratio_cut,
                               recall_at_ratio, roc_auc, roc_curve, sic_curve)
 
 
@@ -62,8 +62,12 @@ def test_evaluate_bundles_consistent_numbers():
     s = rng.normal(size=2000) + y
     ev = evaluate(s, y, min_background=10)
     assert ev.auc == pytest.approx(roc_auc_score(y, s))
-    assert ev.metrics() == {"test_auc": ev.auc, "test_max_sic": ev.max_sic, "test_aupr": ev.aupr,
-                            "test_f1": ev.cut.f1, "test_precision": ev.cut.precision, "test_recall": ev.cut.recall}
+    got = ev.metrics()
+    # every declared metric (METRICS, from Evaluation's fields), by its MLflow name, finite
+    assert list(got) == [m.key for m in METRICS] and all(np.isfinite(v) for v in got.values())
+    assert all(got[m.key] == getattr(ev, m.name) for m in METRICS)
+    assert ev.metrics("val") == {f"val_{m.name}": v for m, v in zip(METRICS, got.values())}
+    assert (got["test_f1"], got["test_precision"], got["test_recall"]) == (ev.cut.f1, ev.cut.precision, ev.cut.recall)
     assert ev.max_sic == pytest.approx(np.nanmax(ev.sic[np.rint(ev.fpr * 1000) >= 10]))
 
 

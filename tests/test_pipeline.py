@@ -11,6 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from oneclass.errors import ConfigError
 from oneclass import pipeline
+from oneclass.job import make_trainer
 from oneclass.pipeline import JobInfo, run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,6 +70,7 @@ def test_bad_values_raise_config_errors(cfg_factory, tmp_path, override, message
         run(cfg_factory("logger=none", override), JobInfo(output_dir=tmp_path / "job", launch_dir=tmp_path))
 
 
+@pytest.mark.system
 @pytest.mark.slow
 def test_seed_range_sweep_makes_three_runs_sharing_a_sweep_id(tmp_path):
     proc = subprocess.run(
@@ -125,7 +127,7 @@ def test_gpu_trainer_on_cpu_machine_names_the_cause(cfg_factory, tmp_path):
     cfg.trainer.accelerator = "gpu"  # the factory pins tests to the CPU
     with pytest.raises(ConfigError, match=r"cannot build lightning.pytorch.Trainer: No supported gpu backend found!; "
                                           r"on a machine without that device use trainer=default"):
-        pipeline.make_trainer(cfg, [])
+        make_trainer(cfg, [])
 
 
 def test_exact_ocsvm_refuses_nu_one(cfg_factory):

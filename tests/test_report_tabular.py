@@ -80,7 +80,8 @@ def test_oneclass_report_on_tabular_runs(tmp_path, monkeypatch, capsys):
                 auc = base + plus + 0.01 * split
                 expected.setdefault((name, model), []).append(auc)
                 run = client.create_run(exp, run_name=f"{model}-{name}-{split}",
-                                        tags={"model": model, "dataset": "adbench", "seed": "0", "sweep_id": "t1"})
+                                        tags={"model": model, "dataset": "adbench", "dataset_kind": "tabular", "seed": "0",
+                                              "sweep_id": "t1"})
                 client.log_batch(run.info.run_id,
                                  metrics=[Metric("test_auc", auc, 0, 0), Metric("fit_time_s", 1.0 + split, 0, 0)],
                                  params=[Param("dataset.name", name), Param("dataset.protocol", "nrcan"),

@@ -52,6 +52,7 @@ def lhco_run(lhco_store, tmp_path, monkeypatch):
     return job, other, path
 
 
+@pytest.mark.system
 def test_score_cli_rescoring_equals_the_runs_own_scores(lhco_run, tmp_path, shared_data):
     job, _, path = lhco_run
     # a unique prefix of the run id is enough; the run's own file: its 3000 training events are left out

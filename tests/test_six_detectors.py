@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SIX = ["ocdn", "ae", "deepsvdd", "deepsvdd_soft", "ocsvm_iad", "ocsvm_oad"]
 
 
+@pytest.mark.system
 @pytest.mark.slow
 def test_six_detectors_on_lhco_in_one_command(tmp_path, shared_data):
     path = shared_data("lhco/lhco_rnd_sr_5features.npy")

@@ -26,6 +26,9 @@ from oneclass.errors import DataError
 from oneclass.pipeline import JobInfo, run
 from oneclass.sweep import kept_checkpoint, summarize, write_status
 
+# a store, server, launcher or subprocess in every test: `make test-fast` leaves them out
+pytestmark = pytest.mark.system
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["trainer.max_epochs=1", "dataset.n_train=1000", "dataset.n_test_background=1000",
         "dataset.n_test_signal=1000", "trainer.accelerator=cpu"]

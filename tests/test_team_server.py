@@ -34,7 +34,7 @@ SMALL = ["trainer.max_epochs=1", "dataset.n_train=1000", "dataset.n_test_backgro
          "dataset.n_test_signal=1000", "trainer.accelerator=cpu"]
 ARTIFACTS = {"config.yaml", "scores.npz", "roc.png", "sic.png", "model.ckpt"}
 PG_HINT = "install Debian's postgresql package (apt-get install postgresql; .ci/run does it)"
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.system]
 
 
 def free_port() -> int:

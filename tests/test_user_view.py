@@ -47,6 +47,7 @@ def test_run_name_experiment_kind_link_and_short_params(cfg_factory, tmp_path, c
                            f"http://127.0.0.1:5000/#/experiments/{exp.experiment_id}/runs ")
 
 
+@pytest.mark.system
 @pytest.mark.slow
 def test_first_run_prints_only_our_lines(tmp_path):
     """A fresh matplotlib cache (as on a new machine): its 'generated new fontManager' goes to the
@@ -100,6 +101,7 @@ def tracking_server(tmp_path):
         server.wait(timeout=30)
 
 
+@pytest.mark.system
 @pytest.mark.slow
 def test_sweep_against_a_tracking_server_prints_no_mlflow_lines_and_one_link(tmp_path, tracking_server):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -54,8 +54,17 @@ def translate_ranges(argv: list[str]) -> list[str]:
     return out
 
 
+CONFIG_DIR_ENV = "ONECLASS_CONFIG_DIR"
+
+
 def config_dir() -> Path:
-    """The config tree: the checkout's ``conf/`` when running from source, else the packaged copy."""
+    """The config tree: ``$ONECLASS_CONFIG_DIR`` when set (a copy of conf/ with your own YAML),
+    else the checkout's ``conf/`` when running from source, else the packaged copy."""
+    if own := os.environ.get(CONFIG_DIR_ENV):
+        if not (Path(own) / "config.yaml").is_file():
+            raise ConfigError(f"{CONFIG_DIR_ENV}={own} has no config.yaml; point it at a copy of oneclass's conf/ "
+                              f"(or unset it)")
+        return Path(own).resolve()
     here = Path(__file__).resolve()
     for candidate in (here.parents[2] / "conf", here.parent / "conf"):
         if (candidate / "config.yaml").is_file():

@@ -55,6 +55,29 @@ def build(node: DictConfig, what: str, **kwargs: Any) -> Any:
         raise ConfigError(f"{what}: cannot build {node._target_}: {reason}{hint}") from None
 
 
+def spec_of(obj: Any) -> dict[str, Any] | None:
+    """A plain ``{"_target_": "module.Class", **keyword arguments}`` for a class or partial (None otherwise)."""
+    if isinstance(obj, dict):
+        return obj
+    func = getattr(obj, "func", obj)
+    if not isinstance(func, type):
+        return None
+    keywords = dict(getattr(obj, "keywords", {}) or {})
+    return {"_target_": f"{func.__module__}.{func.__qualname__}", **keywords}
+
+
+def from_spec(obj: Any, name: str) -> Any:
+    """A partial from a spec dict (``{"_target_": ..., ...}``), else ``obj`` unchanged."""
+    if not isinstance(obj, dict):
+        return obj
+    if "_target_" not in obj:
+        raise ConfigError(f"{name} needs a _target_ (e.g. {name}._target_=torch.optim.Adam)")
+    try:
+        return instantiate({**obj, "_partial_": True})
+    except Exception as exc:
+        raise ConfigError(f"{name}: cannot build {obj['_target_']}: {first_line(exc)}") from None
+
+
 def flatten(cfg: DictConfig | dict, prefix: str = "") -> dict[str, Any]:
     """Flatten a (resolved) config into ``{"model.lr": 0.001, ...}`` for tracking params."""
     container = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg

@@ -43,6 +43,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from oneclass import jobenv, resume, vectorised
 from oneclass.config import build, flatten
 from oneclass.errors import ConfigError, TrainingError, first_line
+from oneclass.job import (check_data_values, check_values, checked_scores, dataset_name, detector_name, prepare,
+                          quiet_libraries, sculpting_efficiencies, test_metrics, write_artifacts)
 from oneclass.metrics import Evaluation, evaluate
 from oneclass.models.base import Detector
 from oneclass.snapshots import ScoreSnapshots, snapshot_callbacks
@@ -240,16 +242,6 @@ def _same_data(datas: list[Any]) -> bool:
                               and np.array_equal(d.y_test, first.y_test)) for d in datas[1:])
 
 
-def _checked(scores: np.ndarray, n: int, label: str, epochs: int) -> np.ndarray:
-    """As the pipeline's score check: right shape and all finite, else the single job's error."""
-    if scores.shape != (n,):
-        raise TrainingError(f"{label}: scores have shape {scores.shape} for {n} events")
-    if not np.isfinite(scores).all():
-        raise TrainingError(f"{label}: {int((~np.isfinite(scores)).sum())} of {len(scores)} test scores are NaN or "
-                            f"infinite after {epochs} epochs; the model diverged (lower model.lr?)")
-    return scores
-
-
 # --------------------------------------------------------------------------- the job
 def _check_model(cfg: DictConfig) -> None:
     """One line, before any run is opened, when the configured model cannot be vectorised."""
@@ -262,16 +254,13 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
     """Train the seeds of ``vectorised.seeds`` as one vectorised group; one MLflow run per member
     plus the ensemble run. Returns ``{run name: metrics}``; raises (after recording everything)
     when a member failed."""
-    from oneclass.pipeline import (_quiet_libraries, check_data_values, check_values, dataset_name, detector_name, prepare,
-                                   sculpting_efficiencies, test_metrics, write_artifacts)
-
     seeds = group_seeds(cfg)
     how = ensemble_mode(cfg)
     calibration = calibration_events(cfg)  # checked before training
     if (cfg.get("hpo") or {}).get("parent_run_id"):  # a trial's objective is one run's val_* metric
         raise ConfigError("hydra/sweeper=optuna tunes single-seed jobs; remove vectorised.seeds from the search")
     _check_model(cfg)
-    _quiet_libraries()
+    quiet_libraries()
     started = time.perf_counter()
     detector = detector_name(cfg, job)
     fp = group_fingerprint(cfg, seeds, how)
@@ -378,11 +367,11 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
                 try:
                     if not bool(model.alive[i]):
                         raise TrainingError(model.failures[i])
-                    scores = _checked(test_scores[i], len(data.x_test), model.model_name, trainer.current_epoch)
+                    scores = checked_scores(test_scores[i], len(data.x_test), model.model_name, prep.name, trainer.current_epoch)
                     ev, test = test_metrics(prep.cfg, data, scores, min_background)
                     val = {}
                     if val_scores is not None:
-                        checked = _checked(val_scores[i], len(data.x_val), model.model_name, trainer.current_epoch)
+                        checked = checked_scores(val_scores[i], len(data.x_val), model.model_name, prep.name, trainer.current_epoch)
                         val = evaluate(checked, data.y_val, min_background=1).metrics("val")
                     write_artifacts(prep.cfg, data, scores, ev, prep.name, prep.job.output_dir)
                     save_member_checkpoint(model.member(i), prep.job.output_dir / "model.ckpt", trainer.current_epoch,
@@ -438,8 +427,6 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
 def _ensemble_run(cfg, job, group, group_tags, how, data, healthy, todo, seeds, runs, member_test, member_val,
                   train_scores, evals, fit_time, score_time, min_background, write_artifacts, prefix) -> dict[str, dict[str, float]]:
     """The ``<model>-ensemble<N>`` run of the healthy members (indices into the trained members)."""
-    from oneclass.pipeline import test_metrics
-
     used = [seeds[todo[i]] for i in healthy]
     # run name <model>-<dataset>-ensemble<N> (as <model>-<dataset>-seed<s>); the detector (model tag) <model>-ensemble<N>
     name = group.name.rsplit("-ensemble", 1)[0] + f"-ensemble{len(healthy)}"

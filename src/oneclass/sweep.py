@@ -83,7 +83,7 @@ def sweep_id(sweep_dir: str | os.PathLike) -> str:
 def kept_checkpoint(cfg: DictConfig, job: Any) -> Path | None:
     """The resume checkpoint folder a failed job left behind (kept so a rerun resumes), if any."""
     from oneclass import resume
-    from oneclass.pipeline import run_name
+    from oneclass.job import run_name
 
     try:
         fp = resume.fingerprint(cfg)

@@ -26,9 +26,11 @@ What differs from single-seed jobs: the order of float reductions inside the bat
 the members equal single-seed runs to ~1e-7 after one step and drift apart afterwards: they are
 statistically, not bitwise, the same models.
 
-The model classes supported are those whose nets can be stacked (dense nets built from Linear,
-BatchNorm1d, Dropout and elementwise activations) and whose training has no other per-member state:
-:data:`SUPPORTED`. Models do no logging or file IO here; the pipeline
+Any Lightning detector whose nets can be stacked (any net built from Linear, BatchNorm1d, Dropout
+and elementwise activations, whatever its containers, checked against its members' own outputs when
+stacked) is trained this way, unless its class says it cannot (``cannot_vectorise``: a reason, for
+training with other per-model state); a net class may say so too (the LeNets). There is no list to
+edit for a new model or net. Models do no logging or file IO here; the pipeline
 (:mod:`oneclass.seed_group`) runs a group and records one MLflow run per member.
 """
 
@@ -50,36 +52,21 @@ from oneclass.models.base import LightningDetector, check_input, has_batch_norm,
 from oneclass.models.pretrain import PretrainHooks
 from oneclass.nets.base import Dropout, dropout_draws, dropout_scale
 
-# config names of the supported detectors (conf/model/), for messages
-SUPPORTED_TEXT = "ocdn, logreg (OCDN), ae (Autoencoder), deepsvdd and deepsvdd_soft (DeepSVDD)"
 ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.Tanh, nn.Sigmoid, nn.Identity, nn.GELU, nn.SiLU, nn.Softplus)
-
-
-def supported_classes() -> tuple[type, ...]:
-    from oneclass.models.autoencoder import Autoencoder
-    from oneclass.models.deep_svdd import DeepSVDD
-    from oneclass.models.ocdn import OCDN
-
-    return (OCDN, Autoencoder, DeepSVDD)
-
-
-def dense_net_classes() -> tuple[type, ...]:
-    from oneclass.nets.dense import MLP, DenseEncoder, SVDDMLP
-
-    return (MLP, DenseEncoder, SVDDMLP)
+LAYERS_TEXT = "Linear, BatchNorm1d, Dropout and elementwise activations"
 
 
 def unsupported_reason(model_cls: Any, net_cls: Any = None) -> str | None:
     """Why a model class (with its ``model.net`` class, when the config names one) cannot be trained
-    vectorised; None if it can. Other nets than the dense ones are checked when stacked."""
-    # the classes themselves: a subclass may train differently (Supervised(OCDN) takes labels)
-    if model_cls not in supported_classes():
-        name = getattr(model_cls, "__name__", str(model_cls))
-        return f"vectorised seed training supports {SUPPORTED_TEXT}, not {name}"
-    if net_cls is not None and not (isinstance(net_cls, type) and issubclass(net_cls, dense_net_classes())):
-        name = getattr(net_cls, "__name__", str(net_cls))
-        return (f"vectorised seed training supports {SUPPORTED_TEXT} on dense nets (model/net=mlp, dense_ae, "
-                f"svdd_mlp, paper_fc), not model.net {name}")
+    vectorised; None if it can. The classes say so themselves (``cannot_vectorise``); a net's layers
+    are checked when stacked."""
+    name = getattr(model_cls, "__name__", str(model_cls))
+    if not (isinstance(model_cls, type) and issubclass(model_cls, LightningDetector)):
+        return f"{name} cannot be trained vectorised: it is not a Lightning detector with torch nets to stack"
+    if reason := model_cls.cannot_vectorise:
+        return f"{name} cannot be trained vectorised: {reason}"
+    if net_cls is not None and (reason := getattr(net_cls, "cannot_vectorise", None)):
+        return f"model.net {getattr(net_cls, '__name__', net_cls)} cannot be trained vectorised: {reason}"
     return None
 
 
@@ -98,8 +85,9 @@ def config_reason(model_cfg: Any) -> str | None:
 
 
 def check_supported(detector: Any, where: str = "model") -> None:
-    """One line when ``detector`` cannot be trained vectorised."""
-    reason = unsupported_reason(type(detector))
+    """One line when ``detector`` (or its net) cannot be trained vectorised."""
+    net = getattr(detector, "net", None)
+    reason = unsupported_reason(type(detector), type(net) if isinstance(net, nn.Module) else None)
     if reason:
         raise ConfigError(f"{where}: {reason}; run its seeds as separate jobs (without hydra/sweeper=seed_batch)")
 
@@ -225,17 +213,55 @@ class StackedDropout(nn.Module):
 STACKED = (StackedLinear, StackedBatchNorm1d, StackedDropout)
 
 
-def _is_container(m: nn.Module) -> bool:
-    """Containers whose forward only calls their children in order (and elementwise activations)."""
-    from oneclass.nets import MLP
-
-    if type(m) is MLP or type(m) is nn.ModuleList:
+def _default_forward(m: nn.Module) -> bool:
+    """Containers whose forward only calls their children in order (or that have no forward)."""
+    if type(m) is nn.ModuleList or type(m) is nn.ModuleDict:
         return True
     return isinstance(m, nn.Sequential) and type(m).forward is nn.Sequential.forward
 
 
-def stack_modules(modules: Sequence[nn.Module], where: str) -> nn.Module:
-    """One module computing all of ``modules`` (identical architectures) on a leading member axis."""
+PROBE_EVENTS = 3
+
+
+@torch.no_grad()
+def _check_stacked(stacked: nn.Module, modules: Sequence[nn.Module], where: str) -> None:
+    """A stacked net whose own ``forward`` is run on a member axis must give each member's output:
+    checked in eval mode on a few events of fixed random values (a generator of its own, so no
+    member's random numbers are used), both as one batch per member and one batch for all."""
+    shape = tuple(modules[0].input_shape)
+    gen = torch.Generator().manual_seed(0)
+    param = next(modules[0].parameters(), None)
+    dtype = param.dtype if param is not None else torch.get_default_dtype()
+    x = torch.randn(len(modules), PROBE_EVENTS, *shape, generator=gen).to(dtype)
+    modes = [m.training for m in (stacked, *modules)]
+    try:
+        for m in (stacked, *modules):
+            m.eval()
+        want = [m(x[k]) for k, m in enumerate(modules)]
+        ok = all(isinstance(w, torch.Tensor) for w in want)
+        if ok:
+            own, shared = stacked(x), stacked(x[0])
+            ok = (tuple(own.shape) == (len(modules), *want[0].shape) and tuple(shared.shape) == tuple(own.shape)
+                  and all(torch.allclose(own[k], w, rtol=1e-4, atol=1e-5) for k, w in enumerate(want))
+                  and torch.allclose(shared[0], want[0], rtol=1e-4, atol=1e-5))
+    except (RuntimeError, ValueError, IndexError, TypeError):
+        ok = False
+    finally:
+        for m, mode in zip((stacked, *modules), modes):
+            m.train(mode)
+    if not ok:
+        raise ConfigError(f"vectorised training cannot stack '{where}' ({type(modules[0]).__name__}): its forward does "
+                          "not give each member's output on a leading member axis (nets must apply their layers to the "
+                          "last axis and return a tensor); run its seeds as separate jobs (without hydra/sweeper=seed_batch)")
+
+
+def stack_modules(modules: Sequence[nn.Module], where: str, checked: bool = False) -> nn.Module:
+    """One module computing all of ``modules`` (identical architectures) on a leading member axis.
+
+    Leaves (Linear, BatchNorm1d, Dropout) become their stacked forms, elementwise activations stay;
+    any other module with children is a container that keeps its own ``forward``. A net with its own
+    forward (one with ``input_shape``, the net contract) is checked against its members' outputs;
+    ``checked``: an enclosing net is."""
     first = modules[0]
     kinds = {type(m) for m in modules}
     if len(kinds) > 1:
@@ -251,17 +277,23 @@ def stack_modules(modules: Sequence[nn.Module], where: str) -> nn.Module:
         return StackedDropout(first.p, net_masks=type(first) is Dropout)
     if isinstance(first, ELEMENTWISE) and not list(first.parameters()) and not list(first.buffers()):
         return copy.deepcopy(first)
-    if _is_container(first):
+    if first._modules or isinstance(first, (nn.ModuleList, nn.ModuleDict, nn.Sequential)):
+        # a container (a net, a block, a Sequential): its own forward on its stacked children
         if list(first.parameters(recurse=False)) or list(first.buffers(recurse=False)):
             raise ConfigError(f"vectorised training cannot stack '{where}' ({type(first).__name__}): it holds parameters itself")
         out = copy.copy(first)  # the container's own attributes; children, parameters and hooks are its own
         out.__dict__.update(_parameters={}, _buffers={}, _non_persistent_buffers_set=set())
-        out._modules = {name: stack_modules([m._modules[name] for m in modules], f"{where}.{name}")
+        net = getattr(first, "input_shape", None) is not None
+        out._modules = {name: stack_modules([m._modules[name] for m in modules], f"{where}.{name}", checked or net)
                         for name in first._modules}
+        if not _default_forward(first) and net:
+            _check_stacked(out, modules, where)
+        elif not _default_forward(first) and not checked:
+            raise ConfigError(f"vectorised training cannot check '{where}' ({type(first).__name__}): a net with its own "
+                              "forward needs an input_shape attribute (the net contract, oneclass.nets.base)")
         return out
-    raise ConfigError(f"vectorised training stacks dense nets (Linear, BatchNorm1d, Dropout, elementwise activations "
-                      f"in Sequential/MLP containers); model.net has {type(first).__name__} at '{where}': run its seeds "
-                      "as separate jobs (without hydra/sweeper=seed_batch)")
+    raise ConfigError(f"vectorised training stacks nets built from {LAYERS_TEXT}; model.net has "
+                      f"{type(first).__name__} at '{where}': run its seeds as separate jobs (without hydra/sweeper=seed_batch)")
 
 
 # --------------------------------------------------------------------------- batches
@@ -566,4 +598,4 @@ def member_generator() -> torch.Generator:
 
 
 __all__ = ["MemberBatches", "MemberPretraining", "StackedBatchNorm1d", "StackedDropout", "StackedLinear", "VectorisedDetector",
-           "check_supported", "config_reason", "member_generator", "stack", "stack_modules", "unsupported_reason", "SUPPORTED_TEXT"]
+           "check_supported", "config_reason", "member_generator", "stack", "stack_modules", "unsupported_reason"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -110,6 +110,9 @@ class DataBundle:
         return int(np.prod(self.input_shape))
 
 
+KINDS = ("physics", "tabular", "images")
+
+
 class Dataset(ABC):
     """A configured dataset. ``load(seed)`` builds the arrays.
 
@@ -119,6 +122,9 @@ class Dataset(ABC):
     """
 
     name: str
+    #: what the data are, for the report (``oneclass report`` dispatches on it) and the MLflow tag
+    #: ``dataset_kind``: one of :data:`KINDS`. A new dataset class says which.
+    kind: ClassVar[str] = "tabular"
 
     @abstractmethod
     def load(self, seed: int) -> DataBundle:
@@ -144,3 +150,15 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike | None) -> bool:
         return b is not None and os.path.samefile(a, b)
     except OSError:
         return False
+
+
+def kind_of(target: Any) -> str | None:
+    """The ``kind`` the dataset class ``target`` (a ``_target_``, e.g. a run's ``dataset._target_``
+    param) declares; None when the class cannot be found (the job's build reports that)."""
+    from hydra.utils import get_class
+
+    try:
+        kind = getattr(get_class(str(target)), "kind", None)
+    except Exception:
+        return None
+    return kind if kind in KINDS else None

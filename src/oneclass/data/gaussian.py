@@ -23,6 +23,8 @@ class GaussianToy(Dataset):
     supervised baseline).
     """
 
+    kind = "physics"  # signal and background events, like LHCO (the physics metrics and report)
+
     def __init__(
         self,
         name: str = "gaussian",

@@ -80,6 +80,8 @@ class ImageOneClass(Dataset):
         training set, the test images of the normal class, the other test images; null = all.
     """
 
+    kind = "images"
+
     key = "mnist"           # oneclass download <key>, folder via oneclass.data.images.FOLDERS
     classes: tuple[str, ...] = MNIST_CLASSES
 

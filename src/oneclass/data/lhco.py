@@ -267,6 +267,8 @@ class LHCO(Dataset):
         labels used only to evaluate the last ``n_test_background`` events, all of them tested).
     """
 
+    kind = "physics"
+
     def __init__(
         self,
         name: str = "lhco",

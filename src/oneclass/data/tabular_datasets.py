@@ -56,6 +56,8 @@ class TabularDataset(Dataset):
     n_train : nrcan only: train on the first ``n_train`` rows of the training half (null = all).
     """
 
+    kind = "tabular"
+
     #: the nrcan protocol's scaler for this set (NRCAN's configs: standard; KDD: minmax)
     nrcan_preprocess = "standardize"
 

@@ -108,6 +108,8 @@ class ALAD(LightningDetector):
     E and G; a scheduler applies to both.
     """
 
+    cannot_vectorise = "it trains adversarially, its own training step alternating generator and discriminators"  # oneclass.vectorised
+
     score_name = "feature-matching distance"
 
     def __init__(

@@ -20,13 +20,13 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import lightning.pytorch as L
 import numpy as np
 import torch
 
-from oneclass.config import require_int, require_positive
+from oneclass.config import from_spec, require_int, require_positive, spec_of
 from oneclass.errors import ConfigError, TrainingError, first_line
 from oneclass.nets.base import shape_of
 from oneclass.training import TensorBatches
@@ -57,31 +57,6 @@ def input_shape_of(input_shape: Any = None, n_features: Any = None) -> tuple[int
             raise ConfigError(f"n_features={d} contradicts input_shape={shape}; give only input_shape")
         shape = (d,)
     return shape
-
-
-def spec_of(obj: Any) -> dict[str, Any] | None:
-    """A plain ``{"_target_": "module.Class", **keyword arguments}`` for a class or partial (None otherwise)."""
-    if isinstance(obj, dict):
-        return obj
-    func = getattr(obj, "func", obj)
-    if not isinstance(func, type):
-        return None
-    keywords = dict(getattr(obj, "keywords", {}) or {})
-    return {"_target_": f"{func.__module__}.{func.__qualname__}", **keywords}
-
-
-def from_spec(obj: Any, name: str) -> Any:
-    """A partial from a spec dict (``{"_target_": ..., ...}``), else ``obj`` unchanged."""
-    if not isinstance(obj, dict):
-        return obj
-    from hydra.utils import instantiate
-
-    if "_target_" not in obj:
-        raise ConfigError(f"{name} needs a _target_ (e.g. {name}._target_=torch.optim.Adam)")
-    try:
-        return instantiate({**obj, "_partial_": True})
-    except Exception as exc:
-        raise ConfigError(f"{name}: cannot build {obj['_target_']}: {first_line(exc)}") from None
 
 
 def optimizer_class(optimizer: Any) -> Any:
@@ -126,6 +101,12 @@ class LightningDetector(L.LightningModule):
     batches_per_step : mini-batches per Lightning step; None = enough for ~4096 events. A
         performance setting only: results do not depend on it.
     """
+
+    # Vectorised seed training (oneclass.vectorised) stacks the detector's nets and runs its own
+    # forward / training_loss on them with a leading member axis. A detector whose training cannot
+    # run that way (parameters outside its nets, state kept for one model, its own training step)
+    # says why here; None = it can.
+    cannot_vectorise: ClassVar[str | None] = None
 
     def __init__(
         self,

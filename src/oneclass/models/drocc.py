@@ -77,6 +77,8 @@ class DROCC(LightningDetector):
     Other parameters: :class:`~oneclass.models.base.LightningDetector`.
     """
 
+    cannot_vectorise = "its adversarial search for negative points runs for one model"  # oneclass.vectorised
+
     score_name = "anomaly logit"
 
     def __init__(

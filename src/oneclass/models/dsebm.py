@@ -43,6 +43,8 @@ class DSEBM(LightningDetector):
     betas (0.5, 0.999), set in conf/model/dsebm.yaml).
     """
 
+    cannot_vectorise = "its score matching differentiates the energy of the inputs and holds parameters outside its nets"  # oneclass.vectorised
+
     def __init__(
         self,
         input_shape: Any = None,

@@ -95,6 +95,8 @@ class NeuTraLAD(LightningDetector):
     Other parameters: :class:`~oneclass.models.base.LightningDetector`.
     """
 
+    cannot_vectorise = "its learnable transformations are parameters outside its nets"  # oneclass.vectorised
+
     score_name = "DCL"
 
     def __init__(

@@ -77,6 +77,8 @@ class OCNN(LightningDetector):
     objective's own 0.5||w||^2 + 0.5||V||^2 (default 0).
     """
 
+    cannot_vectorise = "its radius r is set from one model's scores every epoch"  # oneclass.vectorised
+
     def __init__(
         self,
         input_shape: Any = None,

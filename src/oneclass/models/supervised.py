@@ -29,6 +29,8 @@ class Supervised(OCDN):
     weights the classes by their inverse frequency.
     """
 
+    cannot_vectorise = "it trains on labels (the supervised ceiling), not background only"  # oneclass.vectorised
+
     supervised = True
 
     def __init__(self, *args: Any, balance: bool = True, **kwargs: Any) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from oneclass.config import require_positive
+from oneclass.config import from_spec, require_positive
 from oneclass.errors import ConfigError
 
 # softplus: smooth, for energies differentiated twice (DSEBM's score matching)
@@ -148,8 +148,6 @@ def make(net: Callable[..., nn.Module] | nn.Module | None, input_shape: tuple[in
     already built module (checked against ``input_shape``), or ``default(input_shape, **defaults)``
     when ``net`` is None."""
     if isinstance(net, dict):  # a spec saved in a checkpoint's hyperparameters
-        from oneclass.models.base import from_spec
-
         net = from_spec(net, "model.net")
     if net is None:
         module = default(input_shape, **defaults)

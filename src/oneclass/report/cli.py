@@ -10,11 +10,10 @@ from pathlib import Path
 
 from oneclass.errors import ConfigError, OneClassError
 from oneclass.report import physics_views, stats, tables
-from oneclass.report.selection import (check_one_dataset, client as make_client, experiment_of, finished, load_scores,
+from oneclass.report.selection import (check_one_dataset, client as make_client, dataset_kind, experiment_of, finished, load_scores,
                                        select_runs)
 from oneclass.report.summary_run import log_summary_run
-from oneclass.report.images import IMAGE_DATASETS
-from oneclass.report.tabular import DEFAULT_METRICS, TABULAR_DATASETS
+from oneclass.report.tabular import DEFAULT_METRICS
 from oneclass.report.toy import toy_report
 
 
@@ -38,10 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--toy", action="store_true",
                    help="the epoch-resolved toy figure (paper Fig. 1) from runs with eval.snapshot_epochs")
     p.add_argument("--metric", action="append", dest="metrics",
-                   help="tabular datasets (adbench, odds, kdd): the run metric of a dataset x detector table and rank "
+                   help="tabular datasets (adbench, odds, kdd, any dataset_kind=tabular): the run metric of a dataset x detector table and rank "
                         "plot, repeatable (default: test_auc, test_aupr, test_f1, fit_time_s)")
     p.add_argument("--n-images", type=int, default=32,
-                   help="image datasets (mnist, fashion_mnist, cifar10): normal-class test images per side in the "
+                   help="image datasets (mnist, fashion_mnist, cifar10, any dataset_kind=images): normal-class test images per side in the "
                         "most normal / most anomalous figure (default 32)")
     p.add_argument("--no-mlflow", action="store_true", help="do not log a summary run to MLflow")
     return p
@@ -63,9 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     client = make_client(uri)
     runs, label = select_runs(client, args.experiment, args.sweep, args.filter_string, toy=args.toy)
     runs = finished(runs)
-    tabular = all(r.data.tags.get("dataset") in TABULAR_DATASETS for r in runs)
+    # what the report shows follows the datasets' kind (tag dataset_kind), not their names
+    kinds = {dataset_kind(r) for r in runs}
+    tabular = kinds == {"tabular"}
     if args.metrics and not tabular:
-        raise ConfigError("--metric is for runs on tabular datasets (adbench, odds, kdd); these runs are not all tabular")
+        raise ConfigError("--metric is for runs on tabular datasets (dataset_kind=tabular: adbench, odds, kdd, ...); "
+                          "these runs are not all tabular")
     dataset = "tabular" if tabular else check_one_dataset(runs)
     output = args.output or Path("reports") / (f"{label}-toy" if args.toy else label)
     selection = {"tracking_uri": uri, "experiment": args.experiment or "(all)", "sweep": args.sweep or "",
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         files, metrics, shown = toy_report(client, runs, output, formats)
     elif tabular:
         files, metrics, shown = tabular_report(runs, output, args.metrics or list(DEFAULT_METRICS), formats)
-    elif dataset in IMAGE_DATASETS:
+    elif kinds == {"images"}:
         files, metrics, shown = image_view(client, runs, output, dataset, args.n_images)
     else:
         files, metrics, shown = comparison(client, runs, output, label, dataset, args.min_background, formats)

@@ -29,7 +29,6 @@ import numpy as np
 
 from oneclass.errors import DataError
 
-IMAGE_DATASETS = ("mnist", "fashion_mnist", "cifar10")
 REFERENCE = "ruff2018_deepsvdd"
 CLASS_KEY = "dataset.normal_class"
 # settings that never split a detector's runs into separate rows (the class is a column)
@@ -53,10 +52,6 @@ class ImageRun:
     fit_time_s: float | None = None
     run_id: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def is_image_dataset(dataset: str) -> bool:
-    return dataset in IMAGE_DATASETS
 
 
 def _param(params: dict[str, Any], key: str) -> str | None:

@@ -150,6 +150,14 @@ def finished(runs: list) -> list:
     return done
 
 
+def dataset_kind(run: Any) -> str | None:
+    """A run's dataset kind (physics / tabular / images): its ``dataset_kind`` tag, else (runs of
+    older versions) what its ``dataset._target_`` class declares."""
+    from oneclass.data.base import kind_of
+
+    return run.data.tags.get("dataset_kind") or kind_of(run.data.params.get("dataset._target_"))
+
+
 def check_one_dataset(runs: list) -> str:
     datasets = Counter(r.data.tags.get("dataset", "?") for r in runs)
     if len(datasets) > 1:

@@ -9,8 +9,8 @@ tests share them:
     markdown_table(table), write_csv(table, path)
     ranks = mean_ranks(table); rank_figure(ranks, stem)
 
-``oneclass report`` writes them when every selected run is on a tabular dataset (tag ``dataset``
-in :data:`TABULAR_DATASETS`), for each ``--metric`` (default AUROC, AUPR, F1 and the fit time).
+``oneclass report`` writes them when every selected run is on a tabular dataset (tag
+``dataset_kind=tabular``, the ``kind`` its dataset class declares), for each ``--metric`` (default AUROC, AUPR, F1 and the fit time).
 
 Datasets are told apart by ``dataset.name`` and ``dataset.protocol`` (``thyroid [adbench]``), so
 one sweep over several sets and protocols makes one table. Ranks: per dataset, detectors are
@@ -32,8 +32,6 @@ import numpy as np
 
 from oneclass.errors import DataError
 
-# dataset configs (the runs' tag ``dataset``) whose runs make the dataset x detector report
-TABULAR_DATASETS = ("adbench", "odds", "kdd")
 DEFAULT_METRICS = ("test_auc", "test_aupr", "test_f1", "fit_time_s")
 # metrics where lower is better (times); every other metric ranks higher = better
 LOWER_IS_BETTER = ("fit_time_s", "score_time_s", "fit_s", "score_s")

@@ -1,0 +1,331 @@
+"""What every job shares, one seed or a vectorised seed group (:mod:`oneclass.seed_group`): where it
+runs (:class:`JobInfo`), its set-up (:func:`prepare`: tracker, run name, tags, resume fingerprint),
+the checks of its own values before training, the score check, the test metrics and the artifacts.
+
+:mod:`oneclass.pipeline` (the single-seed job and ``run``, which picks the strategy) and
+:mod:`oneclass.seed_group` both build on this module; neither imports the other's helpers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import time
+import warnings
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as L
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from oneclass import __version__, jobenv, plots, resume
+from oneclass.config import build, require_int
+from oneclass.data.base import DataBundle, Dataset, kind_of
+from oneclass.errors import ConfigError, TrainingError
+from oneclass.metrics import Evaluation, evaluate
+from oneclass.physics import check_efficiency, physics_metrics
+from oneclass.tracking import Tracker
+
+
+@dataclass
+class JobInfo:
+    """Where and as what this job runs (from Hydra when present)."""
+
+    output_dir: Path
+    launch_dir: Path
+    multirun: bool = False
+    job_num: int | None = None
+    sweep_id: str | None = None
+    sweep_dir: str | None = None
+    overrides: list[str] = field(default_factory=list)
+    choices: dict[str, str] = field(default_factory=dict)
+    # jobs sharing this machine at once (joblib's n_jobs) and a cluster job's cores: sizes torch threads
+    parallel_jobs: int | None = None
+    cpus_per_task: int | None = None
+    # filled in by run(): "finished" / "skipped", the MLflow run id, the process state found at start
+    status: str | None = None
+    run_id: str | None = None
+    process: dict[str, Any] = field(default_factory=dict)
+    # a vectorised seed group (oneclass.seed_group): each member's name, seed, status, run id, error
+    members: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def current(cls, default_output: str | os.PathLike | None = None) -> "JobInfo":
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        if not HydraConfig.initialized():
+            out = Path(default_output or Path.cwd() / "outputs" / time.strftime("%Y-%m-%d/%H-%M-%S"))
+            return cls(output_dir=out, launch_dir=Path.cwd())
+        hc = HydraConfig.get()
+        multirun = hc.mode == RunMode.MULTIRUN
+        info = cls(
+            output_dir=Path(hc.runtime.output_dir),
+            launch_dir=Path(hc.runtime.cwd),
+            multirun=multirun,
+            overrides=list(hc.overrides.task),
+            choices={k: str(v) for k, v in hc.runtime.choices.items() if v is not None and not k.startswith("hydra/")},
+        )
+        if multirun:
+            info.job_num = int(hc.job.num)
+            sweep_dir = str(Path(hc.runtime.cwd, hc.sweep.dir).resolve())
+            info.sweep_dir = sweep_dir
+            digest = hashlib.sha1(sweep_dir.encode()).hexdigest()[:8]
+            info.sweep_id = f"{Path(sweep_dir).name}-{digest}"
+            launcher = hc.launcher
+            if "JoblibLauncher" in str(launcher.get("_target_", "")):
+                info.parallel_jobs = jobenv.concurrent_jobs(launcher.get("n_jobs"))
+            cpus = launcher.get("cpus_per_task")
+            info.cpus_per_task = int(cpus) if isinstance(cpus, int) and cpus > 0 else None
+        return info
+
+
+def _git_commit(path: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def detector_name(cfg: DictConfig, job: JobInfo) -> str:
+    """The model's config name (``logreg``, ``ocsvm_iad``...), else its class name in lower case."""
+    return job.choices.get("model") or str(cfg.model._target_).rsplit(".", 1)[-1].lower()
+
+
+def dataset_name(cfg: DictConfig, job: JobInfo) -> str:
+    """The dataset's config name (``lhco``, ``mnist``...), else its ``name``."""
+    return job.choices.get("dataset") or str(cfg.dataset.get("name", ""))
+
+
+def run_name(cfg: DictConfig, job: JobInfo) -> str:
+    """``<model>-<dataset>-seed<seed>``, e.g. ``ocsvm_oad-lhco-seed3``."""
+    return f"{detector_name(cfg, job)}-{dataset_name(cfg, job)}-seed{cfg.seed}"
+
+
+def quiet_libraries() -> None:
+    """Keep a job's console to its own lines: libraries' INFO chatter and known-harmless warnings off,
+    and MLflow's own "View run / View experiment" lines (we print one link, see Tracker.describe)."""
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning", "numexpr", "matplotlib", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
+    warnings.filterwarnings("ignore", message=".*litlogger.*")
+
+
+def make_trainer(cfg: DictConfig, callbacks: list[L.Callback], devices: list[int] | None = None) -> L.Trainer:
+    """The Lightning Trainer from ``cfg.trainer`` with the pipeline's callbacks added.
+
+    Under SLURM, Lightning's own auto-requeue is switched off (submitit owns requeueing, see
+    ``jobenv.cluster_plugins``); the pipeline's resume checkpoint needs ``enable_checkpointing``.
+    """
+    from lightning.pytorch.callbacks import Checkpoint
+
+    extra = list(cfg.trainer.get("callbacks") or [])
+    kwargs: dict[str, Any] = {}
+    if any(isinstance(c, Checkpoint) for c in callbacks):
+        kwargs["enable_checkpointing"] = True
+    if cfg.trainer.get("plugins") is None and (plugins := jobenv.cluster_plugins()):
+        kwargs["plugins"] = plugins
+    if devices is not None:
+        kwargs["devices"] = devices
+    trainer = build(cfg.trainer, "trainer", callbacks=extra + callbacks, **kwargs)
+    if not isinstance(trainer, L.Trainer):
+        raise ConfigError(f"trainer._target_ must build a lightning Trainer, got {type(trainer).__name__}")
+    return trainer
+
+
+TRAINING_ROWS = "training_rows.npz"
+
+
+def write_artifacts(cfg: DictConfig, data: DataBundle, scores: np.ndarray, ev: Evaluation, label: str, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    # index: each test row's position in its source (file row, image number), to trace a score back
+    np.savez_compressed(out / "scores.npz", scores=scores, labels=data.y_test, index=data.test_index, **data.test_aux)
+    # the data facts (selection, counts, preprocessing statistics) that re-scoring needs (oneclass score)
+    (out / "data_info.json").write_text(json.dumps(data.info, indent=1, default=_json_default))
+    if data.train_index is not None:  # the training rows, which `oneclass score` leaves out of their file
+        np.savez_compressed(out / TRAINING_ROWS, index=data.train_index)
+    plots.roc_figure(ev, out / "roc.png", label)
+    plots.sic_figure(ev, out / "sic.png", label)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+@dataclass
+class PreparedJob:
+    """One job's set-up, shared by every detector it runs: config, where it runs, the tracker,
+    the run tags, the data (loaded once, on first use) and the trainer factory.
+
+    Built by :func:`prepare`; :func:`run_detector` runs one detector on it and records one MLflow run.
+    """
+
+    cfg: DictConfig
+    job: JobInfo
+    tracker: Tracker
+    name: str
+    tags: dict[str, str]
+    fingerprint: str | None
+    ckpt_dir: Path | None
+    finished_run: str | None = None
+    _data: DataBundle | None = None
+
+    def data(self) -> DataBundle:
+        """The dataset's arrays for this job's seed, loaded on first use."""
+        if self._data is None:
+            dataset: Dataset = build(self.cfg.dataset, "dataset")
+            self._data = dataset.load(require_int(self.cfg.seed, "seed"))
+        return self._data
+
+    def threads(self) -> int | None:
+        return jobenv.job_threads(self.cfg.get("threads"), self.job.parallel_jobs, self.job.cpus_per_task)
+
+    def trainer(self, callbacks: list[L.Callback], held: ExitStack) -> L.Trainer:
+        """A Lightning Trainer from ``cfg.trainer`` with ``callbacks``; on a multi-GPU machine shared
+        by parallel jobs it claims one free GPU for as long as ``held`` is open."""
+        gpu = held.enter_context(jobenv.gpu_slot(n_gpus)) if (n_gpus := gpus_to_share(self.cfg, self.job)) else None
+        return make_trainer(self.cfg, callbacks, devices=None if gpu is None else [gpu])
+
+
+def _code_commit() -> str | None:
+    """The git commit of the oneclass code that runs (not of the launch directory), if it is a checkout."""
+    return _git_commit(Path(__file__).resolve().parent)
+
+
+def prepare(cfg: DictConfig, job: JobInfo) -> PreparedJob:
+    """Set up a job: the tracker, its run name and tags, the resume fingerprint (and whether an
+    identical config already FINISHED), the checkpoint folder. Reads no data."""
+    tracker: Tracker = build(cfg.logger, "logger", root_dir=job.launch_dir)
+    tags = {
+        "mlflow.source.name": "oneclass",
+        "model": detector_name(cfg, job),
+        "dataset": dataset_name(cfg, job),
+        "seed": str(cfg.seed),
+        "overrides": " ".join(job.overrides),
+        "output_dir": str(job.output_dir),
+        "oneclass_version": __version__,
+    }
+    if kind := kind_of((cfg.get("dataset") or {}).get("_target_")):
+        tags["dataset_kind"] = kind
+    if commit := _code_commit():
+        tags["git_commit"] = commit
+    if job.multirun:
+        tags.update(sweep_id=str(job.sweep_id), sweep_dir=str(job.sweep_dir), job_num=str(job.job_num))
+    hpo = cfg.get("hpo") or {}
+    if hpo.get("parent_run_id"):  # a trial of hydra/sweeper=optuna: nested under the study's run
+        tags.update({"mlflow.parentRunId": str(hpo.parent_run_id), "hpo_trial": str(hpo.get("trial"))})
+    name = run_name(cfg, job)
+    fingerprint = resume.fingerprint(cfg)
+    finished = None
+    if fingerprint:
+        tags["config_fingerprint"] = fingerprint
+        if cfg.get("resume") is True:
+            finished = tracker.find_finished(fingerprint)
+    ckpt_dir = resume.checkpoint_dir(job.launch_dir, name, fingerprint) if fingerprint else None
+    return PreparedJob(cfg=cfg, job=job, tracker=tracker, name=name, tags=tags, fingerprint=fingerprint,
+                       ckpt_dir=ckpt_dir, finished_run=finished)
+
+
+SEED_MAX = 2**32 - 1  # numpy's and Lightning's seeds are unsigned 32-bit
+
+
+def check_values(cfg: DictConfig) -> tuple[int, int]:
+    """The job's own values, checked before anything is read or trained: seed, resume,
+    eval.min_background, the trainer's epoch budget. Returns (seed, min_background)."""
+    if cfg.get("resume") not in (None, True, False):
+        raise ConfigError(f"resume must be true or false, got {cfg.resume!r}")
+    seed = require_int(cfg.seed, "seed")
+    if not 0 <= seed <= SEED_MAX:
+        raise ConfigError(f"seed must be an integer in [0, {SEED_MAX}], got {seed}")
+    min_background = require_int(cfg.eval.min_background, "eval.min_background")
+    signal_efficiencies(cfg)
+    sculpting_efficiencies(cfg)
+    if min_background < 1:
+        raise ConfigError(f"eval.min_background must be a positive integer (the fewest test background events a "
+                          f"max-SIC cut may keep; default 10), got {min_background}")
+    trainer = cfg.get("trainer") or {}
+    max_steps = trainer.get("max_steps", -1)
+    if max_steps not in (None, -1):
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps <= 0:
+            raise ConfigError(f"trainer.max_steps must be a positive integer (optimizer steps) or -1 (no limit), got {max_steps!r}")
+    epochs = trainer.get("max_epochs")
+    if max_steps in (None, -1) or epochs not in (None, -1):
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs <= 0:
+            raise ConfigError(f"trainer.max_epochs must be a positive integer (epochs to train), got {epochs!r}; "
+                              "or set trainer.max_steps=N with trainer.max_epochs=-1")
+    return seed, min_background
+
+
+def signal_efficiencies(cfg: DictConfig) -> list[float]:
+    """``eval.signal_efficiencies``: working points for the rejection and SIC metrics."""
+    values = cfg.eval.get("signal_efficiencies", [0.2, 0.5]) or []
+    return [check_efficiency(v, "eval.signal_efficiencies") for v in values]
+
+
+def sculpting_efficiencies(cfg: DictConfig, data: DataBundle | None = None) -> list[float]:
+    """``eval.sculpting_efficiencies``: null = 10 % and 1 % where the test events have mjj; a list
+    asks for sculpting and needs mjj."""
+    values = cfg.eval.get("sculpting_efficiencies", None)
+    has_mjj = data is None or "mjj" in data.test_aux
+    if values is None:
+        return [0.1, 0.01] if has_mjj else []
+    effs = [check_efficiency(v, "eval.sculpting_efficiencies") for v in values]
+    if effs and not has_mjj:
+        raise ConfigError(f"eval.sculpting_efficiencies={list(values)} needs the test events' mjj, which dataset "
+                          f"'{data.name}' does not have; set eval.sculpting_efficiencies=null (or [])")
+    return effs
+
+
+def check_data_values(data: DataBundle, min_background: int) -> None:
+    """Values that depend on the data's sizes, checked before training."""
+    n_bkg = int((data.y_test == 0).sum())
+    if min_background > n_bkg:
+        raise ConfigError(f"eval.min_background={min_background} exceeds the {n_bkg} test background events; "
+                          f"lower eval.min_background (or enlarge the test set)")
+
+
+def test_metrics(cfg: DictConfig, data: DataBundle, scores: np.ndarray, min_background: int) -> tuple[Evaluation, dict[str, float]]:
+    """The evaluation of checked test scores and every test metric of a run (``test_auc``,
+    ``test_max_sic``, ..., the physics metrics: rejection, SIC at working points, mjj sculpting)."""
+    ev = evaluate(scores, data.y_test, min_background=min_background)
+    phys = {f"test_{k}": v for k, v in physics_metrics(scores, data.y_test, signal_efficiencies(cfg),
+                                                       mjj=data.test_aux.get("mjj"),
+                                                       background_efficiencies=sculpting_efficiencies(cfg, data),
+                                                       n_bins=int(cfg.eval.get("mjj_bins", 20))).items()}
+    return ev, {**ev.metrics(), **phys}
+
+
+def gpus_to_share(cfg: DictConfig, job: JobInfo) -> int:
+    """Parallel jobs on a multi-GPU machine with one device each: the number of GPUs to share, else 0."""
+    wants_gpu = str(cfg.trainer.get("accelerator")) in ("gpu", "cuda") and cfg.trainer.get("devices") == 1
+    n = torch.cuda.device_count() if wants_gpu and (job.parallel_jobs or 0) > 1 else 0
+    return n if n > 1 else 0
+
+
+
+
+def checked_scores(scores: Any, n: int, model: str, label: str, epochs: int | None = None) -> np.ndarray:
+    """A detector's scores of ``n`` events as float64 ``(n,)``, checked: the right shape and all
+    finite, else one line naming the model (``model``, its class name) and the run (``label``)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.shape != (n,):
+        raise TrainingError(f"{model}.score returned shape {scores.shape} for {n} events")
+    if not np.isfinite(scores).all():
+        after = f" after {epochs} epochs" if epochs is not None else ""
+        raise TrainingError(f"{model} ({label}): {int((~np.isfinite(scores)).sum())} of {len(scores)} test scores are "
+                            f"NaN or infinite{after}; the model diverged (lower model.lr?)")
+    return scores
