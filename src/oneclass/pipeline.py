@@ -27,7 +27,7 @@ from oneclass import jobenv, plots, resume
 from oneclass.config import build, flatten, require_int
 from oneclass.data.base import DataBundle, Dataset
 from oneclass.errors import ConfigError, TrainingError
-from oneclass.models.base import Detector
+from oneclass.models.base import Detector, degeneracy
 from oneclass.metrics import Evaluation, evaluate
 from oneclass.physics import check_efficiency, physics_metrics
 from oneclass.snapshots import snapshot_callbacks
@@ -265,6 +265,7 @@ def check_values(cfg: DictConfig) -> tuple[int, int]:
     min_background = require_int(cfg.eval.min_background, "eval.min_background")
     signal_efficiencies(cfg)
     sculpting_efficiencies(cfg)
+    on_degenerate(cfg)
     if min_background < 1:
         raise ConfigError(f"eval.min_background must be a positive integer (the fewest test background events a "
                           f"max-SIC cut may keep; default 10), got {min_background}")
@@ -299,6 +300,30 @@ def sculpting_efficiencies(cfg: DictConfig, data: DataBundle | None = None) -> l
         raise ConfigError(f"eval.sculpting_efficiencies={list(values)} needs the test events' mjj, which dataset "
                           f"'{data.name}' does not have; set eval.sculpting_efficiencies=null (or [])")
     return effs
+
+
+ON_DEGENERATE = ("warn", "fail")
+
+
+def on_degenerate(cfg: DictConfig) -> str:
+    """``eval.on_degenerate``: what a degenerate fit does (``warn``, the default, or ``fail``)."""
+    value = cfg.eval.get("on_degenerate", "warn")
+    if value not in ON_DEGENERATE:
+        raise ConfigError(f"eval.on_degenerate must be warn or fail (what a collapsed model does to its run), got {value!r}")
+    return str(value)
+
+
+def report_degenerate(cfg: DictConfig, tracker: Tracker, name: str, reason: str | None) -> None:
+    """A fitted detector's failure mode (:func:`oneclass.models.base.degeneracy`): the tag
+    ``degenerate=<reason>`` and one console line; with ``eval.on_degenerate=fail`` that line fails the run."""
+    if reason is None:
+        return
+    tracker.set_tags({"degenerate": reason})
+    line = (f"{name}: DEGENERATE: {reason} on the training rows, its scores are not a result; widen the net's "
+            f"narrowest layer (model.net.rep_dim / min_width) or change model.lr")
+    if on_degenerate(cfg) == "fail":
+        raise TrainingError(f"{line} (eval.on_degenerate=fail)")
+    print(line, flush=True)
 
 
 def check_data_values(data: DataBundle, min_background: int) -> None:
@@ -388,6 +413,7 @@ def run_detector(prep: PreparedJob) -> tuple[dict[str, float], Evaluation]:
         t0 = time.perf_counter()
         trainer = _fit(prep, detector, data, held)
         fit_time = time.perf_counter() - t0
+        report_degenerate(cfg, tracker, prep.name, degeneracy(detector, data.x_train))
         t0 = time.perf_counter()
         scores = _score(detector, data, detector_name(cfg, job), trainer)
         score_time = time.perf_counter() - t0

@@ -44,7 +44,7 @@ from oneclass import jobenv, resume, vectorised
 from oneclass.config import build, flatten
 from oneclass.errors import ConfigError, TrainingError, first_line
 from oneclass.metrics import Evaluation, evaluate
-from oneclass.models.base import Detector
+from oneclass.models.base import Detector, degeneracy
 from oneclass.snapshots import ScoreSnapshots, snapshot_callbacks
 from oneclass.training import EpochProgress
 
@@ -263,6 +263,7 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
     plus the ensemble run. Returns ``{run name: metrics}``; raises (after recording everything)
     when a member failed."""
     from oneclass.pipeline import (_quiet_libraries, check_data_values, check_values, dataset_name, detector_name, prepare,
+                                   report_degenerate,
                                    sculpting_efficiencies, test_metrics, write_artifacts)
 
     seeds = group_seeds(cfg)
@@ -377,6 +378,8 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
                 try:
                     if not bool(model.alive[i]):
                         raise TrainingError(model.failures[i])
+                    report_degenerate(prep.cfg, run.tracker, prep.name,
+                                      degeneracy(model.member(i), data.x_train))
                     scores = _checked(test_scores[i], len(data.x_test), model.model_name, trainer.current_epoch)
                     ev, test = test_metrics(prep.cfg, data, scores, min_background)
                     val = {}

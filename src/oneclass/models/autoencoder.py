@@ -69,6 +69,10 @@ class Autoencoder(LightningDetector):
         if init == "glorot":
             nets.glorot_init(self)
 
+    def codes(self, x: torch.Tensor) -> torch.Tensor:
+        """The bottleneck ``encoder(x)`` (checked for collapse after fit)."""
+        return self.encoder(x)
+
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x))
 
