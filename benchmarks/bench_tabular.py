@@ -60,12 +60,16 @@ PUBLISHED_SEEDS = (1, 2, 3)
 ADBENCH_PROTOCOLS = [(name, proto, [f"dataset.name={name}", f"dataset.protocol={proto}"])
                      for proto in ("adbench", "adbench_dedup") for name in ADBENCH_SETS]
 # pseudo-detectors: a model plus an experiment preset
-DETECTOR_PRESETS = {"dagmm_adbench": ("dagmm", ["experiment=adbench_dagmm"])}
+DETECTOR_PRESETS = {"dagmm_adbench": ("dagmm", ["experiment=adbench_dagmm"]),
+                    # ADBench's DAGMM as its code runs: the loss is detached (Variable(loss, requires_grad=True)),
+                    # so the N(0, 0.02) initial weights never change; lr 1e-30 for one epoch = no update
+                    "dagmm_adbench_untrained": ("dagmm", ["experiment=adbench_dagmm", "trainer.max_epochs=1",
+                                                          "model.lr=1e-30"])}
 # ADBench's result file and its column for each of our detectors (pyod_* at ADBench's PyOD defaults)
 ADBENCH_RESULTS = Path(__file__).resolve().parents[1].parent / "shared" / "references" / "adbench" / \
     "AUCROC_DB_test_Tabular_None_None_unsupervise.csv"
 ADBENCH_COLUMNS = {"pyod_iforest": "IForest", "pyod_ecod": "ECOD", "pyod_knn": "KNN", "ocsvm": "OCSVM",
-                   "dagmm_adbench": "DAGMM", "dagmm": "DAGMM", "pyod_lof": "LOF"}
+                   "dagmm_adbench": "DAGMM", "dagmm_adbench_untrained": "DAGMM", "dagmm": "DAGMM", "pyod_lof": "LOF"}
 KDD = [("kdd", "kdd", ["dataset.protocol=nrcan"]),
        ("kdd_rev", "kdd", ["dataset.protocol=nrcan", "dataset.variant=rev"])]
 # PyOD's deep detectors follow our KDD settings (conf/dataset_model/kdd_*.yaml: batch 1024, 20 epochs)
@@ -159,8 +163,8 @@ def compare_adbench(path: Path) -> str:
     seeds 1-3 (ratio 0.0 rows of ``ADBENCH_RESULTS``), with ADBench's seed range (max - min)."""
     import pandas as pd
 
-    ref = pd.read_csv(ADBENCH_RESULTS, index_col=0)
-    ref.index = [tuple(s.strip("()").replace("'", "").split(", ")) for s in ref.index]
+    table = pd.read_csv(ADBENCH_RESULTS, index_col=0)
+    ref = {tuple(k.strip("()").replace("'", "").split(", ")): row for k, row in zip(table.index, table.to_dict("records"))}
     with open(path) as f:
         rows = [r for r in csv.DictReader(f) if not r["error"] and r["split_seed"] in {str(s) for s in PUBLISHED_SEEDS}]
     protos = list(dict.fromkeys(r["protocol"] for r in rows))
@@ -169,8 +173,8 @@ def compare_adbench(path: Path) -> str:
     for s in dict.fromkeys(r["set"] for r in rows):
         for d in dict.fromkeys(r["detector"] for r in rows):
             col = ADBENCH_COLUMNS.get(d)
-            pub = np.array([float(ref.loc[(s, "0.0", str(k)), col]) for k in PUBLISHED_SEEDS
-                            if col and (s, "0.0", str(k)) in ref.index and not pd.isna(ref.loc[(s, "0.0", str(k)), col])])
+            pub = np.array([ref[(s, "0.0", str(k))][col] for k in PUBLISHED_SEEDS if col and (s, "0.0", str(k)) in ref])
+            pub = pub[~np.isnan(pub)] if pub.size else pub
             ours = {p: np.array([float(r["auc"]) for r in rows if (r["set"], r["detector"], r["protocol"]) == (s, d, p)])
                     for p in protos}
             if not any(v.size for v in ours.values()):
