@@ -59,6 +59,15 @@ ADBENCH = [(name, "adbench", [f"dataset.name={name}", "dataset.protocol=adbench_
 PUBLISHED_SEEDS = (1, 2, 3)
 ADBENCH_PROTOCOLS = [(name, proto, [f"dataset.name={name}", f"dataset.protocol={proto}"])
                      for proto in ("adbench", "adbench_dedup") for name in ADBENCH_SETS]
+# PyOD's benchmark table (benchmark.py: 60/40 unstratified, standardised, 10 iterations with
+# RandomState(0..9)): the sets it shares with ours
+PYOD = [("arrhythmia", "odds", ["dataset.name=arrhythmia", "dataset.protocol=pyod"])] + [
+    (n, "adbench", [f"dataset.name={n}", "dataset.protocol=pyod"]) for n in ("cardio", "satellite", "shuttle")]
+PYOD_SEEDS = range(10)
+# PyOD's benchmark.py table (ROC, mean of 10 iterations) for IForest / KNN / LOF / OCSVM, as quoted
+# in the README before issue 25
+PYOD_PUBLISHED = {"arrhythmia": (0.814, 0.785, 0.778, 0.780), "cardio": (0.924, 0.737, 0.581, 0.938),
+                  "satellite": (0.701, 0.685, 0.557, 0.660), "shuttle": (0.997, 0.652, 0.531, 0.992)}
 # pseudo-detectors: a model plus an experiment preset
 DETECTOR_PRESETS = {"dagmm_adbench": ("dagmm", ["experiment=adbench_dagmm"]),
                     # ADBench's DAGMM as its code runs: the loss is detached (Variable(loss, requires_grad=True)),
@@ -119,6 +128,9 @@ def plan(only_sets: set[str] | None, kdd_seeds: int, protocols: set[str] | None 
             jobs += [(label, proto, "adbench", over, s) for s in PUBLISHED_SEEDS]
     for label, ds, over in KDD:
         jobs += [(label, "nrcan", ds, over, s) for s in range(kdd_seeds)]
+    if protocols is not None and "pyod" in protocols:
+        for label, ds, over in PYOD:
+            jobs += [(label, "pyod", ds, over, s) for s in PYOD_SEEDS]
     unique = {(j[0], j[1], j[4]): j for j in jobs}  # a (set, protocol, seed) once
     return [j for j in unique.values() if (only_sets is None or j[0] in only_sets) and (protocols is None or j[1] in protocols)]
 
