@@ -170,6 +170,21 @@ def machine() -> str:
     return f"{platform.node()} ({os.cpu_count()} cores)"
 
 
+def compare_pyod(path: Path) -> str:
+    """Our mean AUROC under the pyod protocol (split seeds 0-9) beside PyOD's benchmark table."""
+    with open(path) as f:
+        rows = [r for r in csv.DictReader(f) if not r["error"] and r["protocol"] == "pyod"]
+    dets = ("pyod_iforest", "pyod_knn", "pyod_lof", "ocsvm")
+    out = ["| set | " + " | ".join(f"{d}: PyOD / ours" for d in dets) + " |", "|---|" + "---:|" * len(dets)]
+    for s in dict.fromkeys(r["set"] for r in rows):
+        cells = []
+        for d, pub in zip(dets, PYOD_PUBLISHED.get(s, (np.nan,) * 4)):
+            v = np.array([float(r["auc"]) for r in rows if (r["set"], r["detector"]) == (s, d)])
+            cells.append(f"{pub:.3f} / {v.mean():.3f} ± {v.std(ddof=1):.3f} ({v.size})" if v.size > 1 else "–")
+        out.append(f"| {s} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 def compare_adbench(path: Path) -> str:
     """Our mean AUROC over split seeds 1-3 per protocol beside ADBench's published mean over its
     seeds 1-3 (ratio 0.0 rows of ``ADBENCH_RESULTS``), with ADBench's seed range (max - min)."""
@@ -239,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only-sets", default=None, help="comma-separated set labels (thyroid, kdd, ...)")
     p.add_argument("--protocols", default=None, help="comma-separated: nrcan, adbench (the de-duplicated one, seeds 0-2; "
                    "default both); adbench_dedup and/or adbench (ADBench's own pipeline) with adbench_dedup: split seeds 1-3")
+    p.add_argument("--compare-pyod", type=Path, default=None,
+                   help="print this CSV's pyod-protocol AUROC beside PyOD's benchmark table and exit")
     p.add_argument("--compare-adbench", type=Path, default=None,
                    help="print this CSV's AUROC beside ADBench's published results (seeds 1-3) and exit")
     p.add_argument("--kdd-seeds", type=int, default=5)
@@ -246,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.summary:
         print(summary(args.summary))
+        return 0
+    if args.compare_pyod:
+        print(compare_pyod(args.compare_pyod))
         return 0
     if args.compare_adbench:
         print(compare_adbench(args.compare_adbench))
