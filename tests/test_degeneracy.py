@@ -55,6 +55,7 @@ def _runs(tmp_path: Path):
     return client.search_runs([client.get_experiment_by_name("breastw").experiment_id])
 
 
+@pytest.mark.slow
 def test_collapsing_funnel_is_tagged_and_marked_in_the_report(cfg_factory, shared_data, new_store, tmp_path, capsys):
     new_store(tmp_path)
     run(_breastw(cfg_factory, shared_data, *OLD_FUNNEL), JobInfo(output_dir=tmp_path / "old", launch_dir=tmp_path))
@@ -72,6 +73,7 @@ def test_collapsing_funnel_is_tagged_and_marked_in_the_report(cfg_factory, share
     assert "1 of 2 (constant_code)" in md
 
 
+@pytest.mark.slow
 def test_on_degenerate_fail_fails_the_run_with_the_line(cfg_factory, shared_data, new_store, tmp_path):
     new_store(tmp_path)
     cfg = _breastw(cfg_factory, shared_data, *OLD_FUNNEL, "eval.on_degenerate=fail")
@@ -83,6 +85,7 @@ def test_on_degenerate_fail_fails_the_run_with_the_line(cfg_factory, shared_data
         run(_breastw(cfg_factory, shared_data, "eval.on_degenerate=stop"), JobInfo(output_dir=tmp_path / "x", launch_dir=tmp_path))
 
 
+@pytest.mark.slow
 def test_seed_group_members_are_checked(cfg_factory, shared_data, new_store, tmp_path, capsys):
     new_store(tmp_path)
     cfg = _breastw(cfg_factory, shared_data, *OLD_FUNNEL, "vectorised.seeds=[0,1]", "vectorised.ensemble=none")
