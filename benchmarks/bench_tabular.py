@@ -5,6 +5,11 @@ MLflow and plots), one CSV row per (set, protocol, split seed, detector).
     ONECLASS_DATA_DIR=../shared/data python benchmarks/bench_tabular.py --out bench_tabular.csv
     python benchmarks/bench_tabular.py --only-sets kdd --detectors pyod_iforest,pyod_ecod,ae
     python benchmarks/bench_tabular.py --summary bench_tabular.csv      # the markdown table only
+    # issue 25: ADBench's published protocol (resampled) and the de-duplicated one, seeds 1-3, against
+    # ADBench's result file (the shared sets it has: breastw, cardio); DAGMM with ADBench's network
+    python benchmarks/bench_tabular.py --protocols adbench,adbench_dedup --only-sets breastw,cardio \
+        --detectors pyod_iforest,pyod_ecod,pyod_knn,ocsvm,dagmm_adbench --out adbench_protocols.csv
+    python benchmarks/bench_tabular.py --compare-adbench adbench_protocols.csv
 
 Rows already in ``--out`` are skipped, so an interrupted sweep resumes. Each repetition uses the
 split seed as the run's seed too. Per row: ``fit_s`` (fit only) and ``score_s`` (scoring the test set).
@@ -30,6 +35,7 @@ from oneclass.config import build
 from oneclass.errors import OneClassError
 from oneclass.metrics import evaluate
 from oneclass.job import make_trainer, quiet_libraries
+from oneclass.models.base import degeneracy
 
 warnings.filterwarnings("ignore")
 
@@ -44,9 +50,35 @@ NRCAN = [("thyroid", "adbench", ["dataset.name=thyroid", "dataset.protocol=nrcan
          ("arrhythmia", "odds", ["dataset.name=arrhythmia", "dataset.protocol=nrcan"]),
          ("cardio", "adbench", ["dataset.name=cardio", "dataset.protocol=nrcan"]),
          ("satellite", "adbench", ["dataset.name=satellite", "dataset.protocol=nrcan"])]
-ADBENCH = [(name, "adbench", [f"dataset.name={name}", "dataset.protocol=adbench"])
-           for name in ("breastw", "thyroid", "cardio", "annthyroid", "satellite", "satimage-2", "mammography",
-                        "shuttle")]  # roughly by size: the cheap ones first
+ADBENCH_SETS = ("breastw", "thyroid", "cardio", "annthyroid", "satellite", "satimage-2", "mammography",
+                "shuttle")  # roughly by size: the cheap ones first
+# the protocol called "adbench" before issue 25, now adbench_dedup (no redraw): split seeds 0-2
+ADBENCH = [(name, "adbench", [f"dataset.name={name}", "dataset.protocol=adbench_dedup"]) for name in ADBENCH_SETS]
+# issue 25: ADBench's own pipeline (redraw < 1000 rows to 1000 with replacement, subsample > 10,000)
+# and the de-duplicated one side by side, split seeds 1-3 as ADBench's published rows
+PUBLISHED_SEEDS = (1, 2, 3)
+ADBENCH_PROTOCOLS = [(name, proto, [f"dataset.name={name}", f"dataset.protocol={proto}"])
+                     for proto in ("adbench", "adbench_dedup") for name in ADBENCH_SETS]
+# PyOD's benchmark table (benchmark.py: 60/40 unstratified, standardised, 10 iterations with
+# RandomState(0..9)): the sets it shares with ours
+PYOD = [("arrhythmia", "odds", ["dataset.name=arrhythmia", "dataset.protocol=pyod"])] + [
+    (n, "adbench", [f"dataset.name={n}", "dataset.protocol=pyod"]) for n in ("cardio", "satellite", "shuttle")]
+PYOD_SEEDS = range(10)
+# PyOD's benchmark.py table (ROC, mean of 10 iterations) for IForest / KNN / LOF / OCSVM, as quoted
+# in the README before issue 25
+PYOD_PUBLISHED = {"arrhythmia": (0.814, 0.785, 0.778, 0.780), "cardio": (0.924, 0.737, 0.581, 0.938),
+                  "satellite": (0.701, 0.685, 0.557, 0.660), "shuttle": (0.997, 0.652, 0.531, 0.992)}
+# pseudo-detectors: a model plus an experiment preset
+DETECTOR_PRESETS = {"dagmm_adbench": ("dagmm", ["experiment=adbench_dagmm"]),
+                    # ADBench's DAGMM as its code runs: the loss is detached (Variable(loss, requires_grad=True)),
+                    # so the N(0, 0.02) initial weights never change; lr 1e-30 for one epoch = no update
+                    "dagmm_adbench_untrained": ("dagmm", ["experiment=adbench_dagmm", "trainer.max_epochs=1",
+                                                          "model.lr=1e-30"])}
+# ADBench's result file and its column for each of our detectors (pyod_* at ADBench's PyOD defaults)
+ADBENCH_RESULTS = Path(__file__).resolve().parents[1].parent / "shared" / "references" / "adbench" / \
+    "AUCROC_DB_test_Tabular_None_None_unsupervise.csv"
+ADBENCH_COLUMNS = {"pyod_iforest": "IForest", "pyod_ecod": "ECOD", "pyod_knn": "KNN", "ocsvm": "OCSVM",
+                   "dagmm_adbench": "DAGMM", "dagmm_adbench_untrained": "DAGMM", "dagmm": "DAGMM", "pyod_lof": "LOF"}
 KDD = [("kdd", "kdd", ["dataset.protocol=nrcan"]),
        ("kdd_rev", "kdd", ["dataset.protocol=nrcan", "dataset.variant=rev"])]
 # PyOD's deep detectors follow our KDD settings (conf/dataset_model/kdd_*.yaml: batch 1024, 20 epochs)
@@ -81,7 +113,7 @@ SET_OVERRIDES["arrhythmia"]["neutralad"] = ["dataset.preprocess=none", "model.lr
                                             "model.scheduler.gamma=0.5"]
 SET_OVERRIDES["kdd_rev"]["neutralad"] = ["trainer.max_epochs=30"]
 FIELDS = ["set", "protocol", "split_seed", "detector", "auc", "aupr", "f1", "fit_s", "score_s", "n_train",
-          "n_test", "n_test_anomalies", "error"]
+          "n_test", "n_test_anomalies", "degenerate", "error", "machine", "date"]
 
 
 def plan(only_sets: set[str] | None, kdd_seeds: int, protocols: set[str] | None = None
@@ -89,16 +121,24 @@ def plan(only_sets: set[str] | None, kdd_seeds: int, protocols: set[str] | None 
     jobs = []
     for label, ds, over in NRCAN:
         jobs += [(label, "nrcan", ds, over, s) for s in range(5)]
-    for label, ds, over in ADBENCH:
-        jobs += [(label, "adbench", ds, over, s) for s in range(3)]
+    for label, ds, over in ADBENCH:  # de-duplicated, split seeds 0-2 (the sweeps before issue 25)
+        jobs += [(label, "adbench_dedup", ds, over, s) for s in range(3)]
+    if protocols is not None and "adbench" in protocols:  # ADBench's pipeline beside it, seeds 1-3
+        for label, proto, over in ADBENCH_PROTOCOLS:
+            jobs += [(label, proto, "adbench", over, s) for s in PUBLISHED_SEEDS]
     for label, ds, over in KDD:
         jobs += [(label, "nrcan", ds, over, s) for s in range(kdd_seeds)]
-    return [j for j in jobs if (only_sets is None or j[0] in only_sets) and (protocols is None or j[1] in protocols)]
+    if protocols is not None and "pyod" in protocols:
+        for label, ds, over in PYOD:
+            jobs += [(label, "pyod", ds, over, s) for s in PYOD_SEEDS]
+    unique = {(j[0], j[1], j[4]): j for j in jobs}  # a (set, protocol, seed) once
+    return [j for j in unique.values() if (only_sets is None or j[0] in only_sets) and (protocols is None or j[1] in protocols)]
 
 
 def one(ds: str, over: list[str], split_seed: int, detector: str, data_cache: dict, extra: list[str] = ()) -> dict:
+    detector, preset = DETECTOR_PRESETS.get(detector, (detector, []))
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[f"dataset={ds}", f"model={detector}", *over, *extra,
+        cfg = compose(config_name="config", overrides=[f"dataset={ds}", f"model={detector}", *preset, *over, *extra,
                                                         f"dataset.split_seed={split_seed}", f"seed={split_seed}",
                                                         "logger=none", "trainer.accelerator=cpu"])
     # the composed dataset config: a detector's per-set overrides may change it (NeuTraL AD: raw features)
@@ -113,12 +153,66 @@ def one(ds: str, over: list[str], split_seed: int, detector: str, data_cache: di
     t = time.perf_counter()
     model.fit(data.x_train, trainer=trainer) if trainer is not None else model.fit(data.x_train)
     fit_s = time.perf_counter() - t
+    degenerate = degeneracy(model, data.x_train) or ""
     t = time.perf_counter()
     scores = np.asarray(model.score(data.x_test), dtype=np.float64)
     score_s = time.perf_counter() - t
     ev = evaluate(scores, data.y_test)
     return {"auc": ev.auc, "aupr": ev.aupr, "f1": ev.cut.f1, "fit_s": fit_s, "score_s": score_s,
-            "n_train": len(data.x_train), "n_test": len(data.x_test), "n_test_anomalies": int(data.y_test.sum())}
+            "n_train": len(data.x_train), "n_test": len(data.x_test), "n_test_anomalies": int(data.y_test.sum()),
+            "degenerate": degenerate}
+
+
+def machine() -> str:
+    """Where a row was measured: host and its cores (the shared 2-core machine says so)."""
+    import platform
+
+    return f"{platform.node()} ({os.cpu_count()} cores)"
+
+
+def compare_pyod(path: Path) -> str:
+    """Our mean AUROC under the pyod protocol (split seeds 0-9) beside PyOD's benchmark table."""
+    with open(path) as f:
+        rows = [r for r in csv.DictReader(f) if not r["error"] and r["protocol"] == "pyod"]
+    dets = ("pyod_iforest", "pyod_knn", "pyod_lof", "ocsvm")
+    out = ["| set | " + " | ".join(f"{d}: PyOD / ours" for d in dets) + " |", "|---|" + "---:|" * len(dets)]
+    for s in dict.fromkeys(r["set"] for r in rows):
+        cells = []
+        for d, pub in zip(dets, PYOD_PUBLISHED.get(s, (np.nan,) * 4)):
+            v = np.array([float(r["auc"]) for r in rows if (r["set"], r["detector"]) == (s, d)])
+            cells.append(f"{pub:.3f} / {v.mean():.3f} ± {v.std(ddof=1):.3f} ({v.size})" if v.size > 1 else "–")
+        out.append(f"| {s} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def compare_adbench(path: Path) -> str:
+    """Our mean AUROC over split seeds 1-3 per protocol beside ADBench's published mean over its
+    seeds 1-3 (ratio 0.0 rows of ``ADBENCH_RESULTS``), with ADBench's seed range (max - min)."""
+    import pandas as pd
+
+    table = pd.read_csv(ADBENCH_RESULTS, index_col=0)
+    ref = {tuple(k.strip("()").replace("'", "").split(", ")): row for k, row in zip(table.index, table.to_dict("records"))}
+    with open(path) as f:
+        rows = [r for r in csv.DictReader(f) if not r["error"] and r["split_seed"] in {str(s) for s in PUBLISHED_SEEDS}]
+    protos = list(dict.fromkeys(r["protocol"] for r in rows))
+    out = ["| set | detector | ADBench (seeds 1-3) | " + " | ".join(f"ours, {p}" for p in protos) + " | ours - ADBench |",
+           "|---|---|---:|" + "---:|" * len(protos) + "---:|"]
+    for s in dict.fromkeys(r["set"] for r in rows):
+        for d in dict.fromkeys(r["detector"] for r in rows):
+            col = ADBENCH_COLUMNS.get(d)
+            pub = np.array([ref[(s, "0.0", str(k))][col] for k in PUBLISHED_SEEDS if col and (s, "0.0", str(k)) in ref])
+            pub = pub[~np.isnan(pub)] if pub.size else pub
+            ours = {p: np.array([float(r["auc"]) for r in rows if (r["set"], r["detector"], r["protocol"]) == (s, d, p)])
+                    for p in protos}
+            if not any(v.size for v in ours.values()):
+                continue
+            cells = [f"{v.mean():.3f} ± {v.std(ddof=1) if v.size > 1 else 0:.3f} ({v.size})" if v.size else "–"
+                     for v in ours.values()]
+            faithful = ours.get("adbench", np.array([]))
+            gap = f"{100 * (faithful.mean() - pub.mean()):+.1f} pts" if pub.size and faithful.size else "–"
+            ref_cell = f"{pub.mean():.3f} (range {pub.max() - pub.min():.3f})" if pub.size else "–"
+            out.append(f"| {s} | {d} | {ref_cell} | " + " | ".join(cells) + f" | {gap} |")
+    return "\n".join(out)
 
 
 def done_rows(path: Path) -> set[tuple]:
@@ -158,12 +252,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("bench_tabular.csv"))
     p.add_argument("--detectors", default=",".join(DETECTORS))
     p.add_argument("--only-sets", default=None, help="comma-separated set labels (thyroid, kdd, ...)")
-    p.add_argument("--protocols", default=None, help="comma-separated: nrcan, adbench (default both)")
+    p.add_argument("--protocols", default=None, help="comma-separated: nrcan, adbench (the de-duplicated one, seeds 0-2; "
+                   "default both); adbench_dedup and/or adbench (ADBench's own pipeline) with adbench_dedup: split seeds 1-3")
+    p.add_argument("--compare-pyod", type=Path, default=None,
+                   help="print this CSV's pyod-protocol AUROC beside PyOD's benchmark table and exit")
+    p.add_argument("--compare-adbench", type=Path, default=None,
+                   help="print this CSV's AUROC beside ADBench's published results (seeds 1-3) and exit")
     p.add_argument("--kdd-seeds", type=int, default=5)
     p.add_argument("--summary", type=Path, default=None, help="print the markdown table of this CSV and exit")
     args = p.parse_args(argv)
     if args.summary:
         print(summary(args.summary))
+        return 0
+    if args.compare_pyod:
+        print(compare_pyod(args.compare_pyod))
+        return 0
+    if args.compare_adbench:
+        print(compare_adbench(args.compare_adbench))
         return 0
     os.environ.setdefault("ONECLASS_DATA_DIR", str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
     quiet_libraries()
@@ -181,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
             for det in detectors:
                 if (label, proto, str(seed), det) in seen:
                     continue
-                row = {"set": label, "protocol": proto, "split_seed": seed, "detector": det, "error": ""}
+                row = {"set": label, "protocol": proto, "split_seed": seed, "detector": det, "error": "",
+                       "machine": machine(), "date": time.strftime("%Y-%m-%d", time.gmtime())}
                 try:
                     row.update(one(ds, over, seed, det, cache, SET_OVERRIDES.get(label, {}).get(det, [])))
                 except OneClassError as exc:

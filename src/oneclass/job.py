@@ -254,6 +254,7 @@ def check_values(cfg: DictConfig) -> tuple[int, int]:
     min_background = require_int(cfg.eval.min_background, "eval.min_background")
     signal_efficiencies(cfg)
     sculpting_efficiencies(cfg)
+    on_degenerate(cfg)
     if min_background < 1:
         raise ConfigError(f"eval.min_background must be a positive integer (the fewest test background events a "
                           f"max-SIC cut may keep; default 10), got {min_background}")
@@ -329,3 +330,27 @@ def checked_scores(scores: Any, n: int, model: str, label: str, epochs: int | No
         raise TrainingError(f"{model} ({label}): {int((~np.isfinite(scores)).sum())} of {len(scores)} test scores are "
                             f"NaN or infinite{after}; the model diverged (lower model.lr?)")
     return scores
+
+
+ON_DEGENERATE = ("warn", "fail")
+
+
+def on_degenerate(cfg: DictConfig) -> str:
+    """``eval.on_degenerate``: what a degenerate fit does (``warn``, the default, or ``fail``)."""
+    value = cfg.eval.get("on_degenerate", "warn")
+    if value not in ON_DEGENERATE:
+        raise ConfigError(f"eval.on_degenerate must be warn or fail (what a collapsed model does to its run), got {value!r}")
+    return str(value)
+
+
+def report_degenerate(cfg: DictConfig, tracker: Tracker, name: str, reason: str | None) -> None:
+    """A fitted detector's failure mode (:func:`oneclass.models.base.degeneracy`): the tag
+    ``degenerate=<reason>`` and one console line; with ``eval.on_degenerate=fail`` that line fails the run."""
+    if reason is None:
+        return
+    tracker.set_tags({"degenerate": reason})
+    line = (f"{name}: DEGENERATE: {reason} on the training rows, its scores are not a result; widen the net's "
+            f"narrowest layer (model.net.rep_dim / min_width) or change model.lr")
+    if on_degenerate(cfg) == "fail":
+        raise TrainingError(f"{line} (eval.on_degenerate=fail)")
+    print(line, flush=True)

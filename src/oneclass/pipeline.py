@@ -27,9 +27,9 @@ from oneclass.config import build, flatten
 from oneclass.data.base import DataBundle
 from oneclass.errors import ConfigError
 from oneclass.job import (JobInfo, PreparedJob, check_data_values, check_values, checked_scores, detector_name, prepare,
-                          quiet_libraries, sculpting_efficiencies, test_metrics, write_artifacts)
+                          quiet_libraries, report_degenerate, sculpting_efficiencies, test_metrics, write_artifacts)
 from oneclass.metrics import Evaluation, evaluate
-from oneclass.models.base import Detector
+from oneclass.models.base import Detector, degeneracy
 from oneclass.seed_group import group_seeds, run_group
 from oneclass.snapshots import snapshot_callbacks
 from oneclass.tracking import Tracker
@@ -135,6 +135,7 @@ def _train_and_record(prep: PreparedJob, detector: Detector, data: DataBundle, m
     t0 = time.perf_counter()
     trainer = _fit(prep, detector, data, held)
     fit_time = time.perf_counter() - t0
+    report_degenerate(cfg, tracker, prep.name, degeneracy(detector, data.x_train))
     t0 = time.perf_counter()
     scores = _score(detector, data, detector_name(cfg, job), trainer)
     score_time = time.perf_counter() - t0

@@ -44,9 +44,9 @@ from oneclass import jobenv, resume, vectorised
 from oneclass.config import build, flatten
 from oneclass.errors import ConfigError, TrainingError, first_line
 from oneclass.job import (check_data_values, check_values, checked_scores, dataset_name, detector_name, prepare,
-                          quiet_libraries, sculpting_efficiencies, test_metrics, write_artifacts)
+                          quiet_libraries, report_degenerate, sculpting_efficiencies, test_metrics, write_artifacts)
 from oneclass.metrics import Evaluation, evaluate
-from oneclass.models.base import Detector
+from oneclass.models.base import Detector, degeneracy
 from oneclass.snapshots import ScoreSnapshots, snapshot_callbacks
 from oneclass.training import EpochProgress
 
@@ -367,6 +367,8 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
                 try:
                     if not bool(model.alive[i]):
                         raise TrainingError(model.failures[i])
+                    report_degenerate(prep.cfg, run.tracker, prep.name,
+                                      degeneracy(model.member(i), data.x_train))
                     scores = checked_scores(test_scores[i], len(data.x_test), model.model_name, prep.name, trainer.current_epoch)
                     ev, test = test_metrics(prep.cfg, data, scores, min_background)
                     val = {}

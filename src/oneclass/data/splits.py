@@ -164,7 +164,13 @@ def one_class_split(
 # ----------------------------------------------------------------------------------------------
 # The tabular benchmarks' protocols
 
-PROTOCOLS = ("nrcan", "adbench")
+PROTOCOLS = ("nrcan", "adbench", "adbench_dedup", "pyod")
+# ADBench's data_generator.py: a set below this many rows is redrawn to it WITH replacement before
+# the split, one above ADBENCH_MAX_ROWS is subsampled to ADBENCH_MAX_ROWS (without replacement)
+ADBENCH_MIN_ROWS = 1000
+ADBENCH_MAX_ROWS = 10_000
+# each protocol's test part when dataset.test_fraction is null
+TEST_FRACTIONS = {"adbench": 0.3, "adbench_dedup": 0.3, "pyod": 0.4}
 
 
 def nrcan_split(labels: np.ndarray, *, split_seed: int | None = 0, train_contamination: float = 0.0,
@@ -206,29 +212,70 @@ def nrcan_split(labels: np.ndarray, *, split_seed: int | None = 0, train_contami
 
 
 def adbench_split(labels: np.ndarray, *, split_seed: int | None = 0, test_fraction: float = 0.3,
-                  where: str = "dataset") -> Split:
-    """ADBench's protocol: a stratified ``1 - test_fraction`` / ``test_fraction`` split of **all** rows
-    (scikit-learn's ``train_test_split(..., stratify=labels, random_state=split_seed)``, as ADBench
-    splits). The training rows keep their anomalies: unsupervised detectors train on them as they are.
-    Rows of each part are in ascending order."""
+                  where: str = "dataset", resample: bool = False) -> Split:
+    """ADBench's split: a stratified ``1 - test_fraction`` / ``test_fraction`` split of the rows
+    (scikit-learn's ``train_test_split(..., stratify=labels)`` from ``RandomState(split_seed)``, as
+    ADBench splits). The training rows keep their anomalies: unsupervised detectors train on them as
+    they are.
+
+    ``resample=False`` (protocol ``adbench_dedup``): all rows, each once; rows of each part in
+    ascending order. ``resample=True`` (protocol ``adbench``, ADBench's ``data_generator.py`` at its
+    defaults): from the same ``RandomState(split_seed)`` a set of fewer than 1000 rows is first redrawn
+    to 1000 rows **with replacement** (so most test rows have a copy in training: info
+    ``test_rows_in_train``), a set of more than 10,000 rows subsampled to 10,000, then split in
+    ADBench's order. The returned indices are rows of ``labels`` (repeated where redrawn).
+    """
+    labels = np.asarray(labels)
+    if not resample:
+        return _stratified(labels, split_seed, test_fraction, where, "adbench_dedup", None)
+    rng = np.random.RandomState(split_seed)
+    n = len(labels)
+    if n < ADBENCH_MIN_ROWS:
+        source = rng.choice(np.arange(n), ADBENCH_MIN_ROWS, replace=True)
+    elif n > ADBENCH_MAX_ROWS:
+        source = rng.choice(np.arange(n), ADBENCH_MAX_ROWS, replace=False)
+    else:
+        source = np.arange(n)
+    split = _stratified(labels[source], rng, test_fraction, where, "adbench", split_seed)
+    train, test = source[split.train], source[split.test]
+    info = {**split.info, "n_source_rows": n, "n_rows_drawn": len(source),
+            "test_rows_in_train": float(np.isin(test, train).mean())}
+    return Split(train=train, test=test, y_test=split.y_test, n_train_anomalies=split.n_train_anomalies, info=info)
+
+
+def pyod_split(labels: np.ndarray, *, split_seed: int | None = 0, test_fraction: float = 0.4,
+               where: str = "dataset") -> Split:
+    """PyOD's benchmark (``benchmark.py``): ``train_test_split(X, y, test_size=0.4,
+    random_state=RandomState(split_seed))``, not stratified; the training rows keep their anomalies.
+    Rows of each part in ascending order. Its scaling (standardisation on the training part) is the
+    dataset's ``preprocess`` default for this protocol."""
+    return _stratified(np.asarray(labels), split_seed, test_fraction, where, "pyod", None, stratify=False)
+
+
+def _stratified(labels: np.ndarray, random_state: Any, test_fraction: float, where: str, protocol: str,
+                seed_label: int | None, stratify: bool = True) -> Split:
+    """A (stratified) ``train_test_split`` of ``labels``' rows, checked; ascending order unless
+    ``random_state`` is a RandomState (ADBench's own order is kept)."""
     from sklearn.model_selection import train_test_split
 
-    labels = np.asarray(labels)
+    split_seed = seed_label if seed_label is not None else random_state
     counts = {c: int((labels == c).sum()) for c in (0, 1)}
     f = require_number(test_fraction, "dataset.test_fraction")
     if not 0.0 < f < 1.0:
         raise ConfigError(f"dataset.test_fraction must be in (0, 1), got {test_fraction!r}")
     for c, what in ((0, "normal"), (1, "anomaly")):
         if counts[c] < 2:
-            raise DataError(f"{where} has {counts[c]} {what} (label {c}) row(s); the adbench protocol's stratified "
+            raise DataError(f"{where} has {counts[c]} {what} (label {c}) row(s); the {protocol} protocol's "
                             f"split needs at least 2 (one in training, one in the test set)")
     rows = np.arange(len(labels))
     try:
-        train, test = train_test_split(rows, test_size=f, stratify=labels, random_state=split_seed, shuffle=True)
+        train, test = train_test_split(rows, test_size=f, stratify=labels if stratify else None,
+                                       random_state=random_state, shuffle=True)
     except ValueError as exc:  # too few rows for the requested sizes
-        raise DataError(f"{where}: the adbench protocol cannot split {len(labels)} rows ({counts[0]} normal, "
+        raise DataError(f"{where}: the {protocol} protocol cannot split {len(labels)} rows ({counts[0]} normal, "
                         f"{counts[1]} anomalies) with dataset.test_fraction={f:g}: {first_line(exc)}") from None
-    train, test = np.sort(train), np.sort(test)
+    if not isinstance(random_state, np.random.RandomState):
+        train, test = np.sort(train), np.sort(test)
     for part, idx in (("test", test), ("training", train)):
         for c, what in ((0, "normal"), (1, "anomaly")):
             if not (labels[idx] == c).any():
@@ -236,7 +283,7 @@ def adbench_split(labels: np.ndarray, *, split_seed: int | None = 0, test_fracti
                                 f"({counts[c]} {what} rows in all); change dataset.test_fraction")
     y_test = labels[test].astype(np.int8)
     n_train_anom = int(labels[train].sum())
-    info = {"protocol": "adbench", "split_seed": split_seed, "test_fraction": f, "n_train": len(train),
+    info = {"protocol": protocol, "split_seed": split_seed, "test_fraction": f, "n_train": len(train),
             "n_train_normal": len(train) - n_train_anom, "n_train_anomaly": n_train_anom,
             "n_test_normal": int((y_test == 0).sum()), "n_test_anomaly": int(y_test.sum())}
     return Split(train=train, test=test, y_test=y_test, n_train_anomalies=n_train_anom, info=info)

@@ -1,15 +1,21 @@
 """The tabular benchmarks as datasets: ADBench ``.npz``, ODDS ``.mat``, KDD Cup 1999 10 % (and its
-KDDCUP-Rev variant), each split by one of two protocols (``dataset.protocol``):
+KDDCUP-Rev variant), each split by one of four protocols (``dataset.protocol``):
 
 * ``nrcan`` (NRCAN / pyad, GOAD, NeuTraLAD, DAGMM): the normal rows shuffled with ``split_seed``,
   half of them train (normal only, unless ``train_contamination``), the other half plus **every**
   anomaly is the test set (:func:`oneclass.data.splits.nrcan_split`);
-* ``adbench``: a stratified 70/30 split of all rows; unsupervised detectors train on the 70 %
-  **with** its anomalies (:func:`oneclass.data.splits.adbench_split`).
+* ``adbench``: ADBench's pipeline as its published results were made: a set below 1000 rows
+  redrawn to 1000 **with replacement** (most test rows then have a copy in training: the
+  duplicate leak), one above 10,000 subsampled to 10,000, then a stratified 70/30 split;
+  unsupervised detectors train on the 70 % **with** its anomalies;
+* ``adbench_dedup``: the same stratified 70/30 split of the rows as they are (no redraw, no
+  subsample: every row once, no test row in training) - the default of ``dataset=adbench``;
+* ``pyod``: PyOD's benchmark, an unstratified 60/40 split, standardised
+  (:func:`oneclass.data.splits.pyod_split`).
 
 The scaler (``preprocess``) is fitted on the training rows only. Its default follows the
 reference configs: NRCAN standardises thyroid / arrhythmia and min-max scales KDD; ADBench
-min-max scales. The run's seed never enters: only ``split_seed`` (and the files) decide the split.
+min-max scales; PyOD standardises. The run's seed never enters: only ``split_seed`` (and the files) decide the split.
 
 Reading is done by :mod:`oneclass.data.tabular` (one-line errors for bad files).
 """
@@ -27,7 +33,10 @@ import numpy as np
 from oneclass.config import require_number
 from oneclass.data.base import DataBundle, Dataset, same_file
 from oneclass.data.paths import resolve
-from oneclass.data.splits import PROTOCOLS, SCALINGS, Scaler, adbench_split, nrcan_split, optional_count, scale, split_seed_of
+from oneclass.data.splits import (
+    PROTOCOLS, SCALINGS, TEST_FRACTIONS, Scaler, adbench_split, nrcan_split, optional_count, pyod_split, scale,
+    split_seed_of,
+)
 from oneclass.data.tabular import (
     ADBENCH_SETS, ANOMALY_CHOICES, Table, adbench_name, adbench_path, kdd_path, odds_path, read_kdd, read_mat, read_npz,
 )
@@ -47,12 +56,13 @@ class TabularDataset(Dataset):
     ----------
     name : the set's name (also the MLflow experiment name).
     path : the file; None = where the set's reader looks (``$ONECLASS_DATA_DIR/...``).
-    protocol : ``nrcan`` or ``adbench`` (module docstring).
+    protocol : ``nrcan``, ``adbench``, ``adbench_dedup`` or ``pyod`` (module docstring).
     split_seed : seed of the shuffle / stratified split; None = file order (nrcan only).
     preprocess : ``standardize``, ``minmax`` or ``none``, fitted on the training rows; None = the
-        protocol's and set's default (:attr:`nrcan_preprocess`; ``minmax`` for adbench).
+        protocol's and set's default (:attr:`nrcan_preprocess`; ``minmax`` for the adbench ones,
+        ``standardize`` for pyod).
     train_contamination : nrcan only: fraction rho of anomalies in the training set (NRCAN's rho).
-    test_fraction : adbench only: the test part (0.3).
+    test_fraction : adbench / adbench_dedup / pyod: the test part; None = the protocol's (0.3, 0.3, 0.4).
     n_train : nrcan only: train on the first ``n_train`` rows of the training half (null = all).
     """
 
@@ -62,7 +72,7 @@ class TabularDataset(Dataset):
     nrcan_preprocess = "standardize"
 
     def __init__(self, name: str, path: str | None = None, protocol: str = "nrcan", split_seed: int | None = 0,
-                 preprocess: str | None = None, train_contamination: float = 0.0, test_fraction: float = 0.3,
+                 preprocess: str | None = None, train_contamination: float = 0.0, test_fraction: float | None = None,
                  n_train: int | None = None) -> None:
         if not isinstance(name, (str, int)) or isinstance(name, bool) or not str(name).strip():
             raise ConfigError(f"dataset.name must name a set, got {name!r}")
@@ -72,23 +82,24 @@ class TabularDataset(Dataset):
             raise ConfigError(f"dataset.protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
         self.protocol = protocol
         self.split_seed = split_seed_of(split_seed)
-        if protocol == "adbench" and self.split_seed is None:
-            raise ConfigError("dataset.split_seed=null (file order) is for the nrcan protocol; the adbench protocol's "
-                              "stratified split needs an integer split_seed")
+        if protocol != "nrcan" and self.split_seed is None:
+            raise ConfigError(f"dataset.split_seed=null (file order) is for the nrcan protocol; the {protocol} protocol's "
+                              "random split needs an integer split_seed")
         if preprocess is not None and preprocess not in SCALINGS:
             raise ConfigError(f"dataset.preprocess must be one of {', '.join(SCALINGS)} or null (the protocol's "
                               f"default), got {preprocess!r}")
-        self.preprocess = preprocess or (self.nrcan_preprocess if protocol == "nrcan" else "minmax")
+        self.preprocess = preprocess or {"nrcan": self.nrcan_preprocess, "pyod": "standardize"}.get(protocol, "minmax")
         self.train_contamination = require_number(train_contamination, "dataset.train_contamination")
         if not 0.0 <= self.train_contamination < 1.0:
             raise ConfigError(f"dataset.train_contamination must be in [0, 1), got {train_contamination!r}")
-        self.test_fraction = require_number(test_fraction, "dataset.test_fraction")
+        self.test_fraction = require_number(TEST_FRACTIONS.get(protocol, 0.3) if test_fraction is None else test_fraction,
+                                            "dataset.test_fraction")
         self.n_train = optional_count(n_train, "dataset.n_train")
-        if protocol == "adbench" and self.train_contamination > 0:
-            raise ConfigError("dataset.train_contamination is for the nrcan protocol; the adbench protocol already "
+        if protocol != "nrcan" and self.train_contamination > 0:
+            raise ConfigError(f"dataset.train_contamination is for the nrcan protocol; the {protocol} protocol already "
                               "trains on its training part's anomalies (set it to 0)")
-        if protocol == "adbench" and self.n_train is not None:
-            raise ConfigError("dataset.n_train is for the nrcan protocol; the adbench protocol trains on "
+        if protocol != "nrcan" and self.n_train is not None:
+            raise ConfigError(f"dataset.n_train is for the nrcan protocol; the {protocol} protocol trains on "
                               "1 - dataset.test_fraction of the rows (set n_train to null)")
 
     # -- to implement -------------------------------------------------------------------------
@@ -111,8 +122,11 @@ class TabularDataset(Dataset):
         if self.protocol == "nrcan":
             split = nrcan_split(labels, split_seed=self.split_seed, train_contamination=self.train_contamination,
                                 n_train=self.n_train, where=where)
+        elif self.protocol == "pyod":
+            split = pyod_split(labels, split_seed=self.split_seed, test_fraction=self.test_fraction, where=where)
         else:
-            split = adbench_split(labels, split_seed=self.split_seed, test_fraction=self.test_fraction, where=where)
+            split = adbench_split(labels, split_seed=self.split_seed, test_fraction=self.test_fraction, where=where,
+                                  resample=self.protocol == "adbench")
         train_rows, test_rows = rows[split.train], rows[split.test]
         x_train, x_test, stats = scale(table.x[train_rows], table.x[test_rows], self.preprocess)
         info = {k: v for k, v in table.info.items() if k not in _DROP_INFO}
@@ -120,6 +134,10 @@ class TabularDataset(Dataset):
         log.info("%s (%s protocol, split_seed %s): train %d normal + %d anomalies, test %d normal + %d anomalies, "
                  "%s scaling", self.name, self.protocol, self.split_seed, info["n_train_normal"], info["n_train_anomaly"],
                  info["n_test_normal"], info["n_test_anomaly"], self.preprocess)
+        if info.get("test_rows_in_train", 0) > 0:
+            log.info("%s: adbench protocol redrew %d rows to %d with replacement: %.0f %% of the test rows have a copy "
+                     "in training (protocol adbench_dedup has none)", self.name, info["n_source_rows"],
+                     info["n_rows_drawn"], 100 * info["test_rows_in_train"])
         return DataBundle(
             name=self.name,
             x_train=np.asarray(x_train, dtype=np.float32),

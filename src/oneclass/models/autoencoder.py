@@ -19,7 +19,7 @@ from oneclass.errors import ConfigError
 from oneclass.models.base import LightningDetector
 from oneclass.models.pretrain import sse_loss
 
-INITS = ("glorot", "torch")
+INITS = ("glorot", "torch", "normal")
 LOSSES = ("mse", "sse")
 
 
@@ -30,8 +30,8 @@ class Autoencoder(LightningDetector):
     ----------
     net : the encoder (``conf/model/net/``), called with ``input_shape``; its ``decoder()`` is
         the decoder and its ``rep_dim`` the bottleneck (paper: DenseEncoder [512, 512] -> 2).
-    init : ``glorot`` (Keras default, as in the authors' code) or ``torch``; applies to Linear
-        layers.
+    init : ``glorot`` (Keras default, as in the authors' code), ``torch``, or ``normal`` (N(0, 0.02)
+        weights and biases: PyTorch-DAGMM's and ADBench's); applies to Linear layers.
     loss : ``mse`` (mean over all values: Keras' mean_squared_error, the OCDN paper) or ``sse``
         (squared error summed over each event's values, averaged over the batch: Ruff et al.'s
         DCAE). They differ by the factor n_features, which matters against ``weight_decay``.
@@ -57,7 +57,7 @@ class Autoencoder(LightningDetector):
                          batch_size=batch_size, batches_per_step=batches_per_step, optimizer=optimizer,
                          scheduler=scheduler, lr_milestones=lr_milestones)
         if init not in INITS:
-            raise ConfigError(f"model.init must be 'glorot' or 'torch', got {init!r}")
+            raise ConfigError(f"model.init must be 'glorot', 'torch' or 'normal', got {init!r}")
         if loss not in LOSSES:
             raise ConfigError(f"model.loss must be 'mse' or 'sse', got {loss!r}")
         self.loss = loss
@@ -68,6 +68,12 @@ class Autoencoder(LightningDetector):
         self.decoder = self.encoder.decoder()
         if init == "glorot":
             nets.glorot_init(self)
+        elif init == "normal":
+            nets.normal_init(self)
+
+    def codes(self, x: torch.Tensor) -> torch.Tensor:
+        """The bottleneck ``encoder(x)`` (checked for collapse after fit)."""
+        return self.encoder(x)
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x))

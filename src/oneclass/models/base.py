@@ -11,6 +11,12 @@
 Every detector is built with ``input_shape`` (the pipeline passes the dataset's); ``n_features=d``
 still works for flat data.
 
+``degeneracy(x) -> str | None`` (optional)
+    After fitting, the failure mode the detector fell into on the training rows ``x`` (a constant
+    or near-constant code or score, dead code units, NaN), as a short reason such as
+    ``constant_code``; None when healthy. :func:`degeneracy` applies it, or the score check for
+    detectors without one (the scikit-learn adapters); the pipeline calls it once after fit.
+
 Models never log, plot or read files. Lightning detectors report their mean training loss once
 per epoch as ``train_loss`` (``self.log``); the pipeline forwards it to the tracker.
 """
@@ -78,6 +84,57 @@ def milestones(values: Any, name: str = "model.lr_milestones") -> list[int]:
             raise ConfigError(f"{name} must be a list of positive integers (epochs), got {list(values)!r}")
         out.append(m)
     return sorted(out)
+
+
+# a code unit or a score whose standard deviation over the training rows is at most this (absolute,
+# plus this times its mean magnitude) carries no information: float32 noise, not a representation
+DEGENERATE_STD = 1e-6
+# training rows the degeneracy checks look at (evenly spaced): enough to see a spread, cheap on KDD
+DEGENERACY_ROWS = 10_000
+
+
+def _flat(values: Any) -> np.ndarray:
+    return np.asarray(values, dtype=np.float64).reshape(len(values), -1)
+
+
+def score_degeneracy(scores: Any) -> str | None:
+    """``nan_score`` / ``constant_score`` for scores of the training rows, else None."""
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if not np.isfinite(s).all():
+        return "nan_score"
+    if len(s) > 1 and s.std() <= DEGENERATE_STD * (1.0 + np.abs(s).mean()):
+        return "constant_score"
+    return None
+
+
+def code_degeneracy(codes: Any) -> str | None:
+    """``nan_code``, ``constant_code`` (every unit constant over the rows) or ``dead_code_units=k/n``
+    (k of the n code units constant) for a learned representation of the training rows, else None."""
+    c = _flat(codes)
+    if not np.isfinite(c).all():
+        return "nan_code"
+    if len(c) < 2:
+        return None
+    dead = c.std(axis=0) <= DEGENERATE_STD * (1.0 + np.abs(c).mean(axis=0))
+    if dead.all():
+        return "constant_code"
+    return f"dead_code_units={int(dead.sum())}/{dead.size}" if dead.any() else None
+
+
+def training_sample(x: np.ndarray, rows: int = DEGENERACY_ROWS) -> np.ndarray:
+    """At most ``rows`` evenly spaced rows of ``x`` (all when fewer)."""
+    x = np.asarray(x)
+    return x if len(x) <= rows else x[np.linspace(0, len(x) - 1, rows).astype(np.int64)]
+
+
+def degeneracy(detector: Any, x_train: np.ndarray) -> str | None:
+    """The fitted ``detector``'s failure mode on its training rows (its own ``degeneracy`` hook, or
+    the score check for detectors without one), None when healthy."""
+    x = training_sample(x_train)
+    hook = getattr(detector, "degeneracy", None)
+    if callable(hook):
+        return hook(x)
+    return score_degeneracy(detector.score(x))
 
 
 class LightningDetector(L.LightningModule):
@@ -238,6 +295,29 @@ class LightningDetector(L.LightningModule):
             self.train(was_training)
         return torch.cat(out).cpu().numpy() if out else np.zeros(0)
 
+    # ------------------------------------------------------------------ degeneracy
+    def codes(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The learned representation of ``x`` (an autoencoder's bottleneck, Deep SVDD's output), or
+        None for detectors without one; read by :meth:`degeneracy`."""
+        return None
+
+    @torch.no_grad()
+    def degeneracy(self, x: np.ndarray) -> str | None:
+        """After fit: ``nan_code`` / ``constant_code`` / ``dead_code_units=k/n`` of :meth:`codes`, else
+        ``nan_score`` / ``constant_score`` of the training rows' scores; None when healthy."""
+        was_training = self.training
+        self.eval()
+        try:
+            xt = torch.as_tensor(np.asarray(x), dtype=torch.float32, device=self.device)
+            parts = [c for chunk in self.event_chunks(xt) if (c := self.codes(chunk)) is not None]
+        finally:
+            self.train(was_training)
+        if parts:
+            found = code_degeneracy(torch.cat(parts).double().cpu().numpy())
+            if found:
+                return found
+        return score_degeneracy(self.score(x))
+
     # ------------------------------------------------------------------ Lightning hooks
     def make_optimizer(self, params: Any, lr: float | None = None, weight_decay: float | None = None) -> torch.optim.Optimizer:
         """The configured optimizer (``model.optimizer``) over ``params``."""
@@ -377,5 +457,5 @@ def flatten_input(model: str, x: Any, input_shape: tuple[int, ...]) -> np.ndarra
     return x.reshape(len(x), -1)
 
 
-__all__ = ["Detector", "LightningDetector", "check_input", "flatten_input", "from_spec", "has_batch_norm", "input_shape_of",
+__all__ = ["Detector", "LightningDetector", "check_input", "code_degeneracy", "degeneracy", "score_degeneracy", "flatten_input", "from_spec", "has_batch_norm", "input_shape_of",
            "optimizer_class", "score_chunk", "spec_of"]

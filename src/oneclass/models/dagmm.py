@@ -38,7 +38,7 @@ from oneclass.config import require_int, require_number
 from oneclass.errors import ConfigError, TrainingError
 from oneclass.models.autoencoder import Autoencoder
 from oneclass.models.base import score_chunk
-from oneclass.nets import hidden_sizes, make_activation
+from oneclass.nets import hidden_sizes, make_activation, normal_init
 
 # a mixture weight or membership sum never goes below this (a component that lost every event)
 TINY = 1e-12
@@ -145,6 +145,8 @@ class DAGMM(Autoencoder):
             width = h
         layers.append(nn.Linear(width, self.n_mixtures))
         self.estimation = nn.Sequential(*layers)
+        if init == "normal":
+            normal_init(self.estimation)
         # the GMM fitted on the training set after training (saved with the weights)
         self.register_buffer("phi", torch.full((self.n_mixtures,), 1.0 / self.n_mixtures, dtype=torch.float64))
         self.register_buffer("mu", torch.zeros(self.n_mixtures, self.z_dim, dtype=torch.float64))

@@ -164,6 +164,10 @@ class DeepSVDD(LightningDetector):
     # ------------------------------------------------------------------ scoring
     # Written over trailing axes: with a stacked net (oneclass.vectorised) c is (members, rep_dim),
     # R is (members,), and distances, losses and radii come out per member.
+    def codes(self, x: torch.Tensor) -> torch.Tensor:
+        """The network output phi(x) (checked for the collapsed solution phi = c after fit)."""
+        return self.net(x)
+
     def dist2(self, x: torch.Tensor) -> torch.Tensor:
         return (self.net(x) - self.c.unsqueeze(-2)).pow(2).sum(dim=-1)
 

@@ -39,7 +39,8 @@ class OneClassSVM:
         ``n_features=d`` is the same as ``input_shape=(d,)``.
     nu : in (0, 1] ((0, 1) for ``solver=exact``): an upper bound on the fraction of training events outside the support and a
         lower bound on the fraction of support vectors (paper: IAD 0.85, OAD 0.15).
-    gamma : RBF kernel width, K(x, y) = exp(-gamma |x - y|^2) (paper: 0.1).
+    gamma : RBF kernel width, K(x, y) = exp(-gamma |x - y|^2) (paper: 0.1), or ``auto`` = 1 / d
+        (scikit-learn's and PyOD's ``auto``, as ADBench and PyOD's benchmark run OC-SVM).
     kernel : ``rbf`` (paper), or another libsvm kernel for ``solver=exact``.
     solver : ``exact`` (libsvm ``OneClassSVM``) or ``nystroem`` (Nystroem RBF map + ``SGDOneClassSVM``).
     n_components : Nystroem landmarks (``solver=nystroem`` only).
@@ -54,7 +55,7 @@ class OneClassSVM:
         self,
         input_shape: Any = None,
         nu: float = 0.5,
-        gamma: float = 0.1,
+        gamma: float | str = 0.1,
         kernel: str = "rbf",
         solver: str = "exact",
         n_components: int = 1000,
@@ -83,7 +84,10 @@ class OneClassSVM:
         if self.solver == "exact" and self.nu == 1:
             raise ConfigError("model.nu=1 makes libsvm's exact solver fail (every training event a bounded support "
                               "vector); use model.nu < 1 (e.g. 0.99) or model.solver=nystroem")
-        require_positive(self.gamma, "model.gamma")
+        if isinstance(self.gamma, str) and self.gamma != "auto":
+            raise ConfigError(f"model.gamma must be a positive number or auto (1 / d), got {self.gamma!r}")
+        if self.gamma != "auto":
+            require_positive(self.gamma, "model.gamma")
         if self.solver not in SOLVERS:
             raise ConfigError(f"model.solver must be one of {list(SOLVERS)}, got {self.solver!r}")
         if self.kernel not in KERNELS:
@@ -97,6 +101,11 @@ class OneClassSVM:
         if self.random_state is not None and (isinstance(self.random_state, bool) or not isinstance(self.random_state, int)):
             raise ConfigError(f"model.random_state must be an integer or null, got {self.random_state!r}")
 
+    @property
+    def gamma_(self) -> float:
+        """The kernel width used: ``gamma``, or 1 / d for ``auto``."""
+        return 1.0 / int(np.prod(self.shape_)) if self.gamma == "auto" else float(self.gamma)
+
     def _make_estimator(self, n_train: int) -> Any:
         from sklearn.kernel_approximation import Nystroem
         from sklearn.linear_model import SGDOneClassSVM
@@ -104,10 +113,10 @@ class OneClassSVM:
         from sklearn.svm import OneClassSVM as SkOneClassSVM
 
         if self.solver == "exact":
-            return SkOneClassSVM(kernel=self.kernel, nu=self.nu, gamma=self.gamma, tol=self.tol,
+            return SkOneClassSVM(kernel=self.kernel, nu=self.nu, gamma=self.gamma_, tol=self.tol,
                                  cache_size=self.cache_size)
         return make_pipeline(
-            Nystroem(kernel="rbf", gamma=self.gamma, n_components=min(self.n_components, n_train),
+            Nystroem(kernel="rbf", gamma=self.gamma_, n_components=min(self.n_components, n_train),
                      random_state=self.random_state),
             SGDOneClassSVM(nu=self.nu, tol=self.tol, max_iter=self.max_iter, random_state=self.random_state),
         )

@@ -133,6 +133,15 @@ def flat_features(net: str, input_shape: tuple[int, ...]) -> int:
     return input_shape[0]
 
 
+def normal_init(module: nn.Module, std: float = 0.02) -> None:
+    """N(0, std) weights AND biases for Linear layers: PyTorch-DAGMM's (and ADBench's) weights_init_normal."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.normal_(m.bias, 0.0, std)
+
+
 def glorot_init(module: nn.Module) -> None:
     """Keras' default initialisation (Glorot-uniform weights, zero biases) for Linear layers."""
     for m in module.modules():

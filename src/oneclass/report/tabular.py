@@ -48,6 +48,12 @@ class RunRecord:
     seed: str = ""
     split_seed: str = ""
     metrics: Mapping[str, float] = field(default_factory=dict)
+    # the run's tag ``degenerate`` (a collapsed model, oneclass.models.base.degeneracy); "" = healthy
+    degenerate: str = ""
+
+
+# marks a table cell holding degenerate runs; the table's footnote names them and their reasons
+DEGENERATE_MARK = "†"
 
 
 def dataset_label(tags: Mapping[str, str], params: Mapping[str, str]) -> str:
@@ -64,7 +70,7 @@ def records_from_runs(runs: Iterable[Any]) -> list[RunRecord]:
         tags, params = dict(run.data.tags), dict(run.data.params)
         out.append(RunRecord(dataset=dataset_label(tags, params), detector=tags.get("model", "?"),
                              seed=params.get("seed", tags.get("seed", "")), split_seed=params.get("dataset.split_seed", ""),
-                             metrics=dict(run.data.metrics)))
+                             metrics=dict(run.data.metrics), degenerate=tags.get("degenerate", "")))
     return out
 
 
@@ -76,7 +82,8 @@ def records_from_rows(rows: Iterable[Mapping[str, str]], metrics: Iterable[str] 
         if r.get("error"):
             continue
         out.append(RunRecord(dataset=f"{r['set']} [{r['protocol']}]", detector=r["detector"], seed=r["split_seed"],
-                             split_seed=r["split_seed"], metrics={m: float(r[m]) for m in metrics if r.get(m) not in (None, "")}))
+                             split_seed=r["split_seed"], metrics={m: float(r[m]) for m in metrics if r.get(m) not in (None, "")},
+                             degenerate=r.get("degenerate") or ""))
     return out
 
 
@@ -88,6 +95,8 @@ class MetricTable:
     datasets: list[str]
     detectors: list[str]
     cells: dict[tuple[str, str], np.ndarray]
+    # (dataset, detector) -> the reasons of its degenerate runs (one entry per such run)
+    degenerate: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def mean(self, dataset: str, detector: str) -> float:
         v = self.cells.get((dataset, detector))
@@ -105,17 +114,20 @@ def metric_table(records: Iterable[RunRecord], metric: str) -> MetricTable:
     """Group ``records`` by (dataset, detector); a DataError when no record has ``metric``."""
     records = list(records)
     cells: dict[tuple[str, str], list[float]] = {}
+    degenerate: dict[tuple[str, str], list[str]] = {}
     for r in records:
         value = r.metrics.get(metric)
         if value is None or not math.isfinite(float(value)):
             continue
         cells.setdefault((r.dataset, r.detector), []).append(float(value))
+        if r.degenerate:
+            degenerate.setdefault((r.dataset, r.detector), []).append(r.degenerate)
     if not cells:
         found = sorted({m for r in records for m in r.metrics})
         raise DataError(f"no run has metric {metric!r}; the runs have: {', '.join(found) or '(none)'}")
     datasets = sorted({d for d, _ in cells})
     detectors = sorted({m for _, m in cells})
-    return MetricTable(metric, datasets, detectors, {k: np.asarray(v) for k, v in cells.items()})
+    return MetricTable(metric, datasets, detectors, {k: np.asarray(v) for k, v in cells.items()}, degenerate)
 
 
 def mean_ranks(table: MetricTable) -> dict[str, Any]:
@@ -150,13 +162,18 @@ def markdown_table(table: MetricTable, ranks: dict[str, Any] | None = None, digi
                 cells.append("–")
                 continue
             text = f"{v:.{digits}f} ± {table.std(d, m):.{digits}f} ({table.cells[d, m].size})"
-            cells.append(f"**{text}**" if v == best else text)
+            text = f"**{text}**" if v == best else text
+            cells.append(f"{text} {DEGENERATE_MARK}" if (d, m) in table.degenerate else text)
         lines.append(f"| {d} | " + " | ".join(cells) + " |")
     if ranks is not None:
         lines.append("| mean rank | " + " | ".join(f"{r:.2f}" for r in ranks["mean_rank"]) + " |")
     lines += ["", f"{table.metric}: mean ± sample std over runs (seeds and split seeds; runs in brackets); "
                   f"best mean per dataset in bold" + (f"; mean rank over the {len(ranks['datasets'])} datasets with "
                                                       f"every detector (1 = best)" if ranks else "") + "."]
+    if table.degenerate:
+        lines += ["", f"{DEGENERATE_MARK} degenerate runs (a collapsed model; their scores are not a result): " + "; ".join(
+            f"{d} / {m}: {len(why)} of {table.cells[d, m].size} ({', '.join(sorted(set(why)))})"
+            for (d, m), why in sorted(table.degenerate.items())) + "."]
     return "\n".join(lines) + "\n"
 
 
