@@ -110,7 +110,7 @@ def test_sweep_against_a_tracking_server_prints_no_mlflow_lines_and_one_link(tmp
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "View run" not in proc.stdout and "View experiment" not in proc.stdout, proc.stdout
     lines = proc.stdout.strip().splitlines()
-    assert sum(line.startswith("[job ") for line in lines) == 2
+    assert sorted(line.split(":")[0] for line in lines if line.startswith("[")) == ["[1/2] seed=0", "[2/2] seed=1"]
     client = MlflowClient(tracking_uri=tracking_server)
     exp = client.get_experiment_by_name("gaussian")
     assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
@@ -177,3 +177,25 @@ def test_long_param_values_are_shortened_with_the_full_text_in_a_tag(tmp_path):
     assert len(short) < SHORT_PARAM + 30 and short.startswith("['feature_0', 'feature_1'")
     assert short.endswith(f"... ({len(str(features))} chars: tag param.dataset.features)")
     assert r.data.tags["param.dataset.features"] == str(features)
+
+
+def test_job_line_shows_k_of_n_only_the_varying_overrides_and_the_kinds_metrics(tmp_path):
+    """A sweep over 2 models x 3 seeds with a constant override: the job line names the job's place
+    among the 6, the model and seed only, and the metrics of the dataset's kind."""
+    from omegaconf import OmegaConf
+
+    from oneclass import logs
+
+    OmegaConf.save(OmegaConf.create({"hydra": {"overrides": {"task": [
+        "model=ae,ocsvm", "seed=range(0,3)", "dataset.n_train=5000", "dataset=adbench"]}, "sweeper": {}}}),
+        tmp_path / "multirun.yaml")
+    job = JobInfo(output_dir=tmp_path / "4", launch_dir=tmp_path, multirun=True, job_num=4, sweep_dir=str(tmp_path),
+                  overrides=["model=ocsvm", "seed=1", "dataset.n_train=5000", "dataset=adbench"])
+    metrics = {"test_auc": 0.91234, "test_aupr": 0.5, "test_f1": 0.25, "test_max_sic": 3.0}
+    assert logs.job_prefix(job) == "[5/6] model=ocsvm seed=1"
+    varying, n = logs.sweep_plan(tmp_path)
+    line = logs.job_line(4, n, logs.varying_overrides(job.overrides, varying), metrics,
+                         logs.dataset_kind("oneclass.data.tabular_datasets.ADBench"), 2.04)
+    assert line == "[5/6] model=ocsvm seed=1: AUC 0.9123, AUPR 0.5000, F1 0.2500 (2.0 s)"
+    physics = logs.job_line(0, 6, "seed=0", metrics, logs.dataset_kind("oneclass.data.lhco.LHCO"), 1.0)
+    assert physics == "[1/6] seed=0: AUC 0.9123, max SIC 3.000 (1.0 s)"

@@ -92,7 +92,6 @@ def run_job(cfg: DictConfig) -> dict[str, float] | None:
     job = JobInfo.current()
     record: dict[str, Any] = {"job_num": job.job_num, "overrides": job.overrides, "output_dir": str(job.output_dir),
                               "sweep_id": job.sweep_id, "started": time.time()}
-    over = " ".join(job.overrides) or "(no overrides)"
     try:
         with patient_store():  # the sweep reached the store: a job starting during an outage waits for it
             metrics = run(cfg, job)
@@ -101,7 +100,9 @@ def run_job(cfg: DictConfig) -> dict[str, float] | None:
                       traceback=traceback.format_exc())
         if ckpt := kept_checkpoint(cfg, job):
             record["checkpoint_dir"] = str(ckpt)
-        print(f"[job {job.job_num}] {over}: FAILED: {_first_line(exc)}", flush=True)
+        from oneclass.logs import job_prefix
+
+        print(f"{job_prefix(job)}: FAILED: {_first_line(exc)}", flush=True)
         metrics = None
     except BaseException as exc:  # Ctrl-C, preemption: record, then let the launcher see it
         record.update(status="killed", error=interrupted(exc, "rerun the sweep with resume=true"), error_type=type(exc).__name__)
