@@ -28,6 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from oneclass.errors import DataError
+from oneclass.report.stats import canonical
 
 IMAGE_DATASETS = ("mnist", "fashion_mnist", "cifar10")
 REFERENCE = "ruff2018_deepsvdd"
@@ -96,11 +97,11 @@ def detector_labels(runs: list[ImageRun]) -> dict[str, list[ImageRun]]:
         members = by_model[model]
         keys = sorted({k for r in members for k in r.params
                        if (k.startswith(_SETTING_PREFIXES) or k in _SETTING_KEYS) and k not in _NOT_SETTINGS})
-        varying = [k for k in keys if len({r.params.get(k) for r in members}) > 1]
+        varying = [k for k in keys if len({canonical(r.params.get(k)) for r in members}) > 1]
         for r in members:
             label = model
             if varying:
-                label += " (" + ", ".join(f"{k.removeprefix('model.')}={r.params.get(k)}" for k in varying) + ")"
+                label += " (" + ", ".join(f"{k.removeprefix('model.')}={canonical(r.params.get(k))}" for k in varying) + ")"
             out.setdefault(label, []).append(r)
     return out
 

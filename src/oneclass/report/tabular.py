@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from oneclass.errors import DataError
+from oneclass.report.stats import canonical
 
 # dataset configs (the runs' tag ``dataset``) whose runs make the dataset x detector report
 TABULAR_DATASETS = ("adbench", "odds", "kdd")
@@ -65,7 +66,8 @@ def records_from_runs(runs: Iterable[Any]) -> list[RunRecord]:
     for run in runs:
         tags, params = dict(run.data.tags), dict(run.data.params)
         out.append(RunRecord(dataset=dataset_label(tags, params), detector=tags.get("model", "?"),
-                             seed=params.get("seed", tags.get("seed", "")), split_seed=params.get("dataset.split_seed", ""),
+                             seed=canonical(params.get("seed", tags.get("seed", ""))),
+                             split_seed=canonical(params.get("dataset.split_seed", "")),
                              metrics=dict(run.data.metrics)))
     return out
 
