@@ -199,3 +199,33 @@ def test_job_line_shows_k_of_n_only_the_varying_overrides_and_the_kinds_metrics(
     assert line == "[5/6] model=ocsvm seed=1: AUC 0.9123, AUPR 0.5000, F1 0.2500 (2.0 s)"
     physics = logs.job_line(0, 6, "seed=0", metrics, logs.dataset_kind("oneclass.data.lhco.LHCO"), 1.0)
     assert physics == "[1/6] seed=0: AUC 0.9123, max SIC 3.000 (1.0 s)"
+
+
+@pytest.mark.parametrize("overrides, job_overrides, expected", [
+    ([], [], "ocdn-gaussian-seed0"),
+    (["dataset.signal_mean=-4"], ["dataset.signal_mean=-4"], "ocdn-gaussian-mu-4-seed0"),
+    (["dataset.signal_mean=0"], ["dataset.signal_mean=0"], "ocdn-gaussian-seed0"),  # the default, spelt as an int
+    (["dataset=adbench", "dataset.name=cardio", "model=ae", "seed=2", "dataset.split_seed=3"],
+     ["dataset=adbench", "dataset.name=cardio", "model=ae", "seed=2", "dataset.split_seed=3"], "ae-cardio-split3-seed2"),
+    (["dataset=adbench", "dataset.name=cardio", "model=ae"], ["dataset=adbench", "model=ae"], "ae-cardio-seed0"),
+    (["dataset=mnist", "dataset.normal_class=3", "model=deepsvdd"], ["model=deepsvdd"], "deepsvdd-mnist-class3-seed0"),
+    (["hpo.trial=7"], ["hpo.trial=7"], "ocdn-gaussian-seed0-trial7"),
+    (["name=my baseline"], ["name=my baseline"], "my baseline"),
+])
+def test_run_names_identify_the_run(cfg_factory, tmp_path, overrides, job_overrides, expected):
+    from oneclass.pipeline import run_name
+
+    cfg = cfg_factory(*overrides, small=False)
+    choices = {k: v for k, v in (o.split("=", 1) for o in overrides) if k in ("model", "dataset")}
+    job = JobInfo(output_dir=tmp_path, launch_dir=tmp_path, overrides=job_overrides, choices=choices)
+    assert run_name(cfg, job) == expected
+
+
+def test_a_sweep_over_several_tabular_sets_is_one_experiment(cfg_factory):
+    """ADBench and ODDS sets log to the collection's experiment, so a sweep's link shows all its runs."""
+    def experiment(*overrides: str) -> str:
+        return cfg_factory(*overrides, small=False).logger.experiment_name
+
+    assert {experiment("dataset=adbench", f"dataset.name={n}") for n in ("cardio", "thyroid")} == {"adbench"}
+    assert experiment("dataset=odds", "dataset.name=arrhythmia") == "odds"
+    assert experiment("dataset=lhco") == "lhco" and experiment() == "gaussian"

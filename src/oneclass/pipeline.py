@@ -104,13 +104,53 @@ def detector_name(cfg: DictConfig, job: JobInfo) -> str:
 
 
 def dataset_name(cfg: DictConfig, job: JobInfo) -> str:
-    """The dataset's config name (``lhco``, ``mnist``...), else its ``name``."""
+    """The dataset's config name (``lhco``, ``mnist``, ``adbench``...), else its ``name`` (the tag ``dataset``)."""
     return job.choices.get("dataset") or str(cfg.dataset.get("name", ""))
 
 
+def set_name(cfg: DictConfig, job: JobInfo) -> str:
+    """The set itself: ``dataset.name`` (``cardio`` of ``dataset=adbench``; a file's stem), else the config name."""
+    name = cfg.dataset.get("name")
+    return Path(str(name)).stem if name not in (None, "") else dataset_name(cfg, job)
+
+
+def _default(target: str, key: str) -> Any:
+    """The default of constructor argument ``key`` of the class ``target`` (None when unknown)."""
+    import importlib
+    import inspect
+
+    try:
+        module, cls = str(target).rsplit(".", 1)
+        param = inspect.signature(getattr(importlib.import_module(module), cls)).parameters.get(key)
+    except (ImportError, AttributeError, ValueError, TypeError):
+        return None
+    return None if param is None or param.default is inspect.Parameter.empty else param.default
+
+
 def run_name(cfg: DictConfig, job: JobInfo) -> str:
-    """``<model>-<dataset>-seed<seed>``, e.g. ``ocsvm_oad-lhco-seed3``."""
-    return f"{detector_name(cfg, job)}-{dataset_name(cfg, job)}-seed{cfg.seed}"
+    """What identifies the run: ``<model>-<set>[-class<c>][-mu<m>][-split<k>]-seed<s>[-trial<n>]``,
+    e.g. ``ae-cardio-split3-seed0``, ``ocdn-gaussian-mu-4-seed0``: the normal class of image sets, the
+    toy's signal mean where it is not the default, the split seed where the command sets it, the
+    Optuna trial. ``name=TEXT`` sets it outright."""
+    from oneclass.report.stats import canonical
+
+    if cfg.get("name") not in (None, ""):
+        return str(cfg.name)
+    ds = cfg.dataset
+    parts = [detector_name(cfg, job), set_name(cfg, job)]
+    if ds.get("normal_class") is not None:
+        parts.append(f"class{ds.normal_class}")
+    target = str(ds.get("_target_", ""))
+    if "signal_mean" in ds and _default(target, "signal_mean") is not None \
+            and canonical(ds.signal_mean) != canonical(_default(target, "signal_mean")):
+        parts.append(f"mu{canonical(ds.signal_mean)}")
+    if ds.get("split_seed") is not None and any(o.split("=", 1)[0].lstrip("+~") == "dataset.split_seed" for o in job.overrides):
+        parts.append(f"split{ds.split_seed}")
+    parts.append(f"seed{cfg.seed}")
+    trial = (cfg.get("hpo") or {}).get("trial")
+    if trial is not None:
+        parts.append(f"trial{trial}")
+    return "-".join(parts)
 
 
 def _quiet_libraries() -> None:

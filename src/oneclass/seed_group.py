@@ -262,7 +262,7 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
     """Train the seeds of ``vectorised.seeds`` as one vectorised group; one MLflow run per member
     plus the ensemble run. Returns ``{run name: metrics}``; raises (after recording everything)
     when a member failed."""
-    from oneclass.pipeline import (_quiet_libraries, check_data_values, check_values, dataset_name, detector_name, prepare,
+    from oneclass.pipeline import (_quiet_libraries, check_data_values, check_values, detector_name, prepare, set_name,
                                    sculpting_efficiencies, test_metrics, write_artifacts)
 
     seeds = group_seeds(cfg)
@@ -279,7 +279,7 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
     group_tags = {"vectorised": "true", "seed_group": gid, "group_seeds": ",".join(map(str, seeds))}
 
     group = prepare(cfg, job)
-    group = dataclasses.replace(group, name=f"{detector}-{dataset_name(cfg, job)}-ensemble{len(seeds)}", fingerprint=fp,
+    group = dataclasses.replace(group, name=f"{detector}-{set_name(cfg, job)}-ensemble{len(seeds)}", fingerprint=fp,
                                 finished_run=group.tracker.find_finished(fp) if fp and cfg.get("resume") is True else None)
     preps = []
     for s in seeds:
