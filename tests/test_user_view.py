@@ -229,3 +229,23 @@ def test_a_sweep_over_several_tabular_sets_is_one_experiment(cfg_factory):
     assert {experiment("dataset=adbench", f"dataset.name={n}") for n in ("cardio", "thyroid")} == {"adbench"}
     assert experiment("dataset=odds", "dataset.name=arrhythmia") == "odds"
     assert experiment("dataset=lhco") == "lhco" and experiment() == "gaussian"
+
+
+def test_params_are_the_hyperparameters_and_overrides_and_the_config_is_an_artifact(cfg_factory, tmp_path):
+    """The runs table shows metrics without "show more columns": params are model.*, dataset.*, the
+    seed, the epoch budget and the command's overrides; the whole config is config.yaml."""
+    import yaml
+
+    cfg = cfg_factory("eval.min_background=5", "seed=2")
+    run(cfg, JobInfo(output_dir=tmp_path / "job", launch_dir=tmp_path, overrides=["eval.min_background=5", "seed=2"]))
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (r,) = client.search_runs([client.get_experiment_by_name("gaussian").experiment_id])
+    params = r.data.params
+    assert {"model.lr", "model.batch_size", "dataset.signal_mean", "seed", "trainer.max_epochs"} <= set(params)
+    assert params["eval.min_background"] == "5" and params["seed"] == "2"  # overridden on the command line
+    assert not [k for k in params if k.startswith(("trainer.accelerator", "logger.", "hpo.", "vectorised.", "eval.s"))]
+    assert "model._target_" not in params and r.data.tags["model_class"] == cfg.model._target_
+    assert len(params) < 30
+    saved = yaml.safe_load(Path(client.download_artifacts(r.info.run_id, "config.yaml", str(tmp_path / "dl"))).read_text())
+    assert saved["model"]["_target_"] == cfg.model._target_ and saved["trainer"]["accelerator"] == "cpu"
+    assert saved["eval"]["min_background"] == 5

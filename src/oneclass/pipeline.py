@@ -153,6 +153,31 @@ def run_name(cfg: DictConfig, job: JobInfo) -> str:
     return "-".join(parts)
 
 
+# always params (besides model.* and dataset.*): what a report groups by and a reader compares
+_PARAM_KEYS = ("seed", "trainer.max_epochs", "trainer.max_steps")
+_NOT_PARAMS = ("model._target_", "dataset._target_")  # the detector and dataset classes: tags model_class, dataset_class
+
+
+def run_params(cfg: DictConfig, job: JobInfo) -> dict[str, Any]:
+    """The MLflow params of a run: the hyperparameters that matter (``model.*``, ``dataset.*``, the
+    seed and the epoch budget) plus every key the command line overrides, so the runs table shows its
+    metrics without "show more columns". The full config is the run's artifact ``config.yaml``."""
+    flat = flatten(cfg)
+    params = {k: v for k, v in flat.items()
+              if (k in _PARAM_KEYS or k.startswith(("model.", "dataset."))) and k not in _NOT_PARAMS
+              and not k.rsplit(".", 1)[-1] in ("_partial_", "_convert_", "_recursive_")}
+    for override in job.overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        if key in flat and not key.startswith(("hpo.", "vectorised.")):
+            params[key] = flat[key]
+        elif key == "experiment" and "experiment" in job.choices:
+            params["experiment"] = job.choices["experiment"]
+    snapshots = (cfg.get("eval") or {}).get("snapshot_epochs")
+    if snapshots:  # the toy report selects runs with score snapshots by this param
+        params["eval.snapshot_epochs"] = flat["eval.snapshot_epochs"]
+    return params
+
+
 def _quiet_libraries() -> None:
     """Keep a job's console to its own lines: libraries' INFO chatter and known-harmless warnings off,
     and MLflow's own "View run / View experiment" lines (we print one link, see Tracker.describe)."""
@@ -267,6 +292,8 @@ def prepare(cfg: DictConfig, job: JobInfo) -> PreparedJob:
         "mlflow.source.name": "oneclass",
         "model": detector_name(cfg, job),
         "dataset": dataset_name(cfg, job),
+        "model_class": str(cfg.model.get("_target_", "")),
+        "dataset_class": str(cfg.dataset.get("_target_", "")),
         "seed": str(cfg.seed),
         "overrides": " ".join(job.overrides),
         "output_dir": str(job.output_dir),
@@ -415,7 +442,7 @@ def run_detector(prep: PreparedJob) -> tuple[dict[str, float], Evaluation]:
     with tracker.start_run(prep.name, tags=prep.tags), jobenv.isolated() as found, ExitStack() as held:
         # isolated(): the process state (threads, RNGs, seed variables) is restored when the run ends
         job.run_id, job.process = tracker.run_id, found
-        tracker.log_params(flatten(cfg))
+        tracker.log_params(run_params(cfg, job))
         job.process["threads_used"] = jobenv.set_threads(prep.threads())
         seed, min_background = check_values(cfg)
         L.seed_everything(seed, workers=False, verbose=False)

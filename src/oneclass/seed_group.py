@@ -41,7 +41,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from oneclass import jobenv, resume, vectorised
-from oneclass.config import build, flatten
+from oneclass.config import build
 from oneclass.errors import ConfigError, TrainingError, first_line
 from oneclass.metrics import Evaluation, evaluate
 from oneclass.models.base import Detector
@@ -262,7 +262,7 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
     """Train the seeds of ``vectorised.seeds`` as one vectorised group; one MLflow run per member
     plus the ensemble run. Returns ``{run name: metrics}``; raises (after recording everything)
     when a member failed."""
-    from oneclass.pipeline import (_quiet_libraries, check_data_values, check_values, detector_name, prepare, set_name,
+    from oneclass.pipeline import (_quiet_libraries, check_data_values, check_values, detector_name, prepare, run_params, set_name,
                                    sculpting_efficiencies, test_metrics, write_artifacts)
 
     seeds = group_seeds(cfg)
@@ -309,7 +309,7 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
     try:
         for k in todo:
             runs[k] = _OpenRun(preps[k])
-            runs[k].tracker.log_params(flatten(preps[k].cfg))
+            runs[k].tracker.log_params(run_params(preps[k].cfg, preps[k].job))
         with jobenv.isolated() as found, ExitStack() as held:
             job.process = found
             job.process["threads_used"] = jobenv.set_threads(group.threads())
@@ -437,7 +437,7 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
 def _ensemble_run(cfg, job, group, group_tags, how, data, healthy, todo, seeds, runs, member_test, member_val,
                   train_scores, evals, fit_time, score_time, min_background, write_artifacts, prefix) -> dict[str, dict[str, float]]:
     """The ``<model>-ensemble<N>`` run of the healthy members (indices into the trained members)."""
-    from oneclass.pipeline import test_metrics
+    from oneclass.pipeline import run_params, test_metrics
 
     used = [seeds[todo[i]] for i in healthy]
     # run name <model>-<dataset>-ensemble<N> (as <model>-<dataset>-seed<s>); the detector (model tag) <model>-ensemble<N>
@@ -450,7 +450,11 @@ def _ensemble_run(cfg, job, group, group_tags, how, data, healthy, todo, seeds, 
     out = job.output_dir / model
     with group.tracker.start_run(name, tags=tags):
         job.run_id = group.tracker.run_id
-        group.tracker.log_params(flatten(cfg))
+        group.tracker.log_params(run_params(cfg, job))
+        # the members nest under their ensemble run in the MLflow UI
+        for i in healthy:
+            if runs[todo[i]].run_id:
+                group.tracker.tag_run(runs[todo[i]].run_id, {"mlflow.parentRunId": group.tracker.run_id})
         scores, constants = ensemble_scores(member_test[healthy], train_scores[healthy], how)
         ev, test = test_metrics(cfg, data, scores, min_background)
         val = {}

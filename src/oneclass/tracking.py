@@ -320,6 +320,9 @@ class Tracker:
 
     def set_tags(self, tags: dict[str, str]) -> None: ...
 
+    def tag_run(self, run_id: str, tags: dict[str, str]) -> None:
+        """Tags on another run of the store (an ensemble's members: ``mlflow.parentRunId``)."""
+
     def log_artifacts(self, local_dir: str | os.PathLike, artifact_path: str | None = None) -> None: ...
 
     def find_finished(self, fingerprint: str) -> str | None:
@@ -562,6 +565,9 @@ class MlflowTracker(Tracker):
 
     def set_tags(self, tags: dict[str, str]) -> None:
         self._call(self.client.log_batch, self.run_id, tags=_tags(tags))
+
+    def tag_run(self, run_id: str, tags: dict[str, str]) -> None:
+        self._call(self.client.log_batch, run_id, tags=_tags(tags))
 
     def log_artifacts(self, local_dir: str | os.PathLike, artifact_path: str | None = None) -> None:
         self._call(self.client.log_artifacts, self.run_id, str(local_dir), artifact_path)

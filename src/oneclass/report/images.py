@@ -69,6 +69,8 @@ def as_image_run(record: Any, dataset: str | None = None) -> ImageRun:
     """An :class:`ImageRun` from a report record (``oneclass.report.RunScores`` or alike)."""
     params = dict(getattr(record, "params", {}) or {})
     tags = dict(getattr(record, "tags", {}) or {})
+    if tags.get("dataset_class"):  # the dataset's class is a tag (not a param) since the runs table shows fewer params
+        params.setdefault("dataset._target_", tags["dataset_class"])
     cls = _param(params, CLASS_KEY)
     if cls is None:
         raise DataError(f"run {getattr(record, 'name', '?')} has no {CLASS_KEY} param; not an image benchmark run")
