@@ -16,7 +16,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from oneclass.pipeline import JobInfo, run
-from oneclass.tracking import EXPERIMENT_TAGS, ui_url
+from oneclass.tracking import EXPERIMENT_TAGS, VIEW_TAG, ui_url, view_key
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["trainer.max_epochs=1", "trainer.accelerator=cpu", "dataset.n_train=1000", "dataset.n_test_background=1000",
@@ -25,10 +25,12 @@ SMALL = ["trainer.max_epochs=1", "trainer.accelerator=cpu", "dataset.n_train=100
 
 def test_ui_links():
     assert (ui_url("http://mlflow-host:5000/", "7", search_filter="tags.sweep_id = 'a-1'")
-            == "http://mlflow-host:5000/#/experiments/7/runs?searchFilter=tags.sweep_id%20%3D%20%27a-1%27")
-    assert ui_url("https://h/mlflow", "7", run_id="abc") == "https://h/mlflow/#/experiments/7/runs/abc"
+            == "http://mlflow-host:5000/#/experiments/7/runs?workflowType=machine_learning"
+               "&searchFilter=tags.sweep_id%20%3D%20%27a-1%27")
+    assert ui_url("https://h/mlflow", "7", run_id="abc") == \
+        "https://h/mlflow/#/experiments/7/runs/abc?workflowType=machine_learning"
     local = ui_url("sqlite:////data/mlflow.db", "2")
-    assert local == ("http://127.0.0.1:5000/#/experiments/2/runs "
+    assert local == ("http://127.0.0.1:5000/#/experiments/2/runs?workflowType=machine_learning "
                      "(start the UI first: mlflow ui --backend-store-uri sqlite:////data/mlflow.db)")
 
 
@@ -44,7 +46,10 @@ def test_run_name_experiment_kind_link_and_short_params(cfg_factory, tmp_path, c
     assert max(len(v) for v in r.data.params.values()) < 100 and "overrides" not in r.data.params
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith(f"MLflow run {r.info.run_id} in experiment 'gaussian'; runs table: "
-                           f"http://127.0.0.1:5000/#/experiments/{exp.experiment_id}/runs ")
+                           f"http://127.0.0.1:5000/#/experiments/{exp.experiment_id}/runs?workflowType=machine_learning"
+                           f"&viewStateShareKey={view_key(None)} ")
+    # the link opens the runs table with our metric columns (MLflow shows none by default)
+    assert "metrics.`test_auc`" in exp.tags[VIEW_TAG + view_key(None)]
 
 
 @pytest.mark.slow
@@ -60,7 +65,7 @@ def test_first_run_prints_only_our_lines(tmp_path):
     assert len(out) == 3, proc.stdout
     assert out[0].startswith("ocdn-gaussian-seed0: test AUC = ")
     assert out[1].startswith("results: ")
-    assert re.match(r"MLflow run \w+ in experiment 'gaussian'; runs table: http://127\.0\.0\.1:5000/#/experiments/1/runs ",
+    assert re.match(r"MLflow run \w+ in experiment 'gaussian'; runs table: http://127\.0\.0\.1:5000/#/experiments/1/runs\?workflowType=machine_learning&viewStateShareKey=oneclass-\w+ ",
                     out[2])
     assert all("ocdn-gaussian-seed0" in line for line in proc.stderr.strip().splitlines())  # the progress bar
     log = Path(out[1].removeprefix("results: "), "oneclass.log").read_text()
@@ -117,7 +122,7 @@ def test_sweep_against_a_tracking_server_prints_no_mlflow_lines_and_one_link(tmp
     runs = client.search_runs([exp.experiment_id])
     (sweep_id,) = {r.data.tags["sweep_id"] for r in runs}
     assert lines[-1] == (f"MLflow: this sweep's runs in experiment 'gaussian': {tracking_server}/#/experiments/"
-                         f"{exp.experiment_id}/runs?searchFilter=tags.sweep_id%20%3D%20%27{sweep_id}%27")
+                         f"{exp.experiment_id}/runs?workflowType=machine_learning&viewStateShareKey=" + view_key(f"tags.sweep_id = '{sweep_id}'"))
     assert sum("#/experiments/" in line for line in lines) == 1
 
 
