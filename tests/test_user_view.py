@@ -115,7 +115,7 @@ def test_sweep_against_a_tracking_server_prints_no_mlflow_lines_and_one_link(tmp
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "View run" not in proc.stdout and "View experiment" not in proc.stdout, proc.stdout
     lines = proc.stdout.strip().splitlines()
-    assert sorted(line.split(":")[0] for line in lines if line.startswith("[")) == ["[1/2] seed=0", "[2/2] seed=1"]
+    assert sorted(line.split(":")[0] for line in lines if re.match(r"\[\d+/\d+\] ", line)) == ["[1/2] seed=0", "[2/2] seed=1"]
     client = MlflowClient(tracking_uri=tracking_server)
     exp = client.get_experiment_by_name("gaussian")
     assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
@@ -254,3 +254,25 @@ def test_params_are_the_hyperparameters_and_overrides_and_the_config_is_an_artif
     saved = yaml.safe_load(Path(client.download_artifacts(r.info.run_id, "config.yaml", str(tmp_path / "dl"))).read_text())
     assert saved["model"]["_target_"] == cfg.model._target_ and saved["trainer"]["accelerator"] == "cpu"
     assert saved["eval"]["min_background"] == 5
+
+
+def test_no_progress_frames_when_stderr_is_not_a_terminal(cfg_factory, tmp_path, capsys):
+    """A single run redirected to a file writes no tqdm \\r frames (stderr is captured here, not a TTY)."""
+    run(cfg_factory("logger=none", "trainer.max_epochs=2"), JobInfo(output_dir=tmp_path / "job", launch_dir=tmp_path))
+    captured = capsys.readouterr()
+    assert "\r" not in captured.err and "epoch" not in captured.err
+    assert captured.out.startswith("ocdn-gaussian-seed0: test AUC = ")
+
+
+def test_a_sweep_console_has_no_numexpr_or_joblib_repr_line(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("NUMEXPR_MAX_THREADS", None)
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "-m", "hydra/launcher=local_parallel",
+                           "hydra.launcher.n_jobs=2", "seed=0,1", "logger=none", *SMALL], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    both = proc.stdout + proc.stderr
+    assert "NumExpr" not in both and "Joblib.Parallel(" not in both
+    assert sorted(line.split(":")[0] for line in proc.stdout.splitlines() if re.match(r"\[\d+/\d+\] ", line)) == \
+        ["[1/2] seed=0", "[2/2] seed=1"]
+    assert "test_auc per setting" in proc.stdout

@@ -258,8 +258,29 @@ def check_subcommand(argv: list[str]) -> None:
                       "or give overrides as key=value (oneclass --help)")
 
 
+def quiet_launch() -> None:
+    """Library lines that are not ours, before anything imports them: NumExpr's "defaulting to N
+    threads" (printed unless NUMEXPR_MAX_THREADS is set) and the joblib launcher's
+    ``Joblib.Parallel(...) is launching N jobs`` repr line."""
+    import logging
+
+    os.environ.setdefault("NUMEXPR_MAX_THREADS", str(os.cpu_count() or 1))
+    logging.getLogger("numexpr").setLevel(logging.WARNING)
+    launcher = logging.getLogger("hydra_plugins.hydra_joblib_launcher._core")
+    if not any(isinstance(f, _NoParallelRepr) for f in launcher.filters):
+        launcher.addFilter(_NoParallelRepr())
+
+
+class _NoParallelRepr:
+    """Drops the joblib launcher's ``Joblib.Parallel(n_jobs=...,backend=...) is launching N jobs``."""
+
+    def filter(self, record) -> bool:
+        return not str(record.msg).startswith("Joblib.Parallel(")
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
+    quiet_launch()
     try:
         if argv and argv[0] in ("-h", "--help"):
             print(USAGE)  # then Hydra's own help: the config groups and the composed config
