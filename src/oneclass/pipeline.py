@@ -267,8 +267,14 @@ class PreparedJob:
             self._data = dataset.load(require_int(self.cfg.seed, "seed"))
         return self._data
 
-    def threads(self) -> int | None:
-        return jobenv.job_threads(self.cfg.get("threads"), self.job.parallel_jobs, self.job.cpus_per_task)
+    def threads(self, detector: Any = None) -> int | None:
+        """torch CPU threads: ``threads``, a cluster job's cores, the cores shared by parallel jobs;
+        else 1 for a small network on the CPU (``jobenv.small_network``), else torch's default."""
+        n = jobenv.job_threads(self.cfg.get("threads"), self.job.parallel_jobs, self.job.cpus_per_task)
+        on_cpu = str(self.cfg.trainer.get("accelerator", "cpu")) in ("cpu", "auto") and not _cuda_available()
+        if n is None and detector is not None and on_cpu and jobenv.small_network(detector):
+            return 1
+        return n
 
     def trainer(self, callbacks: list[L.Callback], held: ExitStack) -> L.Trainer:
         """A Lightning Trainer from ``cfg.trainer`` with ``callbacks``; on a multi-GPU machine shared
@@ -443,7 +449,6 @@ def run_detector(prep: PreparedJob) -> tuple[dict[str, float], Evaluation]:
         # isolated(): the process state (threads, RNGs, seed variables) is restored when the run ends
         job.run_id, job.process = tracker.run_id, found
         tracker.log_params(run_params(cfg, job))
-        job.process["threads_used"] = jobenv.set_threads(prep.threads())
         seed, min_background = check_values(cfg)
         L.seed_everything(seed, workers=False, verbose=False)
 
@@ -453,6 +458,7 @@ def run_detector(prep: PreparedJob) -> tuple[dict[str, float], Evaluation]:
         detector = build(cfg.model, "model", input_shape=data.input_shape)
         if not isinstance(detector, Detector):
             raise ConfigError(f"model._target_ must build a detector with fit() and score(), got {type(detector).__name__}")
+        job.process["threads_used"] = jobenv.set_threads(prep.threads(detector))
 
         t0 = time.perf_counter()
         trainer = _fit(prep, detector, data, held)
@@ -504,6 +510,12 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> dict[str, float]:
         print(f"results: {job.output_dir}", flush=True)
         print(prep.tracker.describe(), flush=True)
     return metrics
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def _gpus_to_share(cfg: DictConfig, job: JobInfo) -> int:
