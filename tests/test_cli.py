@@ -120,3 +120,51 @@ def test_bad_override_grammar_is_one_line_naming_the_override(arg, reason):
         check_override_keys(["logger=none", arg], config_dir())
     text = str(err.value)
     assert text.startswith(f"cannot parse the override '{arg}': {reason}; check its brackets and quotes") and "\n" not in text
+
+
+def test_help_lists_the_subcommands_and_an_unknown_one_exits_2_in_one_line(tmp_path):
+    help_out = subprocess.run([sys.executable, str(ROOT / "run.py"), "--help"], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=120)
+    assert help_out.returncode == 0, help_out.stderr[-2000:]
+    for sub in ("report", "runs", "score", "download"):
+        assert f"\n  {sub} " in help_out.stdout
+    assert "== Configuration groups ==" in help_out.stdout  # Hydra's own help follows
+    bad = subprocess.run([sys.executable, str(ROOT / "run.py"), "reprot", "--sweep", "x"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.strip().splitlines() == [
+        "error: unknown subcommand 'reprot'; did you mean `oneclass report`? subcommands: report, runs, score, "
+        "download; or give overrides as key=value (oneclass --help)"]
+
+
+def test_runs_lists_a_sweeps_runs_with_status_and_metrics(tmp_path, new_store, capsys, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    from oneclass.cli import main
+
+    db = new_store(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    client = MlflowClient(f"sqlite:///{db}")
+    exp = client.create_experiment("gaussian")
+    ids = {}
+    for sweep, num, status, auc in (("old-1", 0, "FINISHED", 0.5), ("new-2", 0, "FINISHED", 0.88271),
+                                    ("new-2", 1, "FAILED", None)):
+        run = client.create_run(exp, run_name=f"ocdn-gaussian-seed{num}",
+                                tags={"sweep_id": sweep, "job_num": str(num), "overrides": f"seed={num}"})
+        if auc is not None:
+            client.log_metric(run.info.run_id, "test_auc", auc)
+        client.set_terminated(run.info.run_id, status=status)
+        ids[(sweep, num)] = run.info.run_id
+    with pytest.raises(SystemExit) as done:
+        main(["runs", "--metric", "test_auc"])
+    assert done.value.code == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "sweep new-2: 2 runs (1 failed, 1 finished)"
+    assert lines[1].split() == ["run", "status", "overrides", "test_auc", "run", "id"]
+    assert lines[2].split() == ["ocdn-gaussian-seed0", "FINISHED", "seed=0", "0.8827", ids[("new-2", 0)]]
+    assert lines[3].split() == ["ocdn-gaussian-seed1", "FAILED", "seed=1", "-", ids[("new-2", 1)]]
+    with pytest.raises(SystemExit) as done:
+        main(["runs", "--sweep", "old-1", "--metric", "nope"])
+    assert done.value.code == 2
+    assert capsys.readouterr().err.strip() == "error: --metric nope: no selected run has it; available: test_auc"

@@ -93,7 +93,7 @@ def test_optuna_on_real_lhco_validates_ranks_by_val_and_best_preset_runs(tmp_pat
     out = run_cli(tmp_path, "-m", "hydra/sweeper=optuna", *small, "dataset.n_val=600", "hydra.sweeper.n_trials=2",
                   "model.batch_size=choice(64,128)")
     assert out.returncode == 0, out.stderr[-3000:]
-    trial_lines = [line for line in out.stdout.splitlines() if line.startswith("[job ")]
+    trial_lines = [line for line in out.stdout.splitlines() if line.startswith("[trial ")]
     assert len(trial_lines) == 2 and all("val AUC" in line and "test AUC" not in line for line in trial_lines), out.stdout
     best_file = next((tmp_path / "multirun").glob("*/*/best.yaml"))
     preset = OmegaConf.load(best_file)
@@ -127,3 +127,34 @@ def test_an_objective_no_job_reports_is_refused_before_any_trial(capsys):
         OptunaSweeper(objective="val_nosuch")
     assert "no validation metric 'val_nosuch'" in capsys.readouterr().err
     assert OptunaSweeper(objective="val_max_sic").objective == "val_max_sic"
+
+
+def test_validation_on_the_real_lhco_file_scores_the_validation_events(cfg_factory, shared_data, tmp_path):
+    """dataset.n_val > 0 on LHCO: the validation view carries the validation events' own mjj."""
+    from oneclass.config import build
+    from oneclass.pipeline import JobInfo, run, validation_view
+
+    path = shared_data("lhco/lhco_rnd_sr_5features.npy")
+    cfg = cfg_factory("dataset=lhco", f"dataset.path={path}", "dataset.n_val=600", "dataset.n_val_signal=200",
+                      "model=logreg", "logger=none")
+    data = build(cfg.dataset, "dataset").load(0)
+    view = validation_view(data)
+    assert view.x_test.shape == (800, 5) and view.test_aux["mjj"].shape == (800,)
+    raw = np.load(path)
+    # each validation event's mjj is its file row's first column, within the signal region
+    assert set(np.round(view.test_aux["mjj"], 6)) <= set(np.round(raw[:, 0], 6))
+    assert ((view.test_aux["mjj"] > 3.3) & (view.test_aux["mjj"] < 3.7)).all()
+    metrics = run(cfg, JobInfo(output_dir=tmp_path / "job", launch_dir=tmp_path))
+    assert 0.0 <= metrics["val_auc"] <= 1.0 and "test_auc" in metrics
+
+
+def test_a_trial_prints_its_validation_metric_not_the_test_auc(cfg_factory, tmp_path, capsys):
+    from oneclass.pipeline import JobInfo, run
+
+    cfg = cfg_factory("dataset.n_val=300", "logger=none", "hpo.trial=3", "hpo.objective=val_auc")
+    job = JobInfo(output_dir=tmp_path / "job", launch_dir=tmp_path, multirun=True, job_num=3,
+                  overrides=["dataset.n_val=300", "model.lr=0.01", "hpo.trial=3", "hpo.objective=val_auc"])
+    metrics = run(cfg, job)
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("[trial 3] ") and "model.lr=0.01" in line and f"val AUC {metrics['val_auc']:.4f}" in line
+    assert "test" not in line.lower() and "hpo." not in line

@@ -138,3 +138,28 @@ def test_exact_ocsvm_refuses_nu_one(cfg_factory):
     cfg = cfg_factory("model=ocsvm", "model.nu=1")
     with pytest.raises(ConfigError, match="model.nu=1 makes libsvm's exact solver fail"):
         build(cfg.model, "model", input_shape=(2,)).fit(np.zeros((10, 2)))
+
+
+def test_small_networks_train_on_one_thread_unless_threads_is_set(cfg_factory, tmp_path):
+    """The toy OCDN (a few hundred weights) runs on 1 CPU thread by default; `threads=N` wins; a
+    large network keeps torch's default."""
+    import torch
+
+    from oneclass.config import build
+    from oneclass.jobenv import SMALL_NETWORK_PARAMS, small_network
+    from oneclass.pipeline import prepare
+
+    job = JobInfo(output_dir=tmp_path / "job", launch_dir=tmp_path)
+    cfg = cfg_factory("logger=none")
+    detector = build(cfg.model, "model", input_shape=(1,))
+    assert small_network(detector)
+    assert prepare(cfg, job).threads(detector) == 1
+    assert prepare(cfg_factory("logger=none", "threads=2"), job).threads(detector) == 2
+    big = torch.nn.Linear(1000, SMALL_NETWORK_PARAMS // 1000 + 1)
+    assert not small_network(big) and prepare(cfg, job).threads(big) is None
+    assert not small_network(object())  # an sklearn-style detector: no torch weights
+    before = torch.get_num_threads()
+    run(cfg, job)
+    assert torch.get_num_threads() == before  # restored after the job
+    status = job.process
+    assert status["threads_used"] == 1

@@ -474,3 +474,17 @@ def test_output_that_is_an_existing_file_is_one_line(two_detectors, tmp_path, ca
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == f"error: --output {taken} is a file, not a folder; choose another --output"
     assert taken.read_text() == "mine\n"
+
+
+def test_ten_detector_mean_figure_stays_within_2400_px(tmp_path):
+    """A 10-detector LHCO-like comparison with long setting labels: roc_sic_mean.png <= 2400 px wide."""
+    import matplotlib.image as mpimg
+
+    from oneclass.report.figures import comparison_figure
+
+    summary = _summary(10)
+    for i, d in enumerate(summary):
+        d["label"] = f"ocsvm_oad (model.nu={0.01 * (i + 1)}, dataset.train_signal_fraction=0.003, epochs=50)"
+    (png,) = comparison_figure(summary, "mean", tmp_path / "roc_sic_mean", "lhco: 14-02-11-3fa2c1de (20 runs)", ("png",))
+    height, width = mpimg.imread(png).shape[:2]
+    assert width <= 2400 and height < width

@@ -134,3 +134,16 @@ def test_report_writes_the_physics_views(tmp_path, monkeypatch):
     assert img.shape[1] > 800 and img.std() > 0.01
     assert not (out / "injection.png").exists()  # one fraction only
     assert Path(out / "physics.md").read_text() in md
+
+
+def test_runs_group_by_value_not_by_string(tmp_path):
+    """train_signal_fraction 0 and 0.0 are one setting: one table row, one injection point."""
+    runs = [run_scores("ocdn", s, fraction=f) for s, f in ((0, 0.0), (1, 0.0), (2, 0.01), (3, 0.01))]
+    runs[0].params[physics_views.FRACTION] = "0"  # the same value spelt as an integer
+    runs[2].params[physics_views.FRACTION] = "1e-2"
+    groups = stats.group_runs(runs)
+    assert sorted(groups) == [f"ocdn ({physics_views.FRACTION.removeprefix('model.')}=0)",
+                              f"ocdn ({physics_views.FRACTION.removeprefix('model.')}=0.01)"]
+    assert [len(g) for g in groups.values()] == [2, 2]
+    assert [stats.canonical(v) for v in ("0", "0.0", "1e-3", "0.001", "null", "True", "adam")] == \
+        ["0", "0", "0.001", "0.001", "None", "true", "adam"]

@@ -429,3 +429,17 @@ def test_gpu_slots_give_parallel_jobs_different_gpus(tmp_path):
         assert got == []  # both held: the third job waits
     waiter.join(timeout=5)
     assert got == [0]
+
+
+def test_end_of_sweep_table_gives_mean_and_std_per_setting_over_seeds():
+    from oneclass.sweep import result_table
+
+    records = [{"status": "finished", "overrides": [f"model={m}", f"seed={s}", "trainer.max_epochs=3"],
+                "metrics": {"test_auc": auc}}
+               for m, s, auc in (("ae", 0, 0.8), ("ae", 1, 0.9), ("ocsvm", 0, 0.95), ("ocsvm", 1, 0.97))]
+    records.append({"status": "failed", "overrides": ["model=ae", "seed=2"]})
+    lines = result_table(records)
+    assert lines[0] == "  test_auc per setting (mean ± std over seeds, runs):"
+    assert lines[1] == f"    model=ocsvm  0.9600 ± {np.std([0.95, 0.97], ddof=1):.4f}  (2)"
+    assert lines[2] == f"    model=ae     0.8500 ± {np.std([0.8, 0.9], ddof=1):.4f}  (2)"
+    assert result_table(records[:1]) == []

@@ -358,7 +358,7 @@ def test_server_down_longer_than_the_bound_fails_in_one_line_and_resume_complete
         line = f"FAILED job {s['job_num']} [seed={s['overrides'][0].split('=')[1]}"
         assert line in out and s["error"] in out, out
         # the job's own output: one line naming the URI
-        assert f"[job {s['job_num']}] seed=" in out
+        assert f"[{s['job_num'] + 1}/4] seed=" in out
     assert f"sweep: 4 jobs: {4 - len(failed)} finished, {len(failed)} failed" in out
 
     again = run_sweep(cwd, *args, "resume=true")

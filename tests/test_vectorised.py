@@ -275,6 +275,10 @@ def test_a_group_is_one_run_per_member_plus_the_ensemble(cfg_factory, tmp_path, 
         assert {"config.yaml", "scores.npz", "roc.png", "sic.png"} <= names
         assert ("model.ckpt" in names) != (r.info.run_name == "ocdn-gaussian-ensemble3")
     assert member.data.metrics["test_auc"] == pytest.approx(got["ocdn-gaussian-seed1"]["test_auc"])
+    # the members nest under their ensemble run in the MLflow UI
+    ensemble = by_name["ocdn-gaussian-ensemble3"]
+    assert {by_name[f"ocdn-gaussian-seed{s}"].data.tags.get("mlflow.parentRunId") for s in range(3)} == {ensemble.info.run_id}
+    assert "mlflow.parentRunId" not in ensemble.data.tags and "mlflow.parentRunId" not in alone.data.tags
 
     # each member's model.ckpt is a single-seed checkpoint that scores like the member
     out = tmp_path / "group"

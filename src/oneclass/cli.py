@@ -1,11 +1,13 @@
 """Command line: ``python run.py [overrides]`` / ``oneclass [overrides]`` (Hydra), plus
-subcommands ``oneclass download ...`` and ``oneclass report ...``.
+subcommands ``oneclass report``, ``runs``, ``score`` and ``download``.
 
 Before Hydra parses the command line we translate integer ranges ``key=a..b`` (inclusive) into
 Hydra's ``key=range(a,b+1)``: Hydra's grammar has no ``a..b`` and would silently take ``'0..9'``
 as a string. Unknown config-group options (``model=typo``), misspelt keys (``model.lrr=0.1``: the
 valid keys of that node, closest first) and over-long paths are reported in one line.
-Everything else in ``sys.argv`` is left untouched for ``@hydra.main``.
+Everything else in ``sys.argv`` is left untouched for ``@hydra.main``. ``oneclass --help`` lists the
+subcommands (report, runs, score, download) before Hydra's help; an unknown subcommand is one
+line and exit status 2.
 
 Exit status: 0 success; 1 a job or sweep failed (its error in one line, a sweep's summary);
 2 the command line itself is wrong (unknown option or key, bad range, bad launcher setting);
@@ -29,6 +31,7 @@ SUBCOMMANDS = {
     "download": "oneclass.data.download",
     "report": "oneclass.report",
     "score": "oneclass.scoring",
+    "runs": "oneclass.runs",
     "report-images": "oneclass.report",  # the image view is part of `oneclass report` now
 }
 
@@ -248,9 +251,61 @@ def hydra_main(argv: list[str]) -> None:
         hydra.main(config_path=str(conf), config_name="config", version_base="1.3")(_task)()
 
 
+USAGE = """usage: oneclass [OVERRIDES...] [-m]           train and evaluate (Hydra: key=value overrides, -m sweeps)
+       oneclass SUBCOMMAND [--help] [ARGS...]
+
+subcommands:
+  report     figures and tables from a sweep's MLflow runs
+  runs       list a sweep's runs with status and metrics (--sweep ID|latest, --metric NAME)
+  score      score another file with a finished run's detector
+  download   fetch a dataset (lhco, mnist, adbench, odds, kdd ...)
+
+examples: oneclass model=logreg trainer.max_epochs=50 | oneclass -m seed=0..9 | oneclass report --help
+"""
+SUBCOMMAND_HELP = ("report", "runs", "score", "download")
+
+
+def check_subcommand(argv: list[str]) -> None:
+    """A first argument that is neither an override (``key=value``, ``~key``) nor a flag nor a
+    subcommand: one line naming the subcommands (Hydra would say "mismatched input")."""
+    if not argv:
+        return
+    first = argv[0]
+    if first.startswith(("-", "~", "+")) or "=" in first or first in SUBCOMMANDS:
+        return
+    close = difflib.get_close_matches(first, SUBCOMMAND_HELP, n=1)
+    hint = f"did you mean `oneclass {close[0]}`? " if close else ""
+    raise ConfigError(f"unknown subcommand '{first}'; {hint}subcommands: {', '.join(SUBCOMMAND_HELP)}; "
+                      "or give overrides as key=value (oneclass --help)")
+
+
+def quiet_launch() -> None:
+    """Library lines that are not ours, before anything imports them: NumExpr's "defaulting to N
+    threads" (printed unless NUMEXPR_MAX_THREADS is set) and the joblib launcher's
+    ``Joblib.Parallel(...) is launching N jobs`` repr line."""
+    import logging
+
+    os.environ.setdefault("NUMEXPR_MAX_THREADS", str(os.cpu_count() or 1))
+    logging.getLogger("numexpr").setLevel(logging.WARNING)
+    launcher = logging.getLogger("hydra_plugins.hydra_joblib_launcher._core")
+    if not any(isinstance(f, _NoParallelRepr) for f in launcher.filters):
+        launcher.addFilter(_NoParallelRepr())
+
+
+class _NoParallelRepr:
+    """Drops the joblib launcher's ``Joblib.Parallel(n_jobs=...,backend=...) is launching N jobs``."""
+
+    def filter(self, record) -> bool:
+        return not str(record.msg).startswith("Joblib.Parallel(")
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
+    quiet_launch()
     try:
+        if argv and argv[0] in ("-h", "--help"):
+            print(USAGE)  # then Hydra's own help: the config groups and the composed config
+        check_subcommand(argv)
         if argv and argv[0] in SUBCOMMANDS:
             import importlib
 

@@ -82,6 +82,10 @@ def distribution(override: Override) -> Any:
             return D.IntDistribution(min(values), max(values), step=abs(step))
         return D.CategoricalDistribution(values)
     if isinstance(value, ChoiceSweep):
+        # typed choices (choice(32,64) are ints), so best.yaml loads back as a preset with its types
+        typed = list(override.sweep_iterator())
+        if all(v is None or isinstance(v, (bool, int, float, str)) for v in typed):
+            return D.CategoricalDistribution(typed)
         return D.CategoricalDistribution(list(override.sweep_string_iterator()))
     raise ConfigError(f"{key}: the optuna sweeper searches interval(...), range(...) and choice(...), got {override.input_line}")
 
@@ -191,6 +195,11 @@ class OptunaSweeper(Sweeper):
 
 
 def _fmt(value: Any) -> str:
+    """A trial's value in Hydra's override grammar (``null``, ``true``, ``0.001``, ``128``, ``adam``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
     return repr(value) if isinstance(value, float) else str(value)
 
 
@@ -241,6 +250,7 @@ class _ParentRun:
 
     def __init__(self, config: DictConfig, sweep_dir: Path, objective: str, space: dict[str, Any]) -> None:
         self.client = self.run_id = None
+        self.objective = objective
         if "_target_" not in config.get("logger", {}) or "Mlflow" not in str(config.logger._target_):
             return
         from oneclass.config import build
@@ -256,7 +266,8 @@ class _ParentRun:
             self.client.log_param(self.run_id, f"space.{key}", str(dist)[:500])
 
     def overrides(self, number: int) -> list[str]:
-        return [f"hpo.parent_run_id={self.run_id}", f"hpo.trial={number}"] if self.run_id else [f"hpo.trial={number}"]
+        mine = [f"hpo.trial={number}", f"hpo.objective={self.objective}"]
+        return [f"hpo.parent_run_id={self.run_id}", *mine] if self.run_id else mine
 
     def close(self, best: Any) -> None:
         if self.run_id is None:

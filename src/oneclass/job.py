@@ -26,7 +26,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from oneclass import __version__, jobenv, plots, resume
-from oneclass.config import build, require_int
+from oneclass.config import build, flatten, require_int
 from oneclass.data.base import DataBundle, Dataset, kind_of
 from oneclass.errors import ConfigError, TrainingError
 from oneclass.metrics import Evaluation, evaluate
@@ -105,9 +105,74 @@ def dataset_name(cfg: DictConfig, job: JobInfo) -> str:
     return job.choices.get("dataset") or str(cfg.dataset.get("name", ""))
 
 
+def set_name(cfg: DictConfig, job: JobInfo) -> str:
+    """The set itself: ``dataset.name`` (``cardio`` of ``dataset=adbench``; a file's stem), else the config name."""
+    name = cfg.dataset.get("name")
+    return Path(str(name)).stem if name not in (None, "") else dataset_name(cfg, job)
+
+
+def _default(target: str, key: str) -> Any:
+    """The default of constructor argument ``key`` of the class ``target`` (None when unknown)."""
+    import importlib
+    import inspect
+
+    try:
+        module, cls = str(target).rsplit(".", 1)
+        param = inspect.signature(getattr(importlib.import_module(module), cls)).parameters.get(key)
+    except (ImportError, AttributeError, ValueError, TypeError):
+        return None
+    return None if param is None or param.default is inspect.Parameter.empty else param.default
+
+
 def run_name(cfg: DictConfig, job: JobInfo) -> str:
-    """``<model>-<dataset>-seed<seed>``, e.g. ``ocsvm_oad-lhco-seed3``."""
-    return f"{detector_name(cfg, job)}-{dataset_name(cfg, job)}-seed{cfg.seed}"
+    """What identifies the run: ``<model>-<set>[-class<c>][-mu<m>][-split<k>]-seed<s>[-trial<n>]``,
+    e.g. ``ae-cardio-split3-seed0``, ``ocdn-gaussian-mu-4-seed0``: the normal class of image sets, the
+    toy's signal mean where it is not the default, the split seed where the command sets it, the
+    Optuna trial. ``name=TEXT`` sets it outright."""
+    from oneclass.report.stats import canonical
+
+    if cfg.get("name") not in (None, ""):
+        return str(cfg.name)
+    ds = cfg.dataset
+    parts = [detector_name(cfg, job), set_name(cfg, job)]
+    if ds.get("normal_class") is not None:
+        parts.append(f"class{ds.normal_class}")
+    target = str(ds.get("_target_", ""))
+    if "signal_mean" in ds and _default(target, "signal_mean") is not None \
+            and canonical(ds.signal_mean) != canonical(_default(target, "signal_mean")):
+        parts.append(f"mu{canonical(ds.signal_mean)}")
+    if ds.get("split_seed") is not None and any(o.split("=", 1)[0].lstrip("+~") == "dataset.split_seed" for o in job.overrides):
+        parts.append(f"split{ds.split_seed}")
+    parts.append(f"seed{cfg.seed}")
+    trial = (cfg.get("hpo") or {}).get("trial")
+    if trial is not None:
+        parts.append(f"trial{trial}")
+    return "-".join(parts)
+
+
+# always params (besides model.* and dataset.*): what a report groups by and a reader compares
+_PARAM_KEYS = ("seed", "trainer.max_epochs", "trainer.max_steps")
+_NOT_PARAMS = ("model._target_", "dataset._target_")  # the detector and dataset classes: tags model_class, dataset_class
+
+
+def run_params(cfg: DictConfig, job: JobInfo) -> dict[str, Any]:
+    """The MLflow params of a run: the hyperparameters that matter (``model.*``, ``dataset.*``, the
+    seed and the epoch budget) plus every key the command line overrides, so the runs table shows its
+    metrics without "show more columns". The full config is the run's artifact ``config.yaml``."""
+    flat = flatten(cfg)
+    params = {k: v for k, v in flat.items()
+              if (k in _PARAM_KEYS or k.startswith(("model.", "dataset."))) and k not in _NOT_PARAMS
+              and not k.rsplit(".", 1)[-1] in ("_partial_", "_convert_", "_recursive_")}
+    for override in job.overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        if key in flat and not key.startswith(("hpo.", "vectorised.")):
+            params[key] = flat[key]
+        elif key == "experiment" and "experiment" in job.choices:
+            params["experiment"] = job.choices["experiment"]
+    snapshots = (cfg.get("eval") or {}).get("snapshot_epochs")
+    if snapshots:  # the toy report selects runs with score snapshots by this param
+        params["eval.snapshot_epochs"] = flat["eval.snapshot_epochs"]
+    return params
 
 
 def quiet_libraries() -> None:
@@ -191,8 +256,14 @@ class PreparedJob:
             self._data = dataset.load(require_int(self.cfg.seed, "seed"))
         return self._data
 
-    def threads(self) -> int | None:
-        return jobenv.job_threads(self.cfg.get("threads"), self.job.parallel_jobs, self.job.cpus_per_task)
+    def threads(self, detector: Any = None) -> int | None:
+        """torch CPU threads: ``threads``, a cluster job's cores, the cores shared by parallel jobs;
+        else 1 for a small network on the CPU (``jobenv.small_network``), else torch's default."""
+        n = jobenv.job_threads(self.cfg.get("threads"), self.job.parallel_jobs, self.job.cpus_per_task)
+        on_cpu = str(self.cfg.trainer.get("accelerator", "cpu")) in ("cpu", "auto") and not torch.cuda.is_available()
+        if n is None and detector is not None and on_cpu and jobenv.small_network(detector):
+            return 1
+        return n
 
     def trainer(self, callbacks: list[L.Callback], held: ExitStack) -> L.Trainer:
         """A Lightning Trainer from ``cfg.trainer`` with ``callbacks``; on a multi-GPU machine shared
@@ -214,6 +285,8 @@ def prepare(cfg: DictConfig, job: JobInfo) -> PreparedJob:
         "mlflow.source.name": "oneclass",
         "model": detector_name(cfg, job),
         "dataset": dataset_name(cfg, job),
+        "model_class": str(cfg.model.get("_target_", "")),
+        "dataset_class": str(cfg.dataset.get("_target_", "")),
         "seed": str(cfg.seed),
         "overrides": " ".join(job.overrides),
         "output_dir": str(job.output_dir),

@@ -61,6 +61,22 @@ def job_threads(threads: Any, parallel_jobs: int | None = None, cpus_per_task: i
     return None
 
 
+# networks below this many weights run fastest on one CPU thread: torch's intra-op threads cost more
+# in synchronisation than they save on small matrices, and much more on a loaded machine
+SMALL_NETWORK_PARAMS = 100_000
+
+
+def small_network(model: Any) -> bool:
+    """Whether ``model`` (a torch module) is small enough that one CPU thread is the fastest."""
+    params = getattr(model, "parameters", None)
+    if not callable(params):
+        return False
+    try:
+        return sum(p.numel() for p in params()) < SMALL_NETWORK_PARAMS
+    except TypeError:
+        return False
+
+
 def _rng_digest() -> str:
     """Short fingerprint of the global python, numpy and torch random states."""
     h = hashlib.sha1()

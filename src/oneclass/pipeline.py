@@ -22,12 +22,12 @@ import lightning.pytorch as L
 import numpy as np
 from omegaconf import DictConfig
 
-from oneclass import jobenv, resume
-from oneclass.config import build, flatten
+from oneclass import jobenv, logs, resume
+from oneclass.config import build
 from oneclass.data.base import DataBundle
 from oneclass.errors import ConfigError
 from oneclass.job import (JobInfo, PreparedJob, check_data_values, check_values, checked_scores, detector_name, prepare,
-                          quiet_libraries, report_degenerate, sculpting_efficiencies, test_metrics, write_artifacts)
+                          quiet_libraries, report_degenerate, run_params, sculpting_efficiencies, test_metrics, write_artifacts)
 from oneclass.metrics import Evaluation, evaluate
 from oneclass.models.base import Detector, degeneracy
 from oneclass.seed_group import group_seeds, run_group
@@ -88,9 +88,10 @@ def _score(detector: Any, data: DataBundle, label: str, trainer: L.Trainer | Non
 
 
 def validation_view(data: DataBundle) -> DataBundle:
-    """``data`` with the validation split (``dataset.n_val``) in the test arrays' place, for scoring.
-    The per-test-event arrays (``test_aux``, e.g. LHCO's mjj) belong to the test events: dropped."""
-    return replace(data, x_test=data.x_val, y_test=data.y_val, test_index=None, x_val=None, y_val=None, test_aux={})
+    """``data`` with the validation split (``dataset.n_val``) in the test arrays' place, for scoring:
+    its events, labels and per-event arrays (``mjj``), the test ones dropped."""
+    return replace(data, x_test=data.x_val, y_test=data.y_val, test_index=None, test_aux=dict(data.val_aux),
+                   x_val=None, y_val=None, val_aux={})
 
 
 def run_detector(prep: PreparedJob) -> tuple[dict[str, float], Evaluation]:
@@ -102,13 +103,13 @@ def run_detector(prep: PreparedJob) -> tuple[dict[str, float], Evaluation]:
     with jobenv.isolated() as found, ExitStack() as held:
         # isolated(): the process state (threads, RNGs, seed variables) is restored when the job ends
         job.process = found
-        job.process["threads_used"] = jobenv.set_threads(prep.threads())
         # the config checked, the data opened and the detector built before the MLflow run exists:
         # a typo or a bad file leaves no FAILED run (the error reaches the console / status.json)
         data, detector, min_background = checked_inputs(prep)
+        job.process["threads_used"] = jobenv.set_threads(prep.threads(detector))
         with tracker.start_run(prep.name, tags=prep.tags):
             job.run_id = tracker.run_id
-            tracker.log_params(flatten(cfg))
+            tracker.log_params(run_params(cfg, job))
             metrics, ev = _train_and_record(prep, detector, data, min_background, held)
     return metrics, ev
 
@@ -168,16 +169,16 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> dict[str, float]:
     resume.discard(prep.ckpt_dir)
 
     elapsed = time.perf_counter() - started
-    if job.multirun:
-        over = " ".join(job.overrides) or "(no overrides)"
-        if "val_auc" in metrics:  # model selection: the line shows what is optimised, never the test set
-            shown = f"val AUC {metrics['val_auc']:.4f}, val max SIC {metrics['val_max_sic']:.3f} (test metrics in MLflow)"
-        else:
-            shown = f"test AUC {ev.auc:.4f}, max SIC {ev.max_sic:.3f}"
-        print(f"[job {job.job_num}] {over}: {shown} ({elapsed:.1f} s)", flush=True)
+    kind = logs.dataset_kind(cfg.dataset.get("_target_", ""))
+    hpo = cfg.get("hpo") or {}
+    if job.multirun or hpo.get("trial") is not None:
+        varying, n_jobs = logs.sweep_plan(job.sweep_dir)
+        print(logs.job_line(job.job_num, n_jobs, logs.varying_overrides(job.overrides, varying), metrics, kind,
+                            elapsed, trial=hpo.get("trial"), objective=hpo.get("objective")), flush=True)
     else:
-        print(f"{prep.name}: test AUC = {ev.auc:.4f}, max SIC = {ev.max_sic:.3f} "
-              f"(>= {cfg.eval.min_background} background events), {elapsed:.1f} s", flush=True)
+        extra = f" (>= {cfg.eval.min_background} background events)" if kind == "physics" else ""
+        print(f"{prep.name}: test {logs.main_metrics(kind, metrics, sep=' = ')}{extra}, {elapsed:.1f} s",
+              flush=True)
         print(f"results: {job.output_dir}", flush=True)
         print(prep.tracker.describe(), flush=True)
     return metrics
@@ -186,7 +187,6 @@ def run(cfg: DictConfig, job: JobInfo | None = None) -> dict[str, float]:
 def _skip(job: JobInfo, tracker: Tracker, run_id: str) -> dict[str, float]:
     """``resume=true`` and this exact config already has a FINISHED run: do nothing, say so."""
     job.status, job.run_id = "skipped", run_id
-    over = " ".join(job.overrides) or "(no overrides)"
-    prefix = f"[job {job.job_num}] {over}" if job.multirun else "this config"
+    prefix = logs.job_prefix(job) if job.multirun else "this config"
     print(f"{prefix}: skipped, identical config already FINISHED in MLflow run {run_id} (resume=true)", flush=True)
     return {}

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 # `vectorised` (seed groups) changes no single run's result: a group's members share the fingerprint of
 # the single-seed job they stand for; the group itself has its own (oneclass.seed_group.group_fingerprint)
-NOT_IN_FINGERPRINT = ("resume", "threads", "logger", "hpo", "vectorised")
+NOT_IN_FINGERPRINT = ("resume", "threads", "logger", "hpo", "vectorised", "name")
 CHECKPOINT_ROOT = "checkpoints"
 LAST = "last.ckpt"
 

@@ -41,9 +41,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from oneclass import jobenv, resume, vectorised
-from oneclass.config import build, flatten
+from oneclass.config import build
 from oneclass.errors import ConfigError, TrainingError, first_line
-from oneclass.job import (check_data_values, check_values, checked_scores, dataset_name, detector_name, prepare,
+from oneclass.job import (check_data_values, check_values, checked_scores, dataset_name, detector_name, prepare, run_params, set_name,
                           quiet_libraries, report_degenerate, sculpting_efficiencies, test_metrics, write_artifacts)
 from oneclass.metrics import Evaluation, evaluate
 from oneclass.models.base import Detector, degeneracy
@@ -268,7 +268,7 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
     group_tags = {"vectorised": "true", "seed_group": gid, "group_seeds": ",".join(map(str, seeds))}
 
     group = prepare(cfg, job)
-    group = dataclasses.replace(group, name=f"{detector}-{dataset_name(cfg, job)}-ensemble{len(seeds)}", fingerprint=fp,
+    group = dataclasses.replace(group, name=f"{detector}-{set_name(cfg, job)}-ensemble{len(seeds)}", fingerprint=fp,
                                 finished_run=group.tracker.find_finished(fp) if fp and cfg.get("resume") is True else None)
     preps = []
     for s in seeds:
@@ -328,7 +328,7 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
             # the members' runs open only now: a bad value or file above leaves no FAILED run
             for k in todo:
                 runs[k] = _OpenRun(preps[k])
-                runs[k].tracker.log_params(flatten(preps[k].cfg))
+                runs[k].tracker.log_params(run_params(preps[k].cfg, preps[k].job))
 
             callbacks: list[L.Callback] = [MemberEpochTracking([runs[k].tracker for k in todo])]
             snaps = [snapshot_callbacks(preps[k].cfg, d.x_test, d.y_test, preps[k].job.output_dir) for k, d in zip(todo, datas)]
@@ -440,7 +440,11 @@ def _ensemble_run(cfg, job, group, group_tags, how, data, healthy, todo, seeds, 
     out = job.output_dir / model
     with group.tracker.start_run(name, tags=tags):
         job.run_id = group.tracker.run_id
-        group.tracker.log_params(flatten(cfg))
+        group.tracker.log_params(run_params(cfg, job))
+        # the members nest under their ensemble run in the MLflow UI
+        for i in healthy:
+            if runs[todo[i]].run_id:
+                group.tracker.tag_run(runs[todo[i]].run_id, {"mlflow.parentRunId": group.tracker.run_id})
         scores, constants = ensemble_scores(member_test[healthy], train_scores[healthy], how)
         ev, test = test_metrics(cfg, data, scores, min_background)
         val = {}

@@ -110,7 +110,6 @@ def run_job(cfg: DictConfig) -> dict[str, float] | None:
     job = JobInfo.current()
     record: dict[str, Any] = {"job_num": job.job_num, "overrides": job.overrides, "output_dir": str(job.output_dir),
                               "sweep_id": job.sweep_id, "started": time.time()}
-    over = " ".join(job.overrides) or "(no overrides)"
     try:
         with patient_store():  # the sweep reached the store: a job starting during an outage waits for it
             metrics = run(cfg, job)
@@ -119,7 +118,9 @@ def run_job(cfg: DictConfig) -> dict[str, float] | None:
                       traceback=traceback.format_exc())
         if ckpt := kept_checkpoint(cfg, job):
             record["checkpoint_dir"] = str(ckpt)
-        print(f"[job {job.job_num}] {over}: FAILED: {_first_line(exc)}", flush=True)
+        from oneclass.logs import job_prefix
+
+        print(f"{job_prefix(job)}: FAILED: {_first_line(exc)}", flush=True)
         metrics = None
     except BaseException as exc:  # Ctrl-C, preemption: record, then let the launcher see it
         record.update(status="killed", error=interrupted(exc, "rerun the sweep with resume=true"), error_type=type(exc).__name__)
@@ -191,8 +192,39 @@ def summarize(sweep_dir: Path, interrupted: bool = False) -> tuple[str, int]:
         lines.append(f"  training checkpoints kept for a rerun (delete them if you change the config): {' '.join(kept)}")
     if bad:
         lines.append("  to run only the jobs that did not finish: the same command with resume=true")
+    lines.extend(result_table(records))
     lines.append(f"  job folders (logs, status.json): {sweep_dir}")
     return "\n".join(lines), len(bad)
+
+
+_SEED_KEYS = ("seed", "dataset.split_seed", "vectorised.seeds")
+
+
+def result_table(records: list[dict[str, Any]], metric: str = "test_auc") -> list[str]:
+    """The end of a sweep's results: ``metric`` mean ± std over seeds per setting (the overrides
+    that vary between jobs, seeds excepted), as indented lines; [] when fewer than 2 jobs finished."""
+    import numpy as np
+
+    def key(override: str) -> str:
+        return override.split("=", 1)[0].lstrip("+~")
+
+    done = [r for r in records if r.get("status") == "finished" and isinstance(r.get("metrics"), dict)
+            and isinstance(r["metrics"].get(metric), (int, float))]
+    if len(done) < 2:
+        return []
+    settings = [[o for o in r.get("overrides") or [] if key(o) not in _SEED_KEYS and not key(o).startswith("hpo.")]
+                for r in done]
+    constant = set.intersection(*(set(s) for s in settings))
+    groups: dict[str, list[float]] = {}
+    for r, setting in zip(done, settings):
+        label = " ".join(o for o in setting if o not in constant) or "(all jobs)"
+        groups.setdefault(label, []).append(float(r["metrics"][metric]))
+    width = max(len(label) for label in groups)
+    lines = [f"  {metric} per setting (mean ± std over seeds, runs):"]
+    for label, values in sorted(groups.items(), key=lambda kv: -float(np.mean(kv[1]))):
+        spread = f" ± {np.std(values, ddof=1):.4f}" if len(values) > 1 else " " * 9
+        lines.append(f"    {label.ljust(width)}  {np.mean(values):.4f}{spread}  ({len(values)})")
+    return lines
 
 
 def _job_record(directory: Path) -> dict[str, Any]:

@@ -53,6 +53,28 @@ SHORT_PARAM = 250  # longer param values are shortened; the full value goes to a
 # which then opens them on the runs table, not on the GenAI overview.
 EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 LOCAL_UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves a local store
+UI_VIEW = "workflowType=machine_learning"  # the MLflow UI's model-training view (see ui_url)
+# the runs table's columns our links open with (MLflow 3.x shows no metric by default): a shared view
+# state, stored as the experiment tag mlflow.sharedViewState.<key> and named by ?viewStateShareKey=<key>
+VIEW_TAG = "mlflow.sharedViewState."
+VIEW_METRICS = ("test_auc", "test_aupr", "test_f1", "test_max_sic", "fit_time_s")
+
+
+def view_state(search_filter: str | None = None, params: tuple[str, ...] = ("seed",)) -> str:
+    """The MLflow UI's runs-table state (JSON): our main metrics and ``params`` as columns, newest first."""
+    import json
+
+    columns = ["attributes.`Source`", *(f"metrics.`{m}`" for m in VIEW_METRICS), *(f"params.`{p}`" for p in params)]
+    state = {"selectedColumns": columns, "orderByKey": "attributes.start_time", "orderByAsc": False,
+             "searchFilter": search_filter or ""}
+    return json.dumps(state, separators=(",", ":"))
+
+
+def view_key(search_filter: str | None) -> str:
+    """A short, stable share key for one runs-table view (the same filter, the same key)."""
+    import hashlib
+
+    return "oneclass-" + hashlib.sha1((search_filter or "").encode()).hexdigest()[:12]
 MAX_EXPERIMENT_NAME = 500  # MLflow's limit (mlflow.utils.validation.MAX_EXPERIMENT_NAME_LENGTH)
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 DEFAULT_RETRY_TIMEOUT_S = 60.0
@@ -327,6 +349,9 @@ class Tracker:
 
     def set_tags(self, tags: dict[str, str]) -> None: ...
 
+    def tag_run(self, run_id: str, tags: dict[str, str]) -> None:
+        """Tags on another run of the store (an ensemble's members: ``mlflow.parentRunId``)."""
+
     def log_artifacts(self, local_dir: str | os.PathLike, artifact_path: str | None = None) -> None: ...
 
     def find_finished(self, fingerprint: str) -> str | None:
@@ -345,17 +370,26 @@ class NullTracker(Tracker):
     """Tracking switched off (``logger=none``); results stay in the Hydra output folder."""
 
 
-def ui_url(tracking_uri: str, experiment_id: str, run_id: str | None = None, search_filter: str | None = None) -> str:
+def ui_url(tracking_uri: str, experiment_id: str, run_id: str | None = None, search_filter: str | None = None,
+           view: str | None = None) -> str:
     """The MLflow UI page of a run, or the runs table of an experiment (optionally filtered), with
     the command that starts the UI for a local store: a tracking server's own address for
-    ``http(s)://`` stores, else the address ``mlflow ui`` serves."""
+    ``http(s)://`` stores, else the address ``mlflow ui`` serves.
+
+    Every link opens the UI's "Machine learning" view (``workflowType=machine_learning``): MLflow
+    3.17's UI decides GenAI vs machine-learning from its own switch (remembered in the browser,
+    default GenAI), overridable by that URL parameter, and no longer from the experiment's
+    ``mlflow.experimentKind`` tag (which we still set for older UIs)."""
     from urllib.parse import quote
 
     served = tracking_uri.startswith(("http://", "https://"))
     url = f"{tracking_uri.rstrip('/') if served else LOCAL_UI}/#/experiments/{experiment_id}"
     url += f"/runs/{run_id}" if run_id else "/runs"
-    if search_filter:
-        url += "?searchFilter=" + quote(search_filter, safe="")
+    url += f"?{UI_VIEW}"
+    if view:  # a shared view state (see view_state): its columns and its filter; a URL filter would override it
+        url += f"&viewStateShareKey={view}"
+    elif search_filter:
+        url += "&searchFilter=" + quote(search_filter, safe="")
     return url if served else f"{url} (start the UI first: mlflow ui --backend-store-uri {tracking_uri})"
 
 
@@ -571,17 +605,33 @@ class MlflowTracker(Tracker):
     def set_tags(self, tags: dict[str, str]) -> None:
         self._call(self.client.log_batch, self.run_id, tags=_tags(tags))
 
+    def tag_run(self, run_id: str, tags: dict[str, str]) -> None:
+        self._call(self.client.log_batch, run_id, tags=_tags(tags))
+
     def log_artifacts(self, local_dir: str | os.PathLike, artifact_path: str | None = None) -> None:
         self._call(self.client.log_artifacts, self.run_id, str(local_dir), artifact_path)
+
+    def share_view(self, search_filter: str | None) -> str | None:
+        """Store the runs-table view of ``search_filter`` with our metric columns (experiment tag);
+        its share key, or None when the store refuses (the link then carries the filter alone)."""
+        key = view_key(search_filter)
+        try:
+            self._call(self.client.set_experiment_tag, self.experiment_id, VIEW_TAG + key, view_state(search_filter))
+        except Exception as exc:  # a link without columns is still a link
+            log.warning("could not store the MLflow runs-table view: %s", cause(exc))
+            return None
+        return key
 
     def describe(self, sweep_id: str | None = None) -> str:
         """Where to see this run (or, with ``sweep_id``, every run of the sweep) in the MLflow UI."""
         if self.experiment_id is None:
             return f"MLflow store {self.tracking_uri} (experiment '{self.experiment_name}' not created yet)"
+        search = f"tags.sweep_id = '{sweep_id}'" if sweep_id else None
+        key = self.share_view(search)
         if sweep_id:
-            url = ui_url(self.tracking_uri, self.experiment_id, search_filter=f"tags.sweep_id = '{sweep_id}'")
+            url = ui_url(self.tracking_uri, self.experiment_id, search_filter=search, view=key)
             return f"MLflow: this sweep's runs in experiment '{self.experiment_name}': {url}"
-        url = ui_url(self.tracking_uri, self.experiment_id)
+        url = ui_url(self.tracking_uri, self.experiment_id, view=key)
         return f"MLflow run {self.run_id} in experiment '{self.experiment_name}'; runs table: {url}"
 
 

@@ -61,15 +61,20 @@ class EpochTracking(L.Callback):
 
 
 class EpochProgress(L.Callback):
-    """One progress bar over epochs (updated once per epoch: no per-step cost)."""
+    """One progress bar over epochs (updated once per epoch: no per-step cost), on a terminal only:
+    redirected to a file, tqdm's ``\r`` frames would fill the log."""
 
     def __init__(self, desc: str = "training") -> None:
         self.desc = desc
         self.bar = None
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        import sys
+
         from tqdm.auto import tqdm
 
+        if not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
+            return
         self.bar = tqdm(total=trainer.max_epochs, desc=self.desc, unit="epoch", dynamic_ncols=True,
                         initial=trainer.current_epoch)
 

@@ -39,6 +39,7 @@ class DataBundle:
         in TeV, for the mass-sculpting metrics).
     x_val, y_val : an optional labelled validation split (held-out normals + anomalies, never test
         rows) for model selection (the Optuna sweeper's objective); None = no validation split.
+    val_aux : the validation events' per-event arrays, the same keys as ``test_aux`` (``mjj``...).
     """
 
     name: str
@@ -53,6 +54,7 @@ class DataBundle:
     test_aux: dict[str, np.ndarray] = field(default_factory=dict)
     y_train: np.ndarray | None = None
     train_index: np.ndarray | None = None
+    val_aux: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         where = f"dataset '{self.name}'"
@@ -63,6 +65,10 @@ class DataBundle:
         for key, values in self.test_aux.items():
             if np.shape(values) != (len(self.x_test),):
                 raise DataError(f"{where}: test_aux[{key!r}] has shape {np.shape(values)} for {len(self.x_test)} test events")
+        for key, values in self.val_aux.items():
+            if self.x_val is None or np.shape(values) != (len(self.x_val),):
+                n_val = 0 if self.x_val is None else len(self.x_val)
+                raise DataError(f"{where}: val_aux[{key!r}] has shape {np.shape(values)} for {n_val} validation events")
         if (self.x_val is None) != (self.y_val is None):
             raise DataError(f"{where}: a validation split needs both x_val and y_val")
         if self.x_val is not None:

@@ -469,6 +469,7 @@ class LHCO(Dataset):
             x_val=x_val,
             y_val=split.y_val,
             test_aux={"mjj": x[test_rows, 0].copy()},  # raw TeV, whatever the features and scaling
+            val_aux={} if split.val is None else {"mjj": x[selected[split.val], 0].copy()},
             y_train=labels[train_rows],
             train_index=rows[train_rows],
         )

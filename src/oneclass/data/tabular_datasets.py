@@ -54,7 +54,9 @@ class TabularDataset(Dataset):
 
     Parameters
     ----------
-    name : the set's name (also the MLflow experiment name).
+    name : the set's name.
+    collection : the collection the set belongs to (``adbench``, ``odds``): the MLflow experiment
+        of its runs, so a sweep over several sets lands in one experiment; None = ``name``.
     path : the file; None = where the set's reader looks (``$ONECLASS_DATA_DIR/...``).
     protocol : ``nrcan``, ``adbench``, ``adbench_dedup`` or ``pyod`` (module docstring).
     split_seed : seed of the shuffle / stratified split; None = file order (nrcan only).
@@ -73,10 +75,11 @@ class TabularDataset(Dataset):
 
     def __init__(self, name: str, path: str | None = None, protocol: str = "nrcan", split_seed: int | None = 0,
                  preprocess: str | None = None, train_contamination: float = 0.0, test_fraction: float | None = None,
-                 n_train: int | None = None) -> None:
+                 n_train: int | None = None, collection: str | None = None) -> None:
         if not isinstance(name, (str, int)) or isinstance(name, bool) or not str(name).strip():
             raise ConfigError(f"dataset.name must name a set, got {name!r}")
         self.name = str(name)
+        self.collection = None if collection is None else str(collection)
         self.path = None if path is None else str(path)
         if protocol not in PROTOCOLS:
             raise ConfigError(f"dataset.protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")

@@ -1,8 +1,9 @@
 """The report's comparison figure (the paper's Fig. 2, plus the jet-tagging view): per detector,
 the ROC, the background rejection 1/FPR (log scale) against signal efficiency, and the SIC.
 
-One legend for the three panels sits below them (colours are the same in every panel), in two
-columns from four detectors on, so ten detectors stay readable and no legend covers a curve.
+One legend for the three panels sits below them (colours are the same in every panel): short
+detector names only (the numbers are in ``table.md``), in up to three columns, so the figure keeps
+its width (<= 2400 px) at any number of detectors and no legend covers a curve.
 """
 
 from __future__ import annotations
@@ -21,15 +22,11 @@ from oneclass.plots import REJECTION_LABEL, ROC_Y, SIC_LABEL, detector_styles, p
 CEILING_MODEL = "supervised"  # model=supervised: drawn black, dashed, as the ceiling
 
 
-def _numbers(d: dict, kind: str) -> str:
-    """The legend text after a detector's name: its metrics (best run, or mean +- std over runs)."""
-    if kind == "best":
-        b = d["best"]
-        parts = [f"{m.label} {b[m.name]:.{max(1, m.digits - 1)}f}" for m in metrics.METRICS]
-        return ", ".join(parts) + f" (seed {b['seed']})"
-    parts = [f"{m.label} {d[f'{m.name}_mean']:.{max(1, m.digits - 1)}f} $\\pm$ {d[f'{m.name}_std']:.{max(1, m.digits - 1)}f}"
-             for m in metrics.METRICS]
-    return ", ".join(parts) + f" ({d['n_runs']} run{'s' * (d['n_runs'] != 1)})"
+MAX_LABEL = 42  # legend characters per detector
+
+
+def _short_label(text: str) -> str:
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
 
 
 def _best_curves(ax_roc, ax_rej, ax_sic, d: dict, style: dict) -> float:
@@ -46,21 +43,24 @@ def _best_curves(ax_roc, ax_rej, ax_sic, d: dict, style: dict) -> float:
 
 
 def _mean_curves(ax_roc, ax_rej, ax_sic, d: dict, style: dict) -> float:
-    """Draw the mean curves with +-1 std bands; the largest rejection drawn."""
+    """Draw the mean curves with +-1 std bands; the largest rejection drawn. Bands fade as detectors
+    are added (``style["band_alpha"]``), so many overlapping bands stay apart."""
     band: SeedBand = d["band"]
+    style = dict(style)
+    alpha = style.pop("band_alpha", 0.2)
     c = style["color"]
     ax_roc.plot(band.fpr, band.tpr_mean, **style)
     ax_roc.fill_between(band.fpr, np.clip(band.tpr_mean - band.tpr_std, 0, 1), np.clip(band.tpr_mean + band.tpr_std, 0, 1),
-                        color=c, alpha=0.2, lw=0)
+                        color=c, alpha=alpha, lw=0)
     ok = np.isfinite(band.sic_mean) & (band.fpr > 0)
     if not ok.any():
         return 1.0
     x, sd, rej = band.tpr_mean[ok], band.tpr_std[ok], 1.0 / band.fpr[ok]
     ax_rej.plot(x, rej, **style)
-    ax_rej.fill_betweenx(rej, np.clip(x - sd, 0, 1), np.clip(x + sd, 0, 1), color=c, alpha=0.2, lw=0)
+    ax_rej.fill_betweenx(rej, np.clip(x - sd, 0, 1), np.clip(x + sd, 0, 1), color=c, alpha=alpha, lw=0)
     m, s = band.sic_mean[ok], band.sic_std[ok]
     ax_sic.plot(x, m, **style)
-    ax_sic.fill_between(x, np.clip(m - s, 0, None), m + s, color=c, alpha=0.2, lw=0)
+    ax_sic.fill_between(x, np.clip(m - s, 0, None), m + s, color=c, alpha=alpha, lw=0)
     return float(rej.max())
 
 
@@ -85,17 +85,20 @@ def draw_comparison(detectors: list[dict], kind: str, title: str = ""):
     for d in detectors:  # the supervised classifier is the ceiling the one-class detectors are read against
         if d["model"] == CEILING_MODEL:
             styles[d["label"]] = {"color": "k", "ls": "--"}
-    ncol = 1 if len(detectors) <= 3 else 2
+    # short legend entries (the numbers are in table.md), up to 3 columns: the figure keeps its
+    # width (15 in at 150 dpi, <= 2400 px) at any number of detectors
+    ncol = 1 if len(detectors) <= 3 else 2 if len(detectors) <= 6 else 3
     legend_rows = math.ceil((len(detectors) + 1) / ncol)
+    band_alpha = 0.2 if len(detectors) <= 3 else max(0.06, 0.6 / len(detectors))
     fig, (ax_roc, ax_rej, ax_sic) = plt.subplots(1, 3, figsize=(15, 4.9 + 0.24 * legend_rows), layout="constrained")
     draw = _best_curves if kind == "best" else _mean_curves
     top_rej, min_bkg = 10.0, detectors[0]["min_background"] if detectors else 1
     handles = []
     for d in detectors:
-        style = {**styles[d["label"]], "lw": 1.6}
+        style = {**styles[d["label"]], "lw": 1.6, **({"band_alpha": band_alpha} if kind == "mean" else {})}
         top_rej = max(top_rej, draw(ax_roc, ax_rej, ax_sic, d, style))
         ceiling = " [supervised ceiling]" if d["model"] == CEILING_MODEL else ""
-        handles.append((ax_roc.get_lines()[-1], f"{d['label']}{ceiling}: {_numbers(d, kind)}"))
+        handles.append((ax_roc.get_lines()[-1], _short_label(f"{d['label']}{ceiling}")))
     roc_axes(ax_roc)
     random_sic(ax_sic)
     t = np.logspace(-6, 0, 300)

@@ -28,6 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from oneclass.errors import DataError
+from oneclass.report.stats import canonical
 
 REFERENCE = "ruff2018_deepsvdd"
 CLASS_KEY = "dataset.normal_class"
@@ -63,6 +64,8 @@ def as_image_run(record: Any, dataset: str | None = None) -> ImageRun:
     """An :class:`ImageRun` from a report record (``oneclass.report.RunScores`` or alike)."""
     params = dict(getattr(record, "params", {}) or {})
     tags = dict(getattr(record, "tags", {}) or {})
+    if tags.get("dataset_class"):  # the dataset's class is a tag (not a param) since the runs table shows fewer params
+        params.setdefault("dataset._target_", tags["dataset_class"])
     cls = _param(params, CLASS_KEY)
     if cls is None:
         raise DataError(f"run {getattr(record, 'name', '?')} has no {CLASS_KEY} param; not an image benchmark run")
@@ -91,11 +94,11 @@ def detector_labels(runs: list[ImageRun]) -> dict[str, list[ImageRun]]:
         members = by_model[model]
         keys = sorted({k for r in members for k in r.params
                        if (k.startswith(_SETTING_PREFIXES) or k in _SETTING_KEYS) and k not in _NOT_SETTINGS})
-        varying = [k for k in keys if len({r.params.get(k) for r in members}) > 1]
+        varying = [k for k in keys if len({canonical(r.params.get(k)) for r in members}) > 1]
         for r in members:
             label = model
             if varying:
-                label += " (" + ", ".join(f"{k.removeprefix('model.')}={r.params.get(k)}" for k in varying) + ")"
+                label += " (" + ", ".join(f"{k.removeprefix('model.')}={canonical(r.params.get(k))}" for k in varying) + ")"
             out.setdefault(label, []).append(r)
     return out
 

@@ -39,8 +39,25 @@ def seed_keys(runs: list[RunScores]) -> set[str]:
 
 def split_seeds(runs: list[RunScores]) -> str:
     """The split seeds of ``runs``, e.g. ``"0, 1, 2"``; ``""`` when every run uses the fixed split."""
-    values = {v for r in runs for k, v in r.params.items() if is_split_seed(k) and v not in ("None", "null", "")}
+    values = {canonical(v) for r in runs for k, v in r.params.items() if is_split_seed(k) and v not in ("None", "null", "")}
     return ", ".join(sorted(values, key=lambda v: (_as_float(v) is None, _as_float(v) or 0.0, v)))
+
+
+def canonical(value: Any) -> str:
+    """A param's value as one spelling per value, so runs group by value, not by string: ``0``,
+    ``0.0`` and ``0.00`` are ``0``; ``1e-3`` and ``0.001`` are ``0.001``; ``None``/``null`` are ``None``;
+    anything else is kept as written."""
+    text = str(value)
+    if text in ("None", "null", "~"):
+        return "None"
+    if text.lower() in ("true", "false"):
+        return text.lower()
+    number = _as_float(text)
+    if number is None or not math.isfinite(number):
+        return text
+    if number.is_integer() and abs(number) < 1e15:
+        return str(int(number))
+    return repr(number)
 
 
 def _short(key: str) -> str:
@@ -59,11 +76,11 @@ def group_runs(runs: list[RunScores]) -> dict[str, list[RunScores]]:
         seeds = seed_keys(members)
         keys = sorted({k for r in members for k in r.params
                        if (k.startswith(_SETTING_PREFIXES) or k in _SETTING_KEYS) and k not in seeds and not is_split_seed(k)})
-        varying = [k for k in keys if len({r.params.get(k) for r in members}) > 1]
+        varying = [k for k in keys if len({canonical(r.params.get(k)) for r in members}) > 1]
         for r in members:
             label = model
             if varying:
-                label += " (" + ", ".join(f"{_short(k)}={r.params.get(k)}" for k in varying) + ")"
+                label += " (" + ", ".join(f"{_short(k)}={canonical(r.params.get(k))}" for k in varying) + ")"
             groups.setdefault(label, []).append(r)
     for members in groups.values():
         members.sort(key=lambda r: (_as_float(r.seed) if _as_float(r.seed) is not None else math.inf, r.seed))

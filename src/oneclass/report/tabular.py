@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from oneclass.errors import DataError
+from oneclass.report.stats import canonical
 
 DEFAULT_METRICS = ("test_auc", "test_aupr", "test_f1", "fit_time_s")
 # metrics where lower is better (times); every other metric ranks higher = better
@@ -69,7 +70,8 @@ def records_from_runs(runs: Iterable[Any]) -> list[RunRecord]:
     for run in runs:
         tags, params = dict(run.data.tags), dict(run.data.params)
         out.append(RunRecord(dataset=dataset_label(tags, params), detector=tags.get("model", "?"),
-                             seed=params.get("seed", tags.get("seed", "")), split_seed=params.get("dataset.split_seed", ""),
+                             seed=canonical(params.get("seed", tags.get("seed", ""))),
+                             split_seed=canonical(params.get("dataset.split_seed", "")),
                              metrics=dict(run.data.metrics), degenerate=tags.get("degenerate", "")))
     return out
 
