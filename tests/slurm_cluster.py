@@ -185,16 +185,10 @@ class Cluster:
         proc = self.run("sinfo", "-h", "-n", self.node, "-o", "%T", check=False, timeout=20)
         return proc.stdout.strip() if proc.returncode == 0 else None
 
-    def jobs(self, *fields: str) -> list[dict[str, str]]:
-        """squeue's jobs (array tasks expanded): ``fields`` are squeue -O names, e.g. JobID, State."""
-        fields = fields or ("JobID", "State")
-        fmt = ",".join(f"{f}:|" for f in fields)
-        out = self.run("squeue", "-h", "-r", "-O", fmt).stdout
-        rows = []
-        for line in out.splitlines():
-            values = [v.strip() for v in line.split("|")][: len(fields)]
-            rows.append(dict(zip(fields, values)))
-        return rows
+    def jobs(self) -> list[dict[str, str]]:
+        """squeue's jobs, array tasks one by one: ``JobID`` ("12_3" for an array task), ``State``, ``Reason``."""
+        out = self.run("squeue", "-h", "-r", "-o", "%i|%T|%r").stdout
+        return [dict(zip(("JobID", "State", "Reason"), line.strip().split("|"))) for line in out.splitlines() if line.strip()]
 
     def job_field(self, job_id: str, field: str) -> str | None:
         """One field of ``scontrol show job`` (e.g. JobState, Restarts), None when SLURM no longer knows the job."""

@@ -138,6 +138,22 @@ def cluster_plugins() -> list[Any]:
     return []
 
 
+def slurm_attempt() -> int:
+    """1 for a SLURM job's first run, k after its (k-1)-th requeue: SLURM sets ``SLURM_RESTART_COUNT``
+    in a job it requeued (preemption, the time limit with submitit's ``max_num_timeout``, ``scontrol requeue``)."""
+    try:
+        return int(os.environ.get("SLURM_RESTART_COUNT") or 0) + 1
+    except ValueError:
+        return 1
+
+
+def is_slurm_requeue(exc: BaseException) -> bool:
+    """True when ``exc`` ends this attempt of a SLURM job that submitit has just requeued: submitit's
+    SIGUSR2 handler (preemption, or ``signal_delay_s`` before the time limit) runs ``scontrol requeue``
+    and then exits the job with SystemExit."""
+    return isinstance(exc, SystemExit) and bool(os.environ.get("SLURM_JOB_ID")) and "submitit" in sys.modules
+
+
 @contextmanager
 def gpu_slot(n_gpus: int, lock_dir: str | os.PathLike | None = None, poll_s: float = 1.0) -> Iterator[int]:
     """Hold one of this machine's ``n_gpus`` GPUs for the duration of a job (one job per GPU).
