@@ -127,6 +127,25 @@ def test_array_of_8_jobs_never_runs_more_than_2_at_once(slurm_cluster, tmp_path)
     print(f"\nARRAY: 8 jobs, {len(running)} squeue samples, at most {max(running)} running; {len(lines)} status lines")
 
 
+def test_seed_batch_on_slurm_runs_one_array_task_per_group(slurm_cluster, tmp_path):
+    cwd = tmp_path / "seed_batch"
+    proc = run_sweep(slurm_cluster, cwd, "hydra/sweeper=seed_batch", "hydra.sweeper.max_batch=2", "trainer.max_epochs=1", "seed=0..3")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "seed_batch: 4 sweep points -> 2 jobs (2 vectorised seed groups)" in proc.stdout
+    assert "sweep: 2 jobs: 2 finished, 0 failed (4 seeds in vectorised groups: 4 finished, 0 failed)" in proc.stdout
+    assert_quiet(proc.stdout, proc.stderr)
+    records = statuses(cwd)
+    tasks = sorted(r["slurm_job_id"] for r in records)
+    assert len(tasks) == 2 and len({t.split("_")[0] for t in tasks}) == 1 and [t.split("_")[1] for t in tasks] == ["0", "1"]
+    assert sorted(m["seed"] for r in records for m in r["members"]) == [0, 1, 2, 3]
+    found = runs(cwd)
+    members = [r for r in found if r.data.tags.get("ensemble") != "true"]
+    ensembles = [r for r in found if r.data.tags.get("ensemble") == "true"]
+    assert sorted(r.data.params["seed"] for r in members) == ["0", "1", "2", "3"]
+    assert len(ensembles) == 2 and all(r.info.status == "FINISHED" for r in found)
+    assert len({r.data.tags["seed_group"] for r in found}) == 2
+
+
 # ----------------------------------------------------------------------------------- jobs SLURM ends
 def test_out_of_memory_names_the_cause(slurm_cluster, tmp_path):
     cwd = tmp_path / "oom"
@@ -188,13 +207,15 @@ def test_requeue_and_preemption_resume_from_the_checkpoint(slurm_cluster, tmp_pa
     a job it preempts (``scancel --signal=USR2``): submitit requeues it itself. Both resume from
     their last epoch."""
     cwd = tmp_path / "requeue"
-    epochs = 150  # ~0.1 s each here: time to requeue mid-training
+    epochs = 80  # ~0.1 s each here: time to requeue mid-training
     proc = start_sweep(slurm_cluster, cwd, f"trainer.max_epochs={epochs}", "seed=0,1")
     wait_for(lambda: epochs_of(cwd, 0) >= 2 and epochs_of(cwd, 1) >= 2, 200, "2 epochs of both jobs", proc)
     ids = job_ids(slurm_cluster)
     slurm_cluster.run("scontrol", "requeue", ids[0])
     slurm_cluster.run("scancel", "--signal=USR2", ids[1])
     wait_for(lambda: all(slurm_cluster.job_field(i, "Restarts") == "1" for i in ids.values()), 60, "both requeued", proc)
+    for job in ids.values():
+        slurm_cluster.eligible_now(job)
     rc, out, err = finish(proc)
     assert rc == 0, out[-3000:] + err[-3000:]
     assert "sweep: 2 jobs: 2 finished, 0 failed" in out

@@ -148,10 +148,28 @@ def slurm_attempt() -> int:
 
 
 def is_slurm_requeue(exc: BaseException) -> bool:
-    """True when ``exc`` ends this attempt of a SLURM job that submitit has just requeued: submitit's
-    SIGUSR2 handler (preemption, or ``signal_delay_s`` before the time limit) runs ``scontrol requeue``
-    and then exits the job with SystemExit."""
-    return isinstance(exc, SystemExit) and bool(os.environ.get("SLURM_JOB_ID")) and "submitit" in sys.modules
+    """True when ``exc`` ends this attempt of a SLURM job that is being requeued, not killed.
+
+    - submitit's SIGUSR2 handler (preemption, or ``signal_delay_s`` before the time limit) runs
+      ``scontrol requeue`` and exits with ``SystemExit(-1)``;
+    - ``scontrol requeue`` by hand: SLURM sends SIGTERM, which Lightning turns into its
+      SIGTERMException (a SystemExit). So does ``scancel``; SLURM has already counted the restart
+      of a requeued job (``Restarts`` in ``scontrol show job`` is above ``SLURM_RESTART_COUNT``).
+    """
+    job = os.environ.get("SLURM_JOB_ID")
+    if not isinstance(exc, SystemExit) or not job:
+        return False
+    if type(exc) is SystemExit and exc.code == -1 and "submitit" in sys.modules:
+        return True
+    import re
+    import subprocess
+
+    try:
+        out = subprocess.run(["scontrol", "-o", "show", "job", job], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    match = re.search(r"\bRestarts=(\d+)", out)
+    return bool(match) and int(match.group(1)) >= slurm_attempt()
 
 
 @contextmanager

@@ -103,6 +103,11 @@ def _watcher_class() -> type:
                     self._finished.add(job_id)
             self.status_line()
 
+        def unfinished(self) -> set[str]:
+            """Jobs still to wait for: an array's tasks (squeue never lists the array's own id)."""
+            tasks = {j for j in self._registered if "_" in j} or set(self._registered)
+            return tasks - self._finished
+
         def update_if_long_enough(self, mode: str) -> None:
             if mode == "cache":
                 return
@@ -201,7 +206,8 @@ def record_ended_by_slurm(sweep_dir: Path, watcher: Any, job_overrides: list[lis
                 found = json.loads((d / STATUS).read_text())
             except (OSError, ValueError):
                 found = {}
-            if found.get("status") not in ("running", "requeued"):  # the job's own last word
+            # the job's own last word, unless it only knew it was stopped (SIGTERM): SLURM knows why
+            if found.get("status") not in ("running", "requeued", "killed"):
                 continue
             record = {**found, **record}
         info = by_num.get(num) or {}

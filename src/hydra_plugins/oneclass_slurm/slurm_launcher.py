@@ -29,7 +29,7 @@ class SlurmLauncher(_SubmititSlurmLauncher):
                 return super().launch(job_overrides, initial_job_idx)
             except UncompletedJobError as exc:  # a job SLURM ended (scancel, memory, time limit): wait for the rest
                 logging.getLogger("submitit").warning("%s", exc)
-                while watcher._registered - watcher._finished:
+                while watcher.unfinished():
                     time.sleep(1)
                     watcher.update_if_long_enough("standard")
                 record_ended_by_slurm(sweep_dir, watcher, [list(o) for o in job_overrides], initial_job_idx)
