@@ -172,6 +172,30 @@ def is_slurm_requeue(exc: BaseException) -> bool:
     return bool(match) and int(match.group(1)) >= slurm_attempt()
 
 
+def requeued_note(k: int) -> str:
+    """What status.json says about attempt ``k`` of a SLURM job that was requeued."""
+    return (f"requeued by SLURM (preemption / time limit / requeue), attempt {k}: attempt {k + 1} resumes from the "
+            "last epoch's checkpoint, nothing to rerun")
+
+
+def slurm_time_limit(exc: Exception) -> str | None:
+    """submitit's "Job not requeued because: timed-out too many times" as one line naming the limit."""
+    # the signal handler raises it wherever the job is: a library (MLflow logging a metric) may wrap it
+    seen, chain = 0, exc
+    while chain is not None and seen < 8 and not (type(chain).__name__ == "UncompletedJobError" and "timed-out" in str(chain)):
+        chain, seen = chain.__cause__ or chain.__context__, seen + 1
+    if (chain is None or seen >= 8) and "Job not requeued because: timed-out" not in str(exc):
+        return None
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        launcher = HydraConfig.get().launcher
+        limits = f" (timeout_min={launcher.timeout_min}, requeued up to max_num_timeout={launcher.max_num_timeout} times)"
+    except Exception:
+        limits = ""
+    return f"hit the SLURM time limit{limits}: not requeued again; raise hydra.launcher.timeout_min or max_num_timeout"
+
+
 @contextmanager
 def gpu_slot(n_gpus: int, lock_dir: str | os.PathLike | None = None, poll_s: float = 1.0) -> Iterator[int]:
     """Hold one of this machine's ``n_gpus`` GPUs for the duration of a job (one job per GPU).

@@ -94,7 +94,7 @@ def run_job(cfg: DictConfig) -> dict[str, float] | None:
                               "sweep_id": job.sweep_id, "started": time.time()}
     over = " ".join(job.overrides) or "(no overrides)"
     if os.environ.get("SLURM_JOB_ID"):  # which attempt: SLURM counts its requeues in SLURM_RESTART_COUNT
-        from oneclass.jobenv import slurm_attempt
+        from oneclass.jobenv import requeued_note, slurm_attempt
 
         record.update(slurm_job_id=_slurm_job_id(), attempt=slurm_attempt())
         if record["attempt"] > 1:  # until this attempt ends, its status.json says what is going on
@@ -106,14 +106,16 @@ def run_job(cfg: DictConfig) -> dict[str, float] | None:
         with patient_store():  # the sweep reached the store: a job starting during an outage waits for it
             metrics = run(cfg, job)
     except Exception as exc:
-        record.update(status="failed", error=_slurm_time_limit(exc) or _first_line(exc), error_type=type(exc).__name__,
+        from oneclass.jobenv import slurm_time_limit
+
+        record.update(status="failed", error=slurm_time_limit(exc) or _first_line(exc), error_type=type(exc).__name__,
                       traceback=traceback.format_exc())
         if ckpt := kept_checkpoint(cfg, job):
             record["checkpoint_dir"] = str(ckpt)
         print(f"[job {job.job_num}] {over}: FAILED: {_first_line(exc)}", flush=True)
         metrics = None
     except BaseException as exc:  # Ctrl-C, preemption: record, then let the launcher see it
-        from oneclass.jobenv import is_slurm_requeue, slurm_attempt
+        from oneclass.jobenv import is_slurm_requeue, requeued_note, slurm_attempt
 
         if is_slurm_requeue(exc):  # submitit has asked SLURM to requeue this job: the next attempt resumes
             record.update(status="requeued", error=requeued_note(slurm_attempt()), error_type=type(exc).__name__)
@@ -133,29 +135,9 @@ def run_job(cfg: DictConfig) -> dict[str, float] | None:
     return metrics
 
 
-def requeued_note(k: int) -> str:
-    """What status.json says about attempt ``k`` of a SLURM job that was requeued."""
-    return (f"requeued by SLURM (preemption / time limit / requeue), attempt {k}: attempt {k + 1} resumes from the "
-            "last epoch's checkpoint, nothing to rerun")
-
-
 def _slurm_job_id() -> str:
     array = os.environ.get("SLURM_ARRAY_JOB_ID")
     return f"{array}_{os.environ.get('SLURM_ARRAY_TASK_ID')}" if array else os.environ.get("SLURM_JOB_ID", "")
-
-
-def _slurm_time_limit(exc: Exception) -> str | None:
-    """submitit's "Job not requeued because: timed-out too many times" as one line naming the limit."""
-    if type(exc).__name__ != "UncompletedJobError" or "timed-out" not in str(exc):
-        return None
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        launcher = HydraConfig.get().launcher
-        limits = f" (timeout_min={launcher.timeout_min}, requeued up to max_num_timeout={launcher.max_num_timeout} times)"
-    except Exception:
-        limits = ""
-    return f"hit the SLURM time limit{limits}: not requeued again; raise hydra.launcher.timeout_min or max_num_timeout"
 
 
 def read_statuses(sweep_dir: Path) -> list[dict[str, Any]]:
