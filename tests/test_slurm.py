@@ -234,8 +234,6 @@ def test_requeue_and_preemption_resume_from_the_checkpoint(slurm_cluster, tmp_pa
         killed = [r for r in mine if r.info.status == "KILLED"]
         assert len(done) == 1 and len(killed) == 1 and len(mine) == 2, [(r.info.status, r.data.tags) for r in mine]
         assert killed[0].data.tags["superseded_by"] == done[0].info.run_id
-        if seed == 1:  # preempted: the attempt saw submitit requeue it and said so
-            assert killed[0].data.tags["error"].startswith("requeued by SLURM (preemption / time limit / requeue), attempt 1"), killed[0].data.tags
         assert done[0].info.run_id == records[seed]["run_id"]
         # the second attempt trained only the epochs the first had not finished
         steps = [m.step for m in client.get_metric_history(done[0].info.run_id, "train_loss")]
