@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 from slurm_cluster import slurm_cluster  # noqa: F401  (the module-scoped fixture)
+from test_team_server import _team_up, team  # noqa: F401  (PostgreSQL + mlflow server, started only for the test that asks)
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["dataset.n_train=1000", "dataset.n_test_background=1000", "dataset.n_test_signal=1000",
@@ -266,3 +267,25 @@ def test_scancel_of_the_array_lists_killed_jobs_and_resume_completes_them(slurm_
     done = {r.info.run_id for r in found if r.info.status == "FINISHED"}
     assert len(done) == 2 and len(found) == 4
     assert all(r.data.tags.get("superseded_by") in done for r in found if r.info.status == "KILLED")
+
+
+# ----------------------------------------------------------------------------------- the team server
+def test_jobs_on_slurm_log_to_the_postgres_backed_team_server(slurm_cluster, team, tmp_path):
+    """tests/test_team_server.py's PostgreSQL + `mlflow server`: the jobs reach it from the compute
+    node, nothing is written to a local store."""
+    cwd = tmp_path / "team"
+    proc = run_sweep(slurm_cluster, cwd, f"logger.tracking_uri={team.url}", "logger.experiment_name=slurm",
+                     "trainer.max_epochs=1", "seed=0,1")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "sweep: 2 jobs: 2 finished, 0 failed" in proc.stdout
+    assert_quiet(proc.stdout, proc.stderr)
+    assert not (cwd / "mlflow.db").exists() and not (cwd / "mlruns").exists()
+    client = MlflowClient(tracking_uri=team.url)
+    found = client.search_runs([client.get_experiment_by_name("slurm").experiment_id])
+    records = {r["run_id"]: r for r in statuses(cwd)}
+    assert sorted(r.data.params["seed"] for r in found) == ["0", "1"] and all(r.info.status == "FINISHED" for r in found)
+    assert set(records) == {r.info.run_id for r in found}
+    for r in found:
+        assert r.info.artifact_uri.startswith("mlflow-artifacts:")
+        assert {"scores.npz", "model.ckpt"} <= {a.path for a in client.list_artifacts(r.info.run_id)}
+        assert records[r.info.run_id]["slurm_job_id"].endswith(("_0", "_1"))
