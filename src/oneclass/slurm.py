@@ -103,11 +103,6 @@ def _watcher_class() -> type:
                     self._finished.add(job_id)
             self.status_line()
 
-        def unfinished(self) -> set[str]:
-            """Jobs still to wait for: an array's tasks (squeue never lists the array's own id)."""
-            tasks = {j for j in self._registered if "_" in j} or set(self._registered)
-            return tasks - self._finished
-
         def update_if_long_enough(self, mode: str) -> None:
             if mode == "cache":
                 return

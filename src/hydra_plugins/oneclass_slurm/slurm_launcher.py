@@ -6,7 +6,6 @@ accounted for. Hydra finds launchers only under the ``hydra_plugins`` package; t
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,23 +19,37 @@ class SlurmLauncher(_SubmititSlurmLauncher):
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[Any]:
         from hydra.core.utils import JobReturn, JobStatus
         from submitit.core.utils import UncompletedJobError
+        from submitit.slurm.slurm import SlurmJob
 
         from oneclass.slurm import LOG_FILE, close_runs_left_running, quiet_submitit, record_ended_by_slurm
 
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
-        with quiet_submitit(sweep_dir / LOG_FILE) as watcher:
+        ended: list[str] = []
+        own = "results" in SlurmJob.__dict__
+        original = SlurmJob.results
+
+        def results(job: Any) -> list[Any]:
+            """A job SLURM ended (scancel, memory, time limit) has no result: None, recorded below,
+            and the launcher goes on waiting for the other jobs (their results are kept, e.g. for optuna)."""
             try:
-                return super().launch(job_overrides, initial_job_idx)
-            except UncompletedJobError as exc:  # a job SLURM ended (scancel, memory, time limit): wait for the rest
+                return original(job)
+            except UncompletedJobError as exc:
                 logging.getLogger("submitit").warning("%s", exc)
-                while watcher.unfinished():
-                    time.sleep(1)
-                    watcher.update_if_long_enough("standard")
+                ended.append(job.job_id)
+                ret = JobReturn(overrides=[], status=JobStatus.COMPLETED)
+                ret.return_value = None
+                return [ret]
+
+        with quiet_submitit(sweep_dir / LOG_FILE) as watcher:
+            SlurmJob.results = results
+            try:
+                returns = super().launch(job_overrides, initial_job_idx)
+            finally:
+                if own:
+                    SlurmJob.results = original
+                else:
+                    del SlurmJob.results
+            if ended:
                 record_ended_by_slurm(sweep_dir, watcher, [list(o) for o in job_overrides], initial_job_idx)
                 close_runs_left_running(self.config, sweep_dir)
-        returns = []
-        for overrides in job_overrides:
-            ret = JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED)
-            ret.return_value = None
-            returns.append(ret)
         return returns
