@@ -104,6 +104,29 @@ def test_under_slurm_lightning_does_not_requeue(cfg_factory, monkeypatch):
     assert isinstance(env, SLURMEnvironment) and env.auto_requeue is False
 
 
+def test_slurm_requeue_and_time_limit_are_named_in_the_job(monkeypatch):
+    """What a job records when submitit ends an attempt (the cluster tests in test_slurm.py run it for real)."""
+    from mlflow.exceptions import MlflowException
+    from submitit.core.utils import UncompletedJobError
+
+    monkeypatch.setenv("SLURM_JOB_ID", "7")
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "2")
+    assert jobenv.slurm_attempt() == 3
+    assert jobenv.is_slurm_requeue(SystemExit(-1))  # submitit: scontrol requeue, then sys.exit(-1)
+    assert not jobenv.is_slurm_requeue(KeyboardInterrupt())
+    assert jobenv.requeued_note(3).startswith("requeued by SLURM (preemption / time limit / requeue), attempt 3: attempt 4 resumes")
+    try:  # the handler raises wherever the job is, e.g. inside MLflow logging a metric
+        try:
+            raise UncompletedJobError("Job not requeued because: timed-out too many times.")
+        except UncompletedJobError as inner:
+            raise MlflowException(f"API request failed: {inner}") from inner
+    except MlflowException as exc:
+        assert jobenv.slurm_time_limit(exc).startswith("hit the SLURM time limit")
+    assert jobenv.slurm_time_limit(ValueError("timed-out")) is None
+    monkeypatch.delenv("SLURM_JOB_ID")
+    assert not jobenv.is_slurm_requeue(SystemExit(-1))  # not under SLURM: Ctrl-C's SystemExit
+
+
 def test_slurm_preset_becomes_the_expected_sbatch_script(tmp_path, monkeypatch):
     """The preset's keys reach sbatch (no SLURM needed: the submission text is captured)."""
     import submitit

@@ -183,6 +183,10 @@ def quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
     warnings.filterwarnings("ignore", message=".*litlogger.*")
+    # Lightning's SLURMEnvironment.detect() says this on any machine with SLURM installed, login nodes and
+    # every job outside `srun` included; our jobs are one process each: inside an allocation (sbatch sets
+    # SLURM_NTASKS) Lightning uses its SLURM environment without the hint (see jobenv.cluster_plugins)
+    warnings.filterwarnings("ignore", message=".*The `srun` command is available on your system but is not used.*")
 
 
 def make_trainer(cfg: DictConfig, callbacks: list[L.Callback], devices: list[int] | None = None) -> L.Trainer:

@@ -110,11 +110,22 @@ def run_job(cfg: DictConfig) -> dict[str, float] | None:
     job = JobInfo.current()
     record: dict[str, Any] = {"job_num": job.job_num, "overrides": job.overrides, "output_dir": str(job.output_dir),
                               "sweep_id": job.sweep_id, "started": time.time()}
+    if os.environ.get("SLURM_JOB_ID"):  # which attempt: SLURM counts its requeues in SLURM_RESTART_COUNT
+        from oneclass.jobenv import requeued_note, slurm_attempt
+
+        record.update(slurm_job_id=_slurm_job_id(), attempt=slurm_attempt())
+        if record["attempt"] > 1:  # until this attempt ends, its status.json says what is going on
+            try:
+                write_status(job.output_dir, {**record, "status": "running", "note": requeued_note(record["attempt"] - 1)})
+            except OSError:
+                pass
     try:
         with patient_store():  # the sweep reached the store: a job starting during an outage waits for it
             metrics = run(cfg, job)
     except Exception as exc:
-        record.update(status="failed", error=_first_line(exc), error_type=type(exc).__name__,
+        from oneclass.jobenv import slurm_time_limit
+
+        record.update(status="failed", error=slurm_time_limit(exc) or _first_line(exc), error_type=type(exc).__name__,
                       traceback=traceback.format_exc())
         if ckpt := kept_checkpoint(cfg, job):
             record["checkpoint_dir"] = str(ckpt)
@@ -123,7 +134,12 @@ def run_job(cfg: DictConfig) -> dict[str, float] | None:
         print(f"{job_prefix(job)}: FAILED: {_first_line(exc)}", flush=True)
         metrics = None
     except BaseException as exc:  # Ctrl-C, preemption: record, then let the launcher see it
-        record.update(status="killed", error=interrupted(exc, "rerun the sweep with resume=true"), error_type=type(exc).__name__)
+        from oneclass.jobenv import is_slurm_requeue, requeued_note, slurm_attempt
+
+        if is_slurm_requeue(exc):  # submitit has asked SLURM to requeue this job: the next attempt resumes
+            record.update(status="requeued", error=requeued_note(slurm_attempt()), error_type=type(exc).__name__)
+        else:
+            record.update(status="killed", error=interrupted(exc, "rerun the sweep with resume=true"), error_type=type(exc).__name__)
         raise
     else:
         record.update(status=job.status or "finished", metrics=metrics)
@@ -136,6 +152,11 @@ def run_job(cfg: DictConfig) -> dict[str, float] | None:
         except OSError as exc:  # never hide the job's own outcome behind a status-file problem
             log.warning("could not write %s: %s", job.output_dir / STATUS, exc)
     return metrics
+
+
+def _slurm_job_id() -> str:
+    array = os.environ.get("SLURM_ARRAY_JOB_ID")
+    return f"{array}_{os.environ.get('SLURM_ARRAY_TASK_ID')}" if array else os.environ.get("SLURM_JOB_ID", "")
 
 
 def read_statuses(sweep_dir: Path) -> list[dict[str, Any]]:
@@ -167,7 +188,7 @@ def summarize(sweep_dir: Path, interrupted: bool = False) -> tuple[str, int]:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     finished = counts.get("finished", 0)
     skipped = counts.get("skipped", 0)
-    killed = counts.get("killed", 0)
+    killed = counts.get("killed", 0) + counts.get("requeued", 0)  # requeued: an attempt that never came back
     bad = [r for r in records if r["status"] not in ("finished", "skipped")]
     line = f"sweep: {len(records)} jobs: {finished} finished, {len(bad) - killed} failed"
     if killed:
@@ -185,7 +206,7 @@ def summarize(sweep_dir: Path, interrupted: bool = False) -> tuple[str, int]:
     lines = [line]
     for r in bad:
         over = " ".join(r.get("overrides") or []) or "(no overrides)"
-        word = "KILLED" if r["status"] == "killed" else "FAILED"
+        word = "KILLED" if r["status"] in ("killed", "requeued") else "FAILED"
         lines.append(f"  {word} job {r.get('job_num', '?')} [{over}]: {r.get('error', r['status'])}  ({r.get('output_dir')})")
     kept = sorted({r["checkpoint_dir"] for r in bad if r.get("checkpoint_dir") and Path(r["checkpoint_dir"]).is_dir()})
     if kept:
@@ -240,9 +261,12 @@ def _job_record(directory: Path) -> dict[str, Any]:
     return record
 
 
-def close_interrupted(sweep_dir: Path, logger_cfg: Any, timeout_s: float = 10.0) -> int:
-    """After Ctrl-C: jobs without a record become ``killed``; runs of this sweep still RUNNING in the
-    store become KILLED. Returns the number of runs closed."""
+def close_interrupted(sweep_dir: Path, logger_cfg: Any, timeout_s: float = 10.0,
+                      why: str = "interrupted (Ctrl-C) while the job ran; rerun with resume=true",
+                      error_type: str = "KeyboardInterrupt") -> int:
+    """After Ctrl-C (or once SLURM has ended the sweep's last jobs): jobs without a record become
+    ``killed``; runs of this sweep still RUNNING in the store become KILLED with ``why``. Returns the
+    number of runs closed."""
     for d in job_dirs(sweep_dir):
         if not (d / STATUS).is_file():
             write_status(d, {**_job_record(d), "status": "killed", "error": "interrupted (Ctrl-C) before the job recorded its outcome",
@@ -261,7 +285,7 @@ def close_interrupted(sweep_dir: Path, logger_cfg: Any, timeout_s: float = 10.0)
         runs = retry(client.search_runs, ids, filter_string=f"tags.sweep_id = '{sweep_id(sweep_dir)}' and attributes.status = 'RUNNING'",
                      max_results=5000, timeout_s=timeout_s) if ids else []
         for run in runs:
-            tags = [RunTag("error", "interrupted (Ctrl-C) while the job ran; rerun with resume=true"), RunTag("error_type", "KeyboardInterrupt")]
+            tags = [RunTag("error", why), RunTag("error_type", error_type)]
             retry(client.log_batch, run.info.run_id, tags=tags, timeout_s=timeout_s)
             retry(client.set_terminated, run.info.run_id, status="KILLED", timeout_s=timeout_s)
     return len(runs)

@@ -539,6 +539,13 @@ class MlflowTracker(Tracker):
             killed = isinstance(exc, (KeyboardInterrupt, SystemExit))
             if killed:
                 message = interrupted(exc, "rerun the job to resume")
+            if os.environ.get("SLURM_JOB_ID"):  # a SLURM requeue or time limit says so, not "rerun"
+                from oneclass.jobenv import is_slurm_requeue, requeued_note, slurm_attempt, slurm_time_limit
+
+                if killed and is_slurm_requeue(exc):
+                    message = requeued_note(slurm_attempt())
+                elif isinstance(exc, Exception):
+                    message = slurm_time_limit(exc) or message
             # closing the run must neither hide the job's own error nor wait long for a store that is gone
             budget = 0.0 if isinstance(exc, StoreError) else min(self.connect_timeout_s, self.retry_timeout_s)
             try:

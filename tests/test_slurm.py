@@ -1,0 +1,291 @@
+"""Sweeps on a real single-node SLURM cluster (tests/slurm_cluster.py): arrays, requeue, preemption,
+the time limit, memory, scancel; each test reads the MLflow store and the jobs' status.json.
+
+The cluster is started once for the module (about 2 s) with Debian's slurm-wlm and munge; without
+them the tests fail in one line (``.ci/run`` installs them), they never skip. The submitting command
+runs as a user would type it on a login node, with ``srun`` on the PATH.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+from slurm_cluster import slurm_cluster  # noqa: F401  (the module-scoped fixture)
+from test_team_server import _team_up, team  # noqa: F401  (PostgreSQL + mlflow server, started only for the test that asks)
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["dataset.n_train=1000", "dataset.n_test_background=1000", "dataset.n_test_signal=1000",
+        "trainer.accelerator=cpu", "threads=1"]
+SLURM = ["hydra/launcher=slurm", "hydra.launcher.partition=debug", "hydra.launcher.cpus_per_task=1",
+         "hydra.launcher.mem_gb=2", "hydra.launcher.timeout_min=10"]
+NOISE = ("Bypassing sacct error", "accounting storage is disabled", "The `srun` command is available", "Traceback")
+pytestmark = [pytest.mark.slow, pytest.mark.system]
+
+
+def command(*args: str) -> list[str]:
+    return [sys.executable, str(ROOT / "run.py"), "-m", *SLURM, *TINY, *args]
+
+
+def env_for(cluster) -> dict[str, str]:
+    env = {k: v for k, v in cluster.env.items() if k != "MLFLOW_TRACKING_URI"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
+def run_sweep(cluster, cwd: Path, *args: str, timeout: int = 400) -> subprocess.CompletedProcess:
+    cwd.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(command(*args), cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env_for(cluster))
+
+
+def start_sweep(cluster, cwd: Path, *args: str) -> subprocess.Popen:
+    cwd.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(command(*args), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env_for(cluster), start_new_session=True)
+
+
+def finish(proc: subprocess.Popen, timeout: int = 400) -> tuple[int, str, str]:
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"sweep did not end in {timeout} s:\n{out[-3000:]}\n{err[-3000:]}")
+    return proc.returncode, out, err
+
+
+def wait_for(predicate, timeout_s: float, what: str, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.time() + timeout_s
+    while not predicate():
+        if proc is not None and proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"the sweep ended while waiting for {what}:\n{out[-3000:]}\n{err[-3000:]}")
+        if time.time() > deadline:
+            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.3)
+
+
+def runs(cwd: Path, experiment: str = "gaussian") -> list:
+    client = MlflowClient(tracking_uri=f"sqlite:///{cwd / 'mlflow.db'}")
+    exp = client.get_experiment_by_name(experiment)
+    return client.search_runs([exp.experiment_id], max_results=1000) if exp else []
+
+
+def statuses(cwd: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((cwd / "multirun").rglob("status.json")) if ".submitit" not in p.parts]
+
+
+def assert_quiet(out: str, err: str) -> None:
+    for noise in NOISE:
+        assert noise not in out + err, f"{noise!r} on the console:\n{out[-2000:]}\n{err[-2000:]}"
+
+
+def checkpoint_epochs(cwd: Path) -> int:
+    """Epochs in the newest last.ckpt under the sweep's checkpoints/ (0 when none yet)."""
+    import torch
+
+    best = 0
+    for path in cwd.rglob("checkpoints/*/last.ckpt"):
+        try:
+            best = max(best, int(torch.load(path, map_location="cpu", weights_only=True)["epoch"]) + 1)
+        except Exception:
+            continue
+    return best
+
+
+# ----------------------------------------------------------------------------------- arrays
+def test_array_of_6_jobs_never_runs_more_than_2_at_once(slurm_cluster, tmp_path):
+    """6 jobs, not the 8 of the issue: three rounds of two show the throttle as well, and each job
+    costs ~15 s of Python start-up on a busy 2-core machine."""
+    n = 6
+    cwd = tmp_path / "array"
+    proc = start_sweep(slurm_cluster, cwd, "hydra.launcher.array_parallelism=2", "trainer.max_epochs=1", f"seed=0..{n - 1}")
+    running: list[int] = []
+    while proc.poll() is None:
+        running.append(sum(1 for j in slurm_cluster.jobs() if j["State"] == "RUNNING"))
+        time.sleep(0.5)
+    rc, out, err = finish(proc)
+    assert rc == 0, out[-3000:] + err[-3000:]
+    assert f"sweep: {n} jobs: {n} finished, 0 failed" in out
+    assert max(running) == 2, running  # SLURM ran two at a time (ArrayTaskThrottle=2), never more
+    found = runs(cwd)
+    assert len(found) == n and all(r.info.status == "FINISHED" for r in found)
+    assert sorted(int(r.data.params["seed"]) for r in found) == list(range(n))
+    records = statuses(cwd)
+    assert len(records) == n and all(r["status"] == "finished" and r["attempt"] == 1 for r in records)
+    array = {r["slurm_job_id"].split("_")[0] for r in records}
+    assert len(array) == 1 and sorted(int(r["slurm_job_id"].split("_")[1]) for r in records) == list(range(n))
+    assert {r.info.run_id for r in found} == {r["run_id"] for r in records}
+    # the console: no sacct or srun noise, at most one status line per poll and none repeated
+    assert_quiet(out, err)
+    lines = [line for line in out.splitlines() if line.startswith("slurm: ")]
+    assert lines and all(a != b for a, b in zip(lines, lines[1:])), lines
+    assert "sacct does not answer" in next(cwd.rglob("slurm.log")).read_text()
+    print(f"\nARRAY: {n} jobs, {len(running)} squeue samples, at most {max(running)} running; {len(lines)} status lines")
+
+
+def test_seed_batch_on_slurm_runs_one_array_task_per_group(slurm_cluster, tmp_path):
+    cwd = tmp_path / "seed_batch"
+    proc = run_sweep(slurm_cluster, cwd, "hydra/sweeper=seed_batch", "hydra.sweeper.max_batch=2", "trainer.max_epochs=1", "seed=0..3")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "seed_batch: 4 sweep points -> 2 jobs (2 vectorised seed groups)" in proc.stdout
+    assert "sweep: 2 jobs: 2 finished, 0 failed (4 seeds in vectorised groups: 4 finished, 0 failed)" in proc.stdout
+    assert_quiet(proc.stdout, proc.stderr)
+    records = statuses(cwd)
+    tasks = sorted(r["slurm_job_id"] for r in records)
+    assert len(tasks) == 2 and len({t.split("_")[0] for t in tasks}) == 1 and [t.split("_")[1] for t in tasks] == ["0", "1"]
+    assert sorted(m["seed"] for r in records for m in r["members"]) == [0, 1, 2, 3]
+    found = runs(cwd)
+    members = [r for r in found if r.data.tags.get("ensemble") != "true"]
+    ensembles = [r for r in found if r.data.tags.get("ensemble") == "true"]
+    assert sorted(r.data.params["seed"] for r in members) == ["0", "1", "2", "3"]
+    assert len(ensembles) == 2 and all(r.info.status == "FINISHED" for r in found)
+    assert len({r.data.tags["seed_group"] for r in found}) == 2
+
+
+# ----------------------------------------------------------------------------------- jobs SLURM ends
+def test_out_of_memory_names_the_cause(slurm_cluster, tmp_path):
+    cwd = tmp_path / "oom"
+    # mem_gb takes whole GB; 100 MB is less than the Python process alone
+    proc = run_sweep(slurm_cluster, cwd, "hydra.launcher.mem_gb=null", "+hydra.launcher.additional_parameters.mem=100M",
+                     "trainer.max_epochs=1", "seed=0")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "sweep: 1 jobs: 0 finished, 1 failed" in proc.stdout
+    (record,) = statuses(cwd)
+    assert record["status"] == "failed" and record["slurm_state"] == "OUT_OF_MEMORY", record
+    assert "out of memory" in record["error"] and "exceeded memory limit (" in record["error"]
+    assert f"seed=0]: {record['error']}" in proc.stdout
+    assert_quiet(proc.stdout, proc.stderr)
+    assert all(r.info.status != "FINISHED" for r in runs(cwd))
+
+
+def job_ids(cluster) -> dict[int, str]:
+    """{array task: "<array>_<task>"} of the jobs SLURM knows now."""
+    return {int(j["JobID"].split("_")[1]): j["JobID"] for j in cluster.jobs() if "_" in j["JobID"]}
+
+
+def epochs_of(cwd: Path, seed: int) -> int:
+    import torch
+
+    for path in cwd.glob(f"checkpoints/*-seed{seed}-*/last.ckpt"):
+        try:
+            return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"]) + 1
+        except Exception:
+            return 0
+    return 0
+
+
+def test_time_limit_without_requeue_ends_in_one_line(slurm_cluster, tmp_path):
+    """timeout_min=1: SLURM sends SIGUSR2 signal_delay_s before the limit. Its own check runs only every
+    ~30 s, and a signal that arrives while Python is still importing can be lost, so the test sends
+    the same signal (``scancel --signal=USR2``) once training has a checkpoint; submitit's handler
+    sees a job at its time limit (timeout_min=1). With max_num_timeout=0 it does not requeue it
+    and the job ends with one line saying why."""
+    cwd = tmp_path / "timeout"
+    proc = start_sweep(slurm_cluster, cwd, "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=5",
+                       "hydra.launcher.max_num_timeout=0", "trainer.max_epochs=1000", "seed=0")
+    wait_for(lambda: epochs_of(cwd, 0) >= 1, 55, "a checkpoint", proc)
+    (job,) = [j["JobID"] for j in slurm_cluster.jobs()]
+    slurm_cluster.run("scancel", "--signal=USR2", job)
+    rc, out, err = finish(proc)
+    assert rc == 1, out[-3000:] + err[-3000:]
+    (record,) = statuses(cwd)
+    assert record["status"] == "failed", record
+    assert record["error"].startswith("hit the SLURM time limit (timeout_min=1, requeued up to max_num_timeout=0 times)")
+    failed = [line for line in out.splitlines() if line.startswith("  FAILED job 0")]
+    assert len(failed) == 1 and failed[0].endswith(f"seed=0]: {record['error']}  ({record['output_dir']})"), out
+    assert_quiet(out, err)
+    (run,) = runs(cwd)
+    assert run.info.status == "FAILED" and run.data.tags["error"] == record["error"]
+
+
+# ----------------------------------------------------------------------------------- requeue, preemption
+def test_requeue_and_preemption_resume_from_the_checkpoint(slurm_cluster, tmp_path):
+    """Job 0: ``scontrol requeue`` (SLURM kills it and runs it again); job 1: SIGUSR2, what SLURM sends
+    a job it preempts (``scancel --signal=USR2``): submitit requeues it itself. Both resume from
+    their last epoch."""
+    cwd = tmp_path / "requeue"
+    epochs = 80  # ~0.1 s each here: time to requeue mid-training
+    proc = start_sweep(slurm_cluster, cwd, f"trainer.max_epochs={epochs}", "seed=0,1")
+    wait_for(lambda: epochs_of(cwd, 0) >= 2 and epochs_of(cwd, 1) >= 2, 200, "2 epochs of both jobs", proc)
+    ids = job_ids(slurm_cluster)
+    slurm_cluster.run("scontrol", "requeue", ids[0])
+    slurm_cluster.run("scancel", "--signal=USR2", ids[1])
+    wait_for(lambda: all(slurm_cluster.job_field(i, "Restarts") == "1" for i in ids.values()), 60, "both requeued", proc)
+    for job in ids.values():
+        slurm_cluster.eligible_now(job)
+    rc, out, err = finish(proc)
+    assert rc == 0, out[-3000:] + err[-3000:]
+    assert "sweep: 2 jobs: 2 finished, 0 failed" in out
+    assert_quiet(out, err)
+    records = {r["job_num"]: r for r in statuses(cwd)}
+    assert all(r["status"] == "finished" and r["attempt"] == 2 for r in records.values()), records
+    client = MlflowClient(tracking_uri=f"sqlite:///{cwd / 'mlflow.db'}")
+    found = runs(cwd)
+    for seed in (0, 1):
+        mine = [r for r in found if r.data.params["seed"] == str(seed)]
+        done = [r for r in mine if r.info.status == "FINISHED"]
+        killed = [r for r in mine if r.info.status == "KILLED"]
+        assert len(done) == 1 and len(killed) == 1 and len(mine) == 2, [(r.info.status, r.data.tags) for r in mine]
+        assert killed[0].data.tags["superseded_by"] == done[0].info.run_id
+        assert done[0].info.run_id == records[seed]["run_id"]
+        # the second attempt trained only the epochs the first had not finished
+        steps = [m.step for m in client.get_metric_history(done[0].info.run_id, "train_loss")]
+        assert steps and steps[0] >= 2 and steps[-1] == epochs - 1, steps
+
+
+# ----------------------------------------------------------------------------------- scancel
+def test_scancel_of_the_array_lists_killed_jobs_and_resume_completes_them(slurm_cluster, tmp_path):
+    cwd = tmp_path / "scancel"
+    args = ["trainer.max_epochs=150", "seed=0,1"]  # ~0.1 s an epoch here
+    proc = start_sweep(slurm_cluster, cwd, *args)
+    wait_for(lambda: epochs_of(cwd, 0) >= 1 and epochs_of(cwd, 1) >= 1, 200, "both jobs training", proc)
+    array = next(iter(job_ids(slurm_cluster).values())).split("_")[0]
+    slurm_cluster.run("scancel", array)
+    rc, out, err = finish(proc)
+    assert rc == 1, out[-3000:] + err[-3000:]
+    assert "sweep: 2 jobs: 0 finished, 0 failed, 2 killed" in out, out
+    records = statuses(cwd)
+    assert [r["status"] for r in records] == ["killed", "killed"] and all("cancelled (scancel)" in r["error"] for r in records)
+    for r in records:
+        assert f"KILLED job {r['job_num']} [" in out and r["error"] in out
+    assert_quiet(out, err)
+    assert sorted(r.info.status for r in runs(cwd)) == ["KILLED", "KILLED"]  # none left RUNNING
+
+    again = run_sweep(slurm_cluster, cwd, *args, "resume=true")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "sweep: 2 jobs: 2 finished, 0 failed" in again.stdout
+    assert_quiet(again.stdout, again.stderr)
+    found = runs(cwd)
+    done = {r.info.run_id for r in found if r.info.status == "FINISHED"}
+    assert len(done) == 2 and len(found) == 4
+    assert all(r.data.tags.get("superseded_by") in done for r in found if r.info.status == "KILLED")
+
+
+# ----------------------------------------------------------------------------------- the team server
+def test_jobs_on_slurm_log_to_the_postgres_backed_team_server(slurm_cluster, team, tmp_path):
+    """tests/test_team_server.py's PostgreSQL + `mlflow server`: the jobs reach it from the compute
+    node, nothing is written to a local store."""
+    cwd = tmp_path / "team"
+    proc = run_sweep(slurm_cluster, cwd, f"logger.tracking_uri={team.url}", "logger.experiment_name=slurm",
+                     "trainer.max_epochs=1", "seed=0,1")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "sweep: 2 jobs: 2 finished, 0 failed" in proc.stdout
+    assert_quiet(proc.stdout, proc.stderr)
+    assert not (cwd / "mlflow.db").exists() and not (cwd / "mlruns").exists()
+    client = MlflowClient(tracking_uri=team.url)
+    found = client.search_runs([client.get_experiment_by_name("slurm").experiment_id])
+    records = {r["run_id"]: r for r in statuses(cwd)}
+    assert sorted(r.data.params["seed"] for r in found) == ["0", "1"] and all(r.info.status == "FINISHED" for r in found)
+    assert set(records) == {r.info.run_id for r in found}
+    for r in found:
+        assert r.info.artifact_uri.startswith("mlflow-artifacts:")
+        assert {"scores.npz", "model.ckpt"} <= {a.path for a in client.list_artifacts(r.info.run_id)}
+        assert records[r.info.run_id]["slurm_job_id"].endswith(("_0", "_1"))
