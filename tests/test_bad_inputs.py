@@ -64,8 +64,10 @@ def test_numeric_adbench_name_runs_and_an_unknown_number_is_named(cfg_factory, t
 
     monkeypatch.setenv("ONECLASS_DATA_DIR", str(shared_data("adbench/38_thyroid.npz").parents[1]))
     new_store(tmp_path)
-    cfg = cfg_factory("dataset=adbench", "dataset.name=38", "trainer.max_epochs=1", small=False)
-    assert cfg.logger.experiment_name == 38  # Hydra reads the number as an int
+    # the experiment named after the set, not its collection: an int experiment name must work too
+    cfg = cfg_factory("dataset=adbench", "dataset.name=38", "trainer.max_epochs=1",
+                      "logger.experiment_name=${dataset.name}", small=False)
+    assert cfg.dataset.name == 38 and cfg.logger.experiment_name == 38  # Hydra reads the number as an int
     check_logger(cfg.logger)
     job = JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path)
     run(cfg, job)

@@ -157,7 +157,7 @@ def test_bad_store_and_paths_give_one_line_each(tmp_path):
          "error: unknown key 'model.lrr' in 'model.lrr=0.1'; valid keys of model (model=ocdn), closest first: lr, "),
         (["model=ae", "model.net.rep_dimm=2"], False, 2,
          "error: unknown key 'model.net.rep_dimm' in 'model.net.rep_dimm=2'; valid keys of model.net "
-         "(model.net=dense_ae), closest first: rep_dim"),
+         "(model/net=dense_ae), closest first: rep_dim"),
     ]
     with ThreadPoolExecutor(4) as pool:
         procs = list(pool.map(lambda c: oneclass(*c[0], *([] if c[1] else TINY), cwd=tmp_path, module=c[1], timeout=900), cases))

@@ -157,10 +157,13 @@ def test_slurm_preset_becomes_the_expected_sbatch_script(tmp_path, monkeypatch):
             "++hydra.launcher.additional_parameters={mail-type: FAIL}",
             "hydra.launcher.setup=['module load cuda/12.4','source venv/bin/activate']"])
         HydraConfig.instance().set_config(cfg)
-        launcher = instantiate(cfg.hydra.launcher)
-        launcher.config = cfg
-        with pytest.raises(Captured):
-            launcher.launch([["seed=0"], ["seed=1"]], initial_job_idx=0)
+        try:
+            launcher = instantiate(cfg.hydra.launcher)
+            launcher.config = cfg
+            with pytest.raises(Captured):
+                launcher.launch([["seed=0"], ["seed=1"]], initial_job_idx=0)
+        finally:  # a HydraConfig left set makes later tests in this worker resolve paths from tmp_path
+            HydraConfig.instance().cfg = None
     text = captured["text"]
     assert captured["n"] == 2
     for line in ("#SBATCH --partition=gpu", "#SBATCH --account=myproj", "#SBATCH --qos=high",
