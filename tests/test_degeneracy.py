@@ -52,7 +52,7 @@ def _breastw(cfg_factory, shared_data, *overrides):
 
 def _runs(tmp_path: Path):
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
-    return client.search_runs([client.get_experiment_by_name("breastw").experiment_id])
+    return client.search_runs([client.get_experiment_by_name("adbench").experiment_id])
 
 
 @pytest.mark.slow

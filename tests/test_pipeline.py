@@ -1,6 +1,7 @@
 """One job end to end: exactly one MLflow run with the promised metrics, params and artifacts;
 a multirun over `seed=0..2` through the real command line."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -79,7 +80,8 @@ def test_seed_range_sweep_makes_three_runs_sharing_a_sweep_id(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.count("test AUC") == 3  # one line per finished job
+    jobs = re.findall(r"^\[(\d)/3\] seed=(\d): AUC 0\.\d{4}, max SIC \d+\.\d{3} \(", proc.stdout, re.M)
+    assert jobs == [("1", "0"), ("2", "1"), ("3", "2")], proc.stdout  # one line per finished job
     client = _client(tmp_path)
     runs = client.search_runs([client.get_experiment_by_name("gaussian").experiment_id])
     assert sorted(int(r.data.params["seed"]) for r in runs) == [0, 1, 2]
