@@ -35,7 +35,7 @@ PARTITION = "debug"
 DAEMONS = ("munged", "slurmctld", "slurmd")
 CLIENTS = ("sbatch", "squeue", "sinfo", "scontrol", "scancel")
 
-# The part of slurm.conf that does not depend on the machine (docs/_incoming/issue-28.md shows it whole).
+# The part of slurm.conf that does not depend on the machine (docs/cluster.md, "Rehearse SLURM on one machine", shows it whole).
 CONF = """\
 ClusterName=oneclass
 SlurmctldHost={node}(127.0.0.1)

@@ -130,6 +130,10 @@ def _check_subcommand(name: str, argv: list[str]) -> None:
         from oneclass.scoring import parser
 
         parser().parse_args(argv)
+    elif name == "runs":
+        from oneclass.runs import build_parser
+
+        build_parser().parse_args(argv)
     else:
         raise AssertionError(f"unknown oneclass subcommand {name!r}")
 
@@ -152,7 +156,7 @@ def check_command(line: str, env: dict[str, str]) -> None:
     head, argv = words[0], words[1:]
     if head == "python" and argv and argv[0] == "run.py":
         _compose_run_py(argv[1:])
-    elif head == "oneclass" and argv and argv[0] in ("report", "download", "score"):
+    elif head == "oneclass" and argv and argv[0] in ("report", "download", "score", "runs"):
         _check_subcommand(argv[0], argv[1:])
     elif head == "oneclass":
         _compose_run_py(argv)
@@ -201,7 +205,8 @@ def test_compose_blocks_compose(monkeypatch):
 def test_a_bad_command_fails_the_compose_check():
     """The check can fail: a wrong key, group choice or subcommand option is refused."""
     for line in ("python run.py model=ocdnn", "python run.py -m model.lrr=1e-3 seed=0..2",
-                 "oneclass report --no-such-option", "python benchmarks/bench_tabular.py --no-such-option",
+                 "oneclass report --no-such-option", "oneclass runs --no-such-option",
+                 "python benchmarks/bench_tabular.py --no-such-option",
                  "mlflow ui"):
         with pytest.raises((AssertionError, SystemExit, Exception)):
             check_command(line, {})
