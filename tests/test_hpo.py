@@ -95,6 +95,8 @@ def test_optuna_on_real_lhco_validates_ranks_by_val_and_best_preset_runs(tmp_pat
     assert out.returncode == 0, out.stderr[-3000:]
     trial_lines = [line for line in out.stdout.splitlines() if line.startswith("[trial ")]
     assert len(trial_lines) == 2 and all("val AUC" in line and "test AUC" not in line for line in trial_lines), out.stdout
+    # the end-of-sweep table compares the trials on the objective too, never on a test metric
+    assert "  val_auc per setting" in out.stdout and "test_auc" not in out.stdout, out.stdout
     best_file = next((tmp_path / "multirun").glob("*/*/best.yaml"))
     preset = OmegaConf.load(best_file)
     assert isinstance(preset.model.batch_size, int) and preset.model.batch_size in (64, 128)

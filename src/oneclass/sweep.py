@@ -110,6 +110,9 @@ def run_job(cfg: DictConfig) -> dict[str, float] | None:
     job = JobInfo.current()
     record: dict[str, Any] = {"job_num": job.job_num, "overrides": job.overrides, "output_dir": str(job.output_dir),
                               "sweep_id": job.sweep_id, "started": time.time()}
+    hpo = cfg.get("hpo") or {}
+    if hpo.get("trial") is not None and hpo.get("objective"):  # an Optuna trial: its summary shows the objective
+        record["objective"] = str(hpo.get("objective"))
     if os.environ.get("SLURM_JOB_ID"):  # which attempt: SLURM counts its requeues in SLURM_RESTART_COUNT
         from oneclass.jobenv import requeued_note, slurm_attempt
 
@@ -213,7 +216,9 @@ def summarize(sweep_dir: Path, interrupted: bool = False) -> tuple[str, int]:
         lines.append(f"  training checkpoints kept for a rerun (delete them if you change the config): {' '.join(kept)}")
     if bad:
         lines.append("  to run only the jobs that did not finish: the same command with resume=true")
-    lines.extend(result_table(records))
+    # an Optuna study's trials are compared on their validation objective, never on a test metric
+    objective = next((r["objective"] for r in records if r.get("objective")), None)
+    lines.extend(result_table(records, objective or "test_auc"))
     lines.append(f"  job folders (logs, status.json): {sweep_dir}")
     return "\n".join(lines), len(bad)
 
