@@ -239,6 +239,17 @@ def test_requeue_and_preemption_resume_from_the_checkpoint(slurm_cluster, tmp_pa
         # the second attempt trained only the epochs the first had not finished
         steps = [m.step for m in client.get_metric_history(done[0].info.run_id, "train_loss")]
         assert steps and steps[0] >= 2 and steps[-1] == epochs - 1, steps
+    # bit-identical to an uninterrupted run (the CPU path is deterministic at threads=1): the same
+    # job without SLURM and without a requeue gives the same test metrics and final loss, to the bit
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    alone = subprocess.run([sys.executable, str(ROOT / "run.py"), *TINY, f"trainer.max_epochs={epochs}", "seed=0"],
+                           cwd=clean, capture_output=True, text=True, timeout=400, env=env_for(slurm_cluster))
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    (reference,) = runs(clean)
+    (requeued,) = [r for r in found if r.data.params["seed"] == "0" and r.info.status == "FINISHED"]
+    for key in ("test_auc", "test_max_sic", "train_loss"):
+        assert requeued.data.metrics[key] == reference.data.metrics[key], (key, requeued.data.metrics, reference.data.metrics)
 
 
 # ----------------------------------------------------------------------------------- scancel
