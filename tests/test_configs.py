@@ -14,7 +14,7 @@ from oneclass.errors import OneClassError
 from oneclass.models.pyod import pyod_available
 
 from conftest import write_black_box
-from test_images import cifar_tar
+from image_files import cifar_tar
 
 MODELS = sorted(p.stem for p in (config_dir() / "model").glob("*.yaml"))
 DATASETS = sorted(p.stem for p in (config_dir() / "dataset").glob("*.yaml"))

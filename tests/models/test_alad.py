@@ -1,8 +1,8 @@
-"""The NRCAN detectors ALAD and RecForest and the PyOD ALAD preset (issue 15, part B2): ours separate
-off-manifold points from a 2-D manifold in R^8, each keeps its method's invariant (ALAD's feature
-matching and spectral norm, RecForest's boxes against a plain tree walk), and bad settings are
-refused in one line before any training. The contract (fit returns self, float64 finite scores,
-determinism) is in test_contract.py, which runs every model config, pyod_alad included."""
+"""ALAD (Zenati et al., ICDM 2018; issue 15, NRCAN part B2): it separates off-manifold points from a
+2-D manifold in R^8, its score is the feature-matching distance of D_xx, its discriminators are
+spectrally normalised, each training step moves its own side, and bad settings are refused in one
+line before any training. The contract (fit returns self, float64 finite scores, determinism) is in
+test_contract.py, which runs every model config."""
 
 from __future__ import annotations
 
@@ -11,15 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from oneclass.config import build
-from oneclass.errors import ConfigError, OneClassError, TrainingError
-from oneclass.metrics import roc_auc
+from oneclass.errors import ConfigError, TrainingError
 from oneclass.models.alad import ALAD
-from oneclass.models.pyod import pyod_available
-from oneclass.models.recforest import RecForest
 
-from conftest import compose_cfg
-from nrcan_toys import manifold, one_line, trainer  # noqa: F401 (manifold: a fixture)
+from nrcan_toys import manifold, one_line, scores_separate, trainer  # noqa: F401 (manifold: a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -33,16 +28,9 @@ def alad(manifold):
 
 
 def test_off_manifold_points_score_higher(manifold, alad):
-    x_train, x_test, y_test = manifold
-    forest = RecForest(input_shape=(8,), random_state=0)
-    assert forest.fit(x_train) is forest
-    for name, model in (("alad", alad), ("recforest", forest)):
-        scores = model.score(x_test)
-        assert scores.dtype == np.float64 and scores.shape == (300,) and np.isfinite(scores).all()
-        assert roc_auc(scores, y_test) > 0.9, name
+    scores_separate(alad.score(manifold[1]), manifold[2], "alad")
 
 
-# -------------------------------------------------------------------------------------------- ALAD
 def test_alad_score_is_the_feature_matching_distance_of_dxx(manifold, alad):
     x_train, x_test, y_test = manifold
     x = torch.as_tensor(x_test)
@@ -120,87 +108,3 @@ def test_alad_errors_are_one_line():
     with pytest.raises(TrainingError) as err:
         model.fit(np.zeros((1, 8), np.float32), trainer=trainer(1))
     assert "at least 2 training events" in one_line(err)
-
-
-# --------------------------------------------------------------------------------------- RecForest
-def walked_box(tree, x, lower, upper):
-    """The box of one row in one tree by walking it node by node (the official code's traversal)."""
-    t = tree.tree_
-    lower, upper = lower.copy(), upper.copy()
-    node = 0
-    while t.children_left[node] != -1:
-        f, thr = t.feature[node], t.threshold[node]
-        if np.float32(x[f]) <= thr:
-            upper[f] = min(upper[f], thr)
-            node = t.children_left[node]
-        else:
-            lower[f] = max(lower[f], thr)
-            node = t.children_right[node]
-    return lower, upper
-
-
-def test_recforest_boxes_contain_the_training_points_and_match_a_tree_walk(manifold):
-    x_train, x_test, _ = manifold
-    forest = RecForest(input_shape=(8,), n_estimators=5, random_state=3).fit(x_train)
-    lower, upper = forest.boxes(x_train)
-    assert (lower <= x_train).all() and (x_train <= upper).all()  # each training point lies in its own box
-    # rows outside the training range too: the intersection of the walked boxes, inside [min, max]
-    rows = np.r_[x_train[:20], x_test[-20:], 10 * x_test[-5:]]
-    lower, upper = forest.boxes(rows)
-    for i, x in enumerate(rows):
-        lo, up = forest.amin_.copy(), forest.amax_.copy()
-        for tree in forest.forest_.estimators_:
-            lo, up = walked_box(tree, x, lo, up)
-        np.testing.assert_array_equal(lower[i], lo)
-        np.testing.assert_array_equal(upper[i], up)
-    assert (forest.amin_ <= lower).all() and (lower <= upper).all() and (upper <= forest.amax_).all()
-    assert forest.score(10 * x_test[-5:]).min() > forest.score(x_train).max()  # far outside: the corner box
-    # reconstruction = the box centre; score = squared error
-    centre = 0.5 * (lower + upper)
-    np.testing.assert_allclose(forest.reconstruct(rows), centre)
-    np.testing.assert_allclose(forest.score(rows), ((rows.astype(np.float64) - centre) ** 2).sum(1))
-    # the seed decides the forest
-    again = RecForest(input_shape=(8,), n_estimators=5, random_state=3).fit(x_train).score(x_test)
-    other = RecForest(input_shape=(8,), n_estimators=5, random_state=4).fit(x_train).score(x_test)
-    np.testing.assert_array_equal(forest.score(x_test), again)
-    assert not np.array_equal(again, other)
-
-
-def test_recforest_errors_are_one_line():
-    for kwargs, message in [({"n_estimators": 0}, "model.n_estimators must be an integer >= 1"),
-                            ({"n_estimators": 1.5}, "model.n_estimators must be an integer"),
-                            ({"max_depth": 0}, "model.max_depth must be an integer >= 1 or null"),
-                            ({"min_samples_leaf": 0}, "model.min_samples_leaf must be an integer >= 1"),
-                            ({"random_state": "seed"}, "model.random_state must be an integer")]:
-        with pytest.raises(ConfigError) as err:
-            RecForest(input_shape=(8,), **kwargs)
-        assert message in one_line(err)
-    forest = RecForest(input_shape=(8,))
-    with pytest.raises(TrainingError) as err:
-        forest.score(np.zeros((2, 8)))
-    assert "before fit" in one_line(err)
-    with pytest.raises(ConfigError) as err:
-        forest.fit(np.zeros((10, 5)))
-    assert "shape (n, 8)" in one_line(err)
-    with pytest.raises(TrainingError) as err:
-        forest.fit(np.full((10, 8), np.nan))
-    assert "NaN" in one_line(err)
-    # images are flattened, as the other scikit-learn style adapters do
-    images = np.random.default_rng(0).normal(size=(50, 1, 4, 4))
-    assert RecForest(input_shape=(1, 4, 4), n_estimators=3, random_state=0).fit(images).score(images).shape == (50,)
-
-
-# --------------------------------------------------------------------------------------- pyod_alad
-@pytest.mark.skipif(not pyod_available(), reason="PyOD not installed (pip install 'oneclass[pyod]')")
-def test_pyod_alad_preset_builds_with_its_settings_and_refuses_bad_ones_in_one_line():
-    cfg = compose_cfg(["model=pyod_alad", "dataset=adbench", "seed=7"])
-    detector = build(cfg.model, "model", input_shape=(6,))
-    estimator = detector._make()
-    assert type(estimator).__name__ == "ALAD" and estimator.epochs == 3000 and estimator.batch_size == 128
-    assert estimator.spectral_normalization and estimator.add_disc_zz_loss and not estimator.preprocessing
-    for override, message in [("+model.params.dropout_rate=1.5", "model.params: PyOD ALAD refuses them"),
-                              ("+model.params.n_layers=3", "PyOD ALAD takes no argument 'n_layers'")]:
-        cfg = compose_cfg(["model=pyod_alad", "dataset=adbench", override])
-        with pytest.raises(OneClassError) as err:
-            build(cfg.model, "model", input_shape=(6,))
-        assert message in one_line(err)
