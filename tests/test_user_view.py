@@ -286,6 +286,7 @@ def test_no_progress_frames_when_stderr_is_not_a_terminal(cfg_factory, tmp_path,
     assert captured.out.startswith("ocdn-gaussian-seed0: test AUC = ")
 
 
+@pytest.mark.system
 def test_a_sweep_console_has_no_numexpr_or_joblib_repr_line(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("NUMEXPR_MAX_THREADS", None)
