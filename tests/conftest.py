@@ -45,10 +45,12 @@ def compose_cfg(overrides: list[str] | None = None) -> DictConfig:
 
 
 @pytest.fixture
-def cfg_factory(tmp_path, monkeypatch):
-    """Compose a small, fast config; tracking goes to a SQLite store in tmp_path."""
+def cfg_factory(tmp_path, monkeypatch, new_store):
+    """Compose a small, fast config; tracking goes to a SQLite store in tmp_path (an empty one is
+    there already: see ``new_store``)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    new_store(tmp_path)
 
     def make(*overrides: str, small: bool = True) -> DictConfig:
         base = []

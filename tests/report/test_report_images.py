@@ -74,7 +74,7 @@ def test_report_images_command_without_a_store_is_one_line(tmp_path, capsys):
     assert err.startswith("error:") and "none.db" in err and "\n" not in err
 
 
-def test_oneclass_report_on_image_runs_gives_the_class_table_and_extremes(tmp_path, monkeypatch, shared_data):
+def test_oneclass_report_on_image_runs_gives_the_class_table_and_extremes(tmp_path, monkeypatch, shared_data, new_store):
     """`oneclass report` on MNIST runs in an MLflow store: the per-class table beside Ruff's targets
     (mean and std over seeds) and the extremes figure read from the runs' own dataset files."""
     from mlflow.entities import Param
@@ -85,6 +85,7 @@ def test_oneclass_report_on_image_runs_gives_the_class_table_and_extremes(tmp_pa
 
     folder = shared_data("mnist")
     _, test_labels = load_idx_split(folder, "test")
+    new_store(tmp_path)
     monkeypatch.chdir(tmp_path)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri)
