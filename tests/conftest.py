@@ -89,6 +89,26 @@ def new_store(_migrated_store):
     return put
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _a_share_of_the_cores():
+    """Under pytest-xdist each worker computes with its share of the cores (torch's and the BLAS thread
+    pools): N workers each running torch's default of one thread per core fight over the cores, and
+    the small networks of the tests then take 10 to 20 times longer (busy-waiting thread pools)."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if not workers:
+        yield
+        return
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from oneclass.jobenv import available_cores
+
+    threads = max(1, available_cores() // int(workers))
+    torch.set_num_threads(threads)
+    with threadpool_limits(limits=threads):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _restore_global_seed_env():
     """``lightning.seed_everything`` writes PL_GLOBAL_SEED into os.environ; keep it from leaking

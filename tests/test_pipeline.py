@@ -154,9 +154,13 @@ def test_small_networks_train_on_one_thread_unless_threads_is_set(cfg_factory, t
     big = torch.nn.Linear(1000, SMALL_NETWORK_PARAMS // 1000 + 1)
     assert not small_network(big) and prepare(cfg, job).threads(big) is None
     assert not small_network(object())  # an sklearn-style detector: no torch weights
-    before = torch.get_num_threads()
-    run(cfg, job)
-    assert torch.get_num_threads() == before  # restored after the job
+    before = torch.get_num_threads() + 1  # not the job's 1 thread, so that the check below can fail
+    torch.set_num_threads(before)
+    try:
+        run(cfg, job)
+        assert torch.get_num_threads() == before  # restored after the job
+    finally:
+        torch.set_num_threads(before - 1)
     status = job.process
     assert status["threads_used"] == 1
 

@@ -67,7 +67,7 @@ def test_isolated_restores_threads_seeds_and_random_state():
     before = jobenv.process_state()
     threads = torch.get_num_threads()
     with jobenv.isolated():
-        jobenv.set_threads(1)
+        jobenv.set_threads(threads + 1)  # not the threads it found, so that the check below can fail
         L.seed_everything(123, verbose=False)
         torch.rand(10), np.random.rand(3)
     after = jobenv.process_state()
