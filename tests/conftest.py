@@ -45,10 +45,12 @@ def compose_cfg(overrides: list[str] | None = None) -> DictConfig:
 
 
 @pytest.fixture
-def cfg_factory(tmp_path, monkeypatch):
-    """Compose a small, fast config; tracking goes to a SQLite store in tmp_path."""
+def cfg_factory(tmp_path, monkeypatch, new_store):
+    """Compose a small, fast config; tracking goes to a SQLite store in tmp_path (an empty one is
+    there already: see ``new_store``)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    new_store(tmp_path)
 
     def make(*overrides: str, small: bool = True) -> DictConfig:
         base = []
@@ -85,6 +87,26 @@ def new_store(_migrated_store):
         return Path(shutil.copy(_migrated_store, folder / "mlflow.db"))
 
     return put
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _a_share_of_the_cores():
+    """Under pytest-xdist each worker computes with its share of the cores (torch's and the BLAS thread
+    pools): N workers each running torch's default of one thread per core fight over the cores, and
+    the small networks of the tests then take 10 to 20 times longer (busy-waiting thread pools)."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if not workers:
+        yield
+        return
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from oneclass.jobenv import available_cores
+
+    threads = max(1, available_cores() // int(workers))
+    torch.set_num_threads(threads)
+    with threadpool_limits(limits=threads):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -1,12 +1,21 @@
-"""Shared pieces of the NRCAN detector tests (test_nrcan_a / _b1 / _b2): the toy where the answer is
-known (normal rows on a 2-D plane in R^8, anomalies uniform in a box), a quiet CPU trainer and the
-one-line error check."""
+"""Shared pieces of the NRCAN detector tests (tests/models/: DAGMM, SOM-DAGMM, DSEBM, MemAE, DUAD, DROCC,
+NeuTraL AD, ALAD, RecForest): the toy where the answer is known (normal rows on a 2-D plane in R^8,
+anomalies uniform in a box), the check each detector passes on it, a quiet CPU trainer, the small
+autoencoder net and the one-line error check."""
 
 from __future__ import annotations
+
+from functools import partial
 
 import lightning.pytorch as L
 import numpy as np
 import pytest
+import torch
+
+from oneclass.metrics import roc_auc
+from oneclass.nets import DenseEncoder
+
+AE = partial(DenseEncoder, hidden=[32, 16], rep_dim=2, batch_norm=False)
 
 
 def one_line(err) -> str:
@@ -30,3 +39,20 @@ def manifold():
     x_test = np.r_[plane(200), rng.uniform(-3, 3, size=(100, 8))].astype(np.float32)
     y_test = np.r_[np.zeros(200), np.ones(100)]
     return x_train, x_test, y_test
+
+
+def scores_separate(scores: np.ndarray, y_test: np.ndarray, name: str) -> None:
+    """One float64, finite score per test row, the off-manifold points scoring higher (AUC > 0.9)."""
+    assert scores.dtype == np.float64 and scores.shape == (300,) and np.isfinite(scores).all()
+    assert roc_auc(scores, y_test) > 0.9, name
+
+
+def off_manifold_points_score_higher(manifold, make, epochs: int, name: str) -> None:
+    """``make()`` trained ``epochs`` epochs on the manifold (seed 0, one thread): fit returns the model
+    and its scores separate (:func:`scores_separate`)."""
+    x_train, x_test, y_test = manifold
+    L.seed_everything(0, verbose=False)
+    torch.set_num_threads(1)
+    model = make()
+    assert model.fit(x_train, trainer=trainer(epochs)) is model
+    scores_separate(model.score(x_test), y_test, name)

@@ -51,6 +51,7 @@ def _one_error_line(proc: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
+@pytest.mark.system
 def test_max_batch_zero_is_one_line_from_the_command_line(tmp_path):
     proc = _cli("-m", "hydra/sweeper=seed_batch", "hydra.sweeper.max_batch=0", "seed=0,1", "logger=none", cwd=tmp_path)
     assert proc.returncode == 2

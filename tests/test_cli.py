@@ -122,6 +122,7 @@ def test_bad_override_grammar_is_one_line_naming_the_override(arg, reason):
     assert text.startswith(f"cannot parse the override '{arg}': {reason}; check its brackets and quotes") and "\n" not in text
 
 
+@pytest.mark.system
 def test_help_lists_the_subcommands_and_an_unknown_one_exits_2_in_one_line(tmp_path):
     help_out = subprocess.run([sys.executable, str(ROOT / "run.py"), "--help"], cwd=tmp_path, capture_output=True,
                               text=True, timeout=120)

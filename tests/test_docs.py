@@ -212,6 +212,7 @@ def test_a_bad_command_fails_the_compose_check():
             check_command(line, {})
 
 
+@pytest.mark.system
 @pytest.mark.slow
 def test_run_blocks_run_and_print_what_they_claim(tmp_path, new_store):
     """The quick blocks, as a user types them in a fresh folder (``python`` is this interpreter,
@@ -319,6 +320,7 @@ def test_readme_is_short_and_links_into_the_docs():
         assert (ROOT / link).is_file(), f"README links to a missing page {link}"
 
 
+@pytest.mark.system
 @pytest.mark.slow
 def test_mkdocs_build_strict(tmp_path):
     """``mkdocs build --strict`` (what ``make docs`` runs): no broken link, every API page builds."""

@@ -81,6 +81,7 @@ def test_validation_split_is_disjoint_from_train_and_test():
     assert toy.x_val.shape == (60, 1) and toy.y_val.sum() == 30
 
 
+@pytest.mark.system
 @pytest.mark.slow
 def test_optuna_on_real_lhco_validates_ranks_by_val_and_best_preset_runs(tmp_path, shared_data):
     """The README's LHCO search: validation events are scored without the test events' mjj, the

@@ -33,6 +33,7 @@ def _chromium() -> str:
     return found
 
 
+@pytest.mark.system
 @pytest.mark.slow
 def test_the_runs_table_shows_test_auc_in_headless_chromium(cfg_factory, tmp_path, new_store):
     browser = _chromium()

@@ -1,6 +1,8 @@
 """One job end to end: exactly one MLflow run with the promised metrics, params and artifacts;
-a multirun over `seed=0..2` through the real command line."""
+a multirun over `seed=0..2` through the real command line, and the paper's six detectors in one
+command on the real LHCO file (short schedule, subsample)."""
 
+import os
 import re
 import subprocess
 import sys
@@ -9,10 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
+from sklearn.svm import OneClassSVM as SkOneClassSVM
 
 from oneclass.errors import ConfigError
 from oneclass import pipeline
 from oneclass.job import make_trainer
+from oneclass.metrics import max_sic, roc_auc
 from oneclass.pipeline import JobInfo, run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,16 +136,6 @@ def test_gpu_trainer_on_cpu_machine_names_the_cause(cfg_factory, tmp_path):
         make_trainer(cfg, [])
 
 
-def test_exact_ocsvm_refuses_nu_one(cfg_factory):
-    import numpy as np
-
-    from oneclass.config import build
-
-    cfg = cfg_factory("model=ocsvm", "model.nu=1")
-    with pytest.raises(ConfigError, match="model.nu=1 makes libsvm's exact solver fail"):
-        build(cfg.model, "model", input_shape=(2,)).fit(np.zeros((10, 2)))
-
-
 def test_small_networks_train_on_one_thread_unless_threads_is_set(cfg_factory, tmp_path):
     """The toy OCDN (a few hundred weights) runs on 1 CPU thread by default; `threads=N` wins; a
     large network keeps torch's default."""
@@ -160,8 +154,52 @@ def test_small_networks_train_on_one_thread_unless_threads_is_set(cfg_factory, t
     big = torch.nn.Linear(1000, SMALL_NETWORK_PARAMS // 1000 + 1)
     assert not small_network(big) and prepare(cfg, job).threads(big) is None
     assert not small_network(object())  # an sklearn-style detector: no torch weights
-    before = torch.get_num_threads()
-    run(cfg, job)
-    assert torch.get_num_threads() == before  # restored after the job
+    before = torch.get_num_threads() + 1  # not the job's 1 thread, so that the check below can fail
+    torch.set_num_threads(before)
+    try:
+        run(cfg, job)
+        assert torch.get_num_threads() == before  # restored after the job
+    finally:
+        torch.set_num_threads(before - 1)
     status = job.process
     assert status["threads_used"] == 1
+
+
+# ----------------------------------------------------------------- the paper's six detectors
+SIX = ["ocdn", "ae", "deepsvdd", "deepsvdd_soft", "ocsvm_iad", "ocsvm_oad"]
+
+
+@pytest.mark.system
+@pytest.mark.slow
+def test_six_detectors_on_lhco_in_one_command(tmp_path, shared_data):
+    path = shared_data("lhco/lhco_rnd_sr_5features.npy")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    cmd = [sys.executable, str(ROOT / "run.py"), "-m", f"model={','.join(SIX)}", "dataset=lhco",
+           f"dataset.path={path}", "dataset.n_train=2000", "dataset.n_test_background=1000",
+           "dataset.n_test_signal=1000", "trainer.max_epochs=1", "trainer.accelerator=cpu"]
+    out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert sorted(r.data.tags["model"] for r in runs) == sorted(SIX)
+    raw = np.load(path)
+    inside = (raw[:, 0] > 3.3) & (raw[:, 0] < 3.7)
+    bkg, sig = raw[inside & (raw[:, 5] == 0), :5], raw[inside & (raw[:, 5] == 1), :5]
+    x_train, y_test = bkg[:2000], np.r_[np.zeros(1000), np.ones(1000)]
+    x_test = np.concatenate([bkg[len(bkg) - 1000:], sig[len(sig) - 1000:]])
+    for r in runs:
+        metrics, model = r.data.metrics, r.data.tags["model"]
+        saved = np.load(Path(r.data.tags["output_dir"]) / "scores.npz")
+        assert metrics["test_auc"] == pytest.approx(roc_auc(saved["scores"], saved["labels"]), abs=1e-12), model
+        assert metrics["test_max_sic"] == pytest.approx(max_sic(saved["scores"], saved["labels"]), abs=1e-12), model
+        assert metrics["fit_time_s"] > 0 and metrics["score_time_s"] > 0
+        if model.startswith("ocsvm"):
+            # the presets' scalable solver matches libsvm's exact solution on the same split
+            assert r.data.params["model.solver"] == "nystroem"
+            nu = float(r.data.params["model.nu"])
+            exact = -SkOneClassSVM(nu=nu, gamma=0.1).fit(x_train).score_samples(x_test)
+            assert metrics["test_auc"] == pytest.approx(roc_auc(exact, y_test), abs=0.01), model

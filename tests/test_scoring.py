@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +27,7 @@ def oneclass_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def lhco_store(tmp_path_factory):
+def lhco_store(tmp_path_factory, _migrated_store):
     """One finished standardized-LHCO OCDN run (shared by this module's tests) and a second file:
     the first 5000 events of the real file, reversed."""
     from conftest import compose_cfg, shared_data_dir
@@ -35,6 +36,7 @@ def lhco_store(tmp_path_factory):
     if not path.exists():
         pytest.skip(f"{path} missing") if os.environ.get("ONECLASS_REQUIRE_DATA") != "1" else pytest.fail(f"{path} missing")
     root = tmp_path_factory.mktemp("scoring")
+    shutil.copy(_migrated_store, root / "mlflow.db")  # an empty store: no schema migrations to wait for
     cfg = compose_cfg(["dataset=lhco", f"dataset.path={path}", "dataset.preprocess=standardize", "trainer.max_epochs=1",
                        "trainer.accelerator=cpu", f"logger.tracking_uri=sqlite:///{root / 'mlflow.db'}",
                        "dataset.n_train=3000", "dataset.n_test_background=1000", "dataset.n_test_signal=1000"])

@@ -67,7 +67,7 @@ def test_isolated_restores_threads_seeds_and_random_state():
     before = jobenv.process_state()
     threads = torch.get_num_threads()
     with jobenv.isolated():
-        jobenv.set_threads(1)
+        jobenv.set_threads(threads + 1)  # not the threads it found, so that the check below can fail
         L.seed_everything(123, verbose=False)
         torch.rand(10), np.random.rand(3)
     after = jobenv.process_state()
@@ -187,11 +187,14 @@ def _scores(job: JobInfo) -> np.ndarray:
         return npz["scores"]
 
 
-def test_killed_job_resumes_from_its_last_epoch_and_matches_an_uninterrupted_run(cfg_factory, tmp_path, monkeypatch):
+def test_killed_job_resumes_from_its_last_epoch_and_matches_an_uninterrupted_run(cfg_factory, tmp_path, monkeypatch,
+                                                                                   new_store):
     import oneclass.job as job_module
 
     cfg = cfg_factory("trainer.max_epochs=2", "seed=5")
     launch = tmp_path / "launch"
+    new_store(launch)
+    new_store(tmp_path / "clean")
     make_trainer = job_module.make_trainer
     monkeypatch.setattr(job_module, "make_trainer", lambda c, cbs, **kw: make_trainer(c, cbs + [_Preempt()], **kw))
     with pytest.raises(SystemExit):

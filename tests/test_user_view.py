@@ -171,9 +171,10 @@ def test_docs_query_recipe_selects_a_sweep_and_charts_auc_against_a_param(cfg_fa
     assert len(client.search_runs([exp_id])) == 6
 
 
-def test_long_param_values_are_shortened_with_the_full_text_in_a_tag(tmp_path):
+def test_long_param_values_are_shortened_with_the_full_text_in_a_tag(tmp_path, new_store):
     from oneclass.tracking import SHORT_PARAM, MlflowTracker
 
+    new_store(tmp_path)
     tracker = MlflowTracker(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", experiment_name="t", root_dir=tmp_path)
     features = [f"feature_{i}" for i in range(300)]
     with tracker.start_run("r"):
@@ -286,6 +287,7 @@ def test_no_progress_frames_when_stderr_is_not_a_terminal(cfg_factory, tmp_path,
     assert captured.out.startswith("ocdn-gaussian-seed0: test AUC = ")
 
 
+@pytest.mark.system
 def test_a_sweep_console_has_no_numexpr_or_joblib_repr_line(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("NUMEXPR_MAX_THREADS", None)

@@ -136,6 +136,12 @@ class Dataset(ABC):
     def load(self, seed: int) -> DataBundle:
         """Return the training and test arrays for a run with this seed."""
 
+    def input_shape(self) -> tuple[int, ...]:
+        """The shape of one event or image, e.g. ``(5,)`` or ``(1, 28, 28)``: what a detector is built
+        for. This default loads the data; a dataset whose settings or file header tell the shape says
+        so more cheaply (the tests build every model for every dataset config with it)."""
+        return self.load(0).input_shape
+
     def score_rows(self, path: str, info: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """Every usable event of another file of this kind, selected and preprocessed as the run whose
         data facts are ``info`` (its ``data_info.json``): ``(x, labels or None, row index)``.

@@ -47,6 +47,9 @@ class GaussianToy(Dataset):
         self.n_val, _ = validation_counts(n_val)
         self.train_signal_fraction = contamination(train_signal_fraction)
 
+    def input_shape(self) -> tuple[int, ...]:
+        return (self.dim,)
+
     def load(self, seed: int) -> DataBundle:
         rng = np.random.default_rng(require_int(seed, "seed"))
         d = self.dim

@@ -84,6 +84,7 @@ class ImageOneClass(Dataset):
 
     key = "mnist"           # oneclass download <key>, folder via oneclass.data.images.FOLDERS
     classes: tuple[str, ...] = MNIST_CLASSES
+    image_shape: tuple[int, ...] = (1, 28, 28)  # (channels, height, width) of one image
 
     def __init__(self, name: str | None = None, normal_class: int = 0, path: str | None = None,
                  preprocess: str = "gcn_l1_minmax", n_train: int | None = None,
@@ -100,6 +101,9 @@ class ImageOneClass(Dataset):
         self.n_train = optional_count(n_train, "dataset.n_train")
         self.n_test_background = optional_count(n_test_background, "dataset.n_test_background")
         self.n_test_signal = optional_count(n_test_signal, "dataset.n_test_signal")
+
+    def input_shape(self) -> tuple[int, ...]:
+        return self.image_shape
 
     # -------------------------------------------------------------- files
     def location(self) -> Path:
@@ -213,6 +217,7 @@ class CIFAR10(ImageOneClass):
 
     key = "cifar10"
     classes = CIFAR10_CLASSES
+    image_shape = (3, 32, 32)
 
     def archive(self) -> Path:
         where = self.location()

@@ -344,6 +344,9 @@ class LHCO(Dataset):
 
     # -- steps ---------------------------------------------------------------------------------
 
+    def input_shape(self) -> tuple[int, ...]:
+        return (len(self.features),)
+
     def file(self) -> Path:
         return default_path(self.box) if self.path is None else resolve(self.path)
 

@@ -110,6 +110,10 @@ class TabularDataset(Dataset):
         """The whole set (features, labels 1 = anomaly, names, facts)."""
         raise NotImplementedError
 
+    def input_shape(self) -> tuple[int, ...]:
+        """The file's number of feature columns (reads the set, but neither splits nor scales it)."""
+        return (int(self.table().x.shape[1]),)
+
     # -- the protocol --------------------------------------------------------------------------
     def rows(self, table: Table) -> np.ndarray:
         """Rows of ``table`` that enter the protocol (all; KDDCUP-Rev subsamples)."""

@@ -104,10 +104,11 @@ def test_supervised_is_drawn_as_the_ceiling():
     assert len(line.get_xdata()) > 10
 
 
-def test_report_writes_the_physics_views(tmp_path, monkeypatch):
+def test_report_writes_the_physics_views(tmp_path, monkeypatch, new_store):
     from mlflow.entities import Param
     from mlflow.tracking import MlflowClient
 
+    new_store(tmp_path)
     monkeypatch.chdir(tmp_path)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri)

@@ -60,7 +60,7 @@ def test_write_report_and_labels(tmp_path):
                                                  {"auc": 0.9, "aupr": 0.5, "f1": 0.4, "fit_s": 2.0})]
 
 
-def test_oneclass_report_on_tabular_runs(tmp_path, monkeypatch, capsys):
+def test_oneclass_report_on_tabular_runs(tmp_path, monkeypatch, capsys, new_store):
     """`oneclass report` on a sweep over two tabular sets: one table and rank plot per metric, the
     summary run's numbers, and `--metric` refused for a metric no run logged."""
     from mlflow.entities import Metric, Param
@@ -69,6 +69,7 @@ def test_oneclass_report_on_tabular_runs(tmp_path, monkeypatch, capsys):
     from oneclass.report import main as report_main
     from oneclass.errors import ConfigError
 
+    new_store(tmp_path)
     monkeypatch.chdir(tmp_path)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri)

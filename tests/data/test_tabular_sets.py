@@ -1,9 +1,7 @@
-"""The tabular benchmark: the nrcan and adbench protocols, the ADBench / ODDS / KDD datasets on the
-real shared files, nets sized from the input, the PyOD adapter, and their one-line errors."""
+"""The tabular sets: the nrcan and adbench protocols, the ADBench / ODDS / KDD datasets on the real
+shared files, their one-line errors, and ADBench's published ECOD results reproduced by its protocol."""
 
 from __future__ import annotations
-
-import sys
 
 import numpy as np
 import pytest
@@ -13,9 +11,6 @@ from oneclass.data.tabular import read_mat, read_npz
 from oneclass.data.tabular_datasets import ADBench, KDDCup, ODDS
 from oneclass.errors import ConfigError, DataError
 from oneclass.models.pyod import pyod_available
-from oneclass.nets import DenseEncoder, SVDDMLP, funnel_widths
-
-needs_pyod = pytest.mark.skipif(not pyod_available(), reason="PyOD not installed (pip install 'oneclass[pyod]')")
 
 
 def one_line(exc_info) -> str:
@@ -220,119 +215,7 @@ def test_dataset_file_errors(tmp_path, monkeypatch):
     assert "ODDS set thyroid not found at" in one_line(err)
 
 
-# ------------------------------------------------------------------------------------- nets sized from the input
-def test_nets_sized_from_the_input():
-    assert funnel_widths(274, 1, 1) == [274] and funnel_widths(21, 2, 3) == [10, 5, 2]
-    assert funnel_widths(6, 4, 2, min_width=8) == [8, 8]
-    ae = DenseEncoder((21,), hidden=None, rep_dim=1, batch_norm=False, compression_factor=2, n_layers=4)
-    assert [m.out_features for m in ae if hasattr(m, "out_features")] == [10, 5, 2, 1]
-    assert [m.out_features for m in ae.decoder() if hasattr(m, "out_features")] == [2, 5, 10, 21]
-    svdd = SVDDMLP((118,), hidden=None, rep_dim=None, compression_factor=4, n_layers=2)
-    assert [m.out_features for m in svdd if hasattr(m, "out_features")] == [29, 7] and svdd.rep_dim == 7
-    with pytest.raises(ConfigError, match="give either hidden .* or compression_factor"):
-        SVDDMLP((118,), hidden=[8], compression_factor=4, n_layers=2)
-    with pytest.raises(ConfigError, match="compression_factor must be >= 1"):
-        DenseEncoder((21,), hidden=None, compression_factor=0.5, n_layers=2)
-    with pytest.raises(ConfigError, match="model.net.rep_dim is null"):
-        SVDDMLP((118,), rep_dim=None)
-
-
-# ------------------------------------------------------------------------------------- PyOD adapter
-@needs_pyod
-def test_pyod_knn_scores_are_distances_to_the_training_rows():
-    from oneclass.models.pyod import PyOD
-
-    det = PyOD(input_shape=(1,), name="KNN", params={"n_neighbors": 1})
-    assert det.fit(np.array([[0.0], [1.0], [2.0]])) is det
-    scores = det.score(np.array([[0.1], [5.0], [-10.0], [1.0]]))
-    np.testing.assert_allclose(scores, [0.1, 3.0, 10.0, 0.0])  # higher = further = more anomalous
-    assert scores.dtype == np.float64
-
-
-@needs_pyod
-def test_pyod_flattens_images_and_takes_full_class_paths():
-    from oneclass.models.pyod import PyOD
-
-    rng = np.random.default_rng(0)
-    det = PyOD(input_shape=(1, 2, 2), name="pyod.models.hbos.HBOS").fit(rng.normal(size=(200, 1, 2, 2)))
-    scores = det.score(np.r_[np.zeros((1, 1, 2, 2)), np.full((1, 1, 2, 2), 8.0)])
-    assert scores[1] > scores[0]
-    with pytest.raises(ConfigError, match=r"built for inputs of shape \(n, 1, 2, 2\)"):
-        det.score(np.zeros((3, 4)))
-
-
-@needs_pyod
-def test_pyod_bad_inputs_are_one_line():
-    from oneclass.models.pyod import PyOD
-
-    with pytest.raises(ConfigError) as err:
-        PyOD(input_shape=(3,), name="IsolationTree")
-    assert "model.name: PyOD has no detector 'IsolationTree'; known: " in one_line(err) and "IForest" in str(err.value)
-    with pytest.raises(ConfigError) as err:
-        PyOD(input_shape=(3,), name="IForest", params={"n_trees": 10})
-    assert "model.params: PyOD IForest takes no argument 'n_trees'; its arguments: n_estimators" in one_line(err)
-    with pytest.raises(ConfigError, match="model.widths_from_input takes"):
-        PyOD(input_shape=(3,), name="AutoEncoder", widths_from_input={"layers": 2})
-
-
-def test_without_pyod_the_error_says_what_to_install(monkeypatch):
-    from oneclass.models.pyod import PyOD
-
-    monkeypatch.setitem(sys.modules, "pyod", None)
-    monkeypatch.setitem(sys.modules, "pyod.models", None)
-    with pytest.raises(ConfigError) as err:
-        PyOD(input_shape=(3,), name="IForest")
-    assert one_line(err) == "model=pyod needs PyOD: pip install 'oneclass[pyod]' (or pip install pyod)"
-    assert pyod_available() is False
-
-
-@needs_pyod
-@pytest.mark.slow
-def test_pipeline_runs_a_pyod_detector_on_an_adbench_set(cfg_factory, tmp_path, shared_data, monkeypatch):
-    from oneclass import pipeline
-
-    monkeypatch.setenv("ONECLASS_DATA_DIR", str(shared_data("adbench").parent))
-    cfg = cfg_factory("dataset=adbench", "dataset.name=cardio", "dataset.split_seed=1", "model=pyod_iforest",
-                      "logger=none", small=False)
-    metrics = pipeline.run(cfg, pipeline.JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path))
-    saved = np.load(tmp_path / "out" / "scores.npz")
-    raw = read_npz(shared_data("adbench/6_cardio.npz"))
-    assert len(saved["scores"]) == 550 and int(saved["labels"].sum()) == 53  # 30 % of 1831 rows, 176 anomalies
-    np.testing.assert_array_equal(raw.y[saved["index"]], saved["labels"])  # index = rows of the file
-    assert metrics["test_auc"] == pytest.approx(pipeline.evaluate(saved["scores"], saved["labels"]).auc)
-    assert 0 < metrics["test_f1"] <= 1 and metrics["test_aupr"] > int(saved["labels"].sum()) / len(saved["labels"])
-
-
-def test_batchnorm_nets_skip_a_last_batch_of_one_row(cfg_factory):
-    """n = batch_size + 1 rows: the one-row batch is skipped (BatchNorm cannot train on it), the
-    full batch trains (one optimizer step per epoch)."""
-    from oneclass.config import build
-    from oneclass.job import make_trainer
-
-    cfg = cfg_factory("model=deepsvdd", "model.batch_size=8", "trainer.max_epochs=2", "model.pretrain=true",
-                      "model.pretrain_epochs=1", "model.net.hidden=[4]", "model.net.rep_dim=2")
-    x = np.random.default_rng(0).normal(size=(9, 3)).astype(np.float32)
-    det = build(cfg.model, "model", input_shape=(3,))
-    trainer = make_trainer(cfg, [])
-    det.fit(x, trainer=trainer)
-    assert trainer.global_step == 2 and np.isfinite(det.score(x)).all()
-
-
-def test_ocsvm_gamma_auto_is_one_over_d_and_set_per_protocol():
-    from sklearn.svm import OneClassSVM as SkOCSVM
-
-    from conftest import compose_cfg
-    from oneclass.models.ocsvm import OneClassSVM
-
-    x = np.random.default_rng(0).normal(size=(200, 4))
-    ours = OneClassSVM(gamma="auto", n_features=4).fit(x).score(x)
-    ref = 1 - SkOCSVM(gamma=0.25, nu=0.5).fit(x).score_samples(x)
-    np.testing.assert_allclose(ours, ref, rtol=1e-10)
-    with pytest.raises(ConfigError, match="model.gamma must be a positive number or auto"):
-        OneClassSVM(gamma="scale", n_features=4).fit(x)
-    assert compose_cfg(["model=ocsvm", "dataset=adbench"]).model.gamma == "auto"
-    assert compose_cfg(["model=ocsvm", "dataset=odds"]).model.gamma == "auto"
-    assert compose_cfg(["model=ocsvm"]).model.gamma == 0.1  # the OCDN paper's value on LHCO
+# ------------------------------------------------------------------------------------- ADBench's own results
 
 
 @pytest.mark.skipif(not pyod_available(), reason="PyOD not installed (pip install 'oneclass[pyod]')")

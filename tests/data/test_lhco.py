@@ -17,7 +17,7 @@ from oneclass.data.lhco import FEATURES, JET_COLUMNS, LHCO, OFFICIAL_FILE, defau
 from oneclass.errors import ConfigError, DataError
 from oneclass.metrics import max_sic, roc_auc
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = "lhco/lhco_rnd_sr_5features.npy"
 
 # Hand-made events (GeV). Expected features (TeV) are worked out in the comments.

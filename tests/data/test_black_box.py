@@ -18,7 +18,7 @@ from oneclass.errors import ConfigError, DataError
 
 from conftest import black_box_events, write_black_box
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FEATURES_FILE, KEY_FILE = box_files(1)
 
 

@@ -48,13 +48,9 @@ def log_run(client, exp_id, tmp_path, model, seed, shift=1.0, sweep="sweep-a", d
 
 
 @pytest.fixture(scope="module")
-def empty_db(tmp_path_factory) -> Path:
-    """A freshly initialised SQLite store, made once (MLflow's schema migrations take seconds)."""
-    from mlflow.tracking import MlflowClient
-
-    path = tmp_path_factory.mktemp("template") / "mlflow.db"
-    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
-    return path
+def empty_db(_migrated_store) -> Path:
+    """A freshly initialised SQLite store, made once per session (MLflow's schema migrations take seconds)."""
+    return _migrated_store
 
 
 @pytest.fixture
