@@ -94,9 +94,6 @@ class _Stage(nn.Module):
 class _ConvEncoder(nn.Module):
     """Stages of :class:`_Stage`, then a bias-free linear map to ``rep_dim``."""
 
-    # oneclass.vectorised stacks Linear, BatchNorm1d, Dropout and elementwise layers
-    cannot_vectorise = "its convolutions and 2-d BatchNorm are not stacked by vectorised seed training"
-
     def __init__(self, input_shape: tuple[int, ...], channels: Sequence[int], rep_dim: int) -> None:
         super().__init__()
         self.input_shape, self.rep_dim = input_shape, rep_dim
