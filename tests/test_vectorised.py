@@ -301,6 +301,38 @@ def test_dictionary_init_runs_on_each_member_from_its_own_random_state(monkeypat
     assert not torch.allclose(atoms[0], atoms[1])
 
 
+def test_large_tensors_stay_on_the_heap_while_a_group_trains_on_a_cpu():
+    """glibc maps each allocation above 32 MiB afresh (and page-faults it in again when written; a
+    stacked LeNet's activations are that large); within heap_allocations it comes from the heap."""
+    import ctypes
+
+    libc = vectorised._mallopt()
+    if libc is None or not hasattr(libc, "mallinfo2"):
+        pytest.skip("not glibc >= 2.33")
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in
+                    ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+    libc.mallinfo2.restype = MallInfo2
+
+    def mapped_for_64_mb() -> int:
+        """Bytes glibc holds in mmap'd blocks while a 64 MB tensor lives, beyond those before it."""
+        before = libc.mallinfo2().hblkhd
+        t = torch.ones(16 << 20)
+        mapped = libc.mallinfo2().hblkhd - before
+        del t
+        return mapped
+
+    assert mapped_for_64_mb() >= 64 << 20
+    with vectorised.heap_allocations():
+        with vectorised.heap_allocations():  # nested (fit scores): restored once, at the outer exit
+            assert mapped_for_64_mb() == 0
+        assert mapped_for_64_mb() == 0
+    assert vectorised.heap_allocations.depth == 0  # glibc's own settings again (free heap blocks are reused first)
+    assert vectorised.heap_allocations(enabled=False).libc is None  # a GPU: left alone
+
+
 def test_diverging_member_is_frozen_and_the_others_are_untouched():
     make = MODELS["ocdn"]
     clean = group_of(make, [0, 1, 2])
