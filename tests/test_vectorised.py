@@ -510,7 +510,9 @@ def test_a_lenet_group_on_mnist_matches_its_single_seed_jobs(cfg_factory, tmp_pa
         return c
 
     seeds = [0, 1, 2]
-    got = run(cfg("vectorised.seeds=[0,1,2]"), _group_job(tmp_path, "group", seeds, *sizes))
+    group_job = _group_job(tmp_path, "group", seeds, *sizes)
+    got = run(cfg("vectorised.seeds=[0,1,2]"), group_job)
+    assert group_job.process["threads_used"] == 1  # a small stack on the CPU, as a small single net
     names = [f"deepsvdd-mnist-class3-seed{s}" for s in seeds]
     assert sorted(got) == [*names, "deepsvdd-mnist-ensemble3"]
     alone = [run(cfg(f"seed={s}"), JobInfo(output_dir=tmp_path / f"s{s}", launch_dir=tmp_path, overrides=[*sizes, f"seed={s}"]))
