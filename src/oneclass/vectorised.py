@@ -239,9 +239,9 @@ class StackedBatchNorm2d(StackedBatchNorm):
 
 def _layout(x: torch.Tensor) -> torch.Tensor:
     """The memory layout a stacked convolution takes: channels-last on a CPU, where oneDNN's grouped
-    (transposed) convolutions are 1.4-3x faster in it than in NCHW (forward and backward; MNIST
-    LeNet, 10 members, batch 200); the layers after it (BatchNorm, activations, pooling,
-    upsampling) keep it. Elsewhere as it comes."""
+    (transposed) convolutions run 1.2-3.5x faster in it than in NCHW (forward and backward of the
+    MNIST LeNet's five, 10 members, batch 200, one thread), and BatchNorm and max-pooling after
+    them too; the layers after it keep it. Elsewhere as it comes."""
     return x.contiguous(memory_format=torch.channels_last) if x.device.type == "cpu" else x
 
 
@@ -510,11 +510,11 @@ class heap_allocations:
     glibc serves allocations above 32 MiB by a fresh ``mmap`` and gives each back to the system
     when it is freed, so each one is page-faulted in again, page by page, when written. Stacked
     members' activations pass that size where a single net's do not (MNIST LeNet, 10 members,
-    batch 200: 50 MB per layer), and every elementwise layer then ran 3-4x slower per value
-    than the single nets' (one thread of 2 shared cores: the stacked LeNet's training step 1.4x
-    faster than ten single nets' with mmap, 2.1x without). On leaving, the settings glibc reaches by itself
-    once it has freed a large block (mmap above 32 MiB, trim above 64 MiB) are set and the unused
-    heap is given back (``malloc_trim``). Does nothing when ``enabled`` is false (a GPU) or
+    batch 200: 50 MB per layer), and every elementwise layer then ran 3-4x slower per value than
+    the single nets' (one thread of 2 shared cores: the stacked LeNet's training step 1.4x faster
+    than ten single nets' with mmap, 2.1x without). On leaving, the settings glibc reaches by
+    itself once it has freed a large block (mmap above 32 MiB, trim above 64 MiB) are set and the
+    unused heap is given back (``malloc_trim``). Does nothing when ``enabled`` is false (a GPU) or
     outside glibc."""
 
     depth = 0  # nested uses (fit scores the training data) restore once, at the outermost exit
