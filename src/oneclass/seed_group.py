@@ -325,6 +325,8 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
                 members.append(det)
                 generators.append(vectorised.member_generator())
             model = vectorised.stack(members, generators, trained)
+            # as a single job: one CPU thread for a small network, here the stack (its layers' sizes)
+            job.process["threads_used"] = jobenv.set_threads(group.threads(model))
             # the members' runs open only now: a bad value or file above leaves no FAILED run
             for k in todo:
                 runs[k] = _OpenRun(preps[k])

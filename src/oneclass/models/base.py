@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import lightning.pytorch as L
@@ -235,6 +235,13 @@ class LightningDetector(L.LightningModule):
         """Events per forward pass when a whole set is evaluated (scoring, Deep SVDD's centre): :func:`score_chunk`."""
         return score_chunk(self.input_shape)
 
+    def for_each_member(self, fn: Callable[["LightningDetector", torch.Tensor], None], x: torch.Tensor) -> None:
+        """``fn(model, x)``: set-up written for one model (a data-dependent initialisation that may
+        draw random numbers, e.g. Deep SVDD's ``dictionary_init``), run on this model. Stacked seed
+        members (:class:`oneclass.vectorised.VectorisedDetector`) run it on each member, with its
+        own random state and training data, as its single-seed job does."""
+        fn(self, x)
+
     def event_chunks(self, x: torch.Tensor, size: int | None = None) -> tuple[torch.Tensor, ...]:
         """``x`` split into chunks of at most ``size`` (default ``eval_chunk``) events along its event
         axis: the first axis of ``(n, *input_shape)``, the second of stacked members' ``(members, n, ...)``."""
@@ -426,7 +433,7 @@ class LightningDetector(L.LightningModule):
 
 def has_batch_norm(module: torch.nn.Module) -> bool:
     """Whether ``module`` has BatchNorm layers (which cannot train on a batch of one row), stacked
-    members' ones included (:class:`oneclass.vectorised.StackedBatchNorm1d`)."""
+    members' ones included (:class:`oneclass.vectorised.StackedBatchNorm`)."""
     return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) or getattr(m, "batch_norm", False)
                for m in module.modules())
 

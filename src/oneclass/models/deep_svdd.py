@@ -241,8 +241,8 @@ class DeepSVDD(LightningDetector):
         if bool(self.centre_set.all()):  # resumed from a checkpoint: c (and R) are already there
             return
         x = self.train_data
-        if self.dictionary_init:
-            init_first_conv(self.net, x, seed=int(torch.randint(0, 2**31 - 1, (1,)).item()))
+        if self.dictionary_init:  # (each member of stacked seeds from its own random state)
+            self.for_each_member(lambda model, xm: init_first_conv(model.net, xm, seed=int(torch.randint(0, 2**31 - 1, (1,)).item())), x)
         if self.pretrain and self.pretrain_epochs > 0:
             self.pretrain_losses_ = self.pretrain_autoencoder(x)
         self.init_centre(x)

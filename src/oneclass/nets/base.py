@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from oneclass.config import from_spec, require_positive
@@ -91,6 +92,31 @@ class Dropout(nn.Dropout):
             return super().forward(x)
         keep, n = 1.0 - self.p, x.numel()
         return x * dropout_scale(dropout_draws(n, keep, x.dtype, x.device), keep, n, x.dtype).view(x.shape)
+
+
+def per_channel_2d(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """``fn``, a 2-d operation on ``(B, C, H, W)`` that treats every channel alike and apart
+    (pooling, upsampling), on ``x`` of shape ``(..., B, C, H, W)``: leading axes (the member axis of
+    stacked seed members, :mod:`oneclass.vectorised`) are folded into the channels. ``(B, C, H, W)``
+    goes to ``fn`` as it is, so a single net's output is unchanged, bit for bit."""
+    if x.dim() <= 4:
+        return fn(x)
+    lead = x.shape[:-4]
+    # (..., B, C, H, W) -> (B, prod(...) * C, H, W): a view when x is laid out batch-first, as the
+    # stacked convolutions and BatchNorm of oneclass.vectorised leave it
+    out = fn(x.movedim(-4, 0).flatten(1, -3))
+    return out.unflatten(1, (*lead, -1)).movedim(0, -4)
+
+
+def max_pool2d(x: torch.Tensor, kernel_size: int) -> torch.Tensor:
+    """``F.max_pool2d(x, kernel_size)`` on ``(..., B, C, H, W)`` (:func:`per_channel_2d`)."""
+    return per_channel_2d(lambda t: F.max_pool2d(t, kernel_size), x)
+
+
+def upsample2d(x: torch.Tensor, scale_factor: float = 2) -> torch.Tensor:
+    """Nearest-neighbour ``F.interpolate(x, scale_factor=...)`` on ``(..., B, C, H, W)``
+    (:func:`per_channel_2d`: a 5-d input is not taken for a volume)."""
+    return per_channel_2d(lambda t: F.interpolate(t, scale_factor=scale_factor), x)
 
 
 def make_activation(name: str, where: str = "model.net.activation") -> nn.Module:

@@ -19,6 +19,12 @@ lReLU and nearest-neighbour upsampling x2, ending in a sigmoid (inputs are min-m
 autoencoder puts after the encoder's last linear layer.
 
 BatchNorm eps is 1e-4 everywhere, as in the reference.
+
+The forwards take any leading axes before the batch (``flatten(-3)``, pooling and upsampling that
+fold them into the channels, :func:`oneclass.nets.base.per_channel_2d`): stacked seed members
+(:mod:`oneclass.vectorised`) run them on ``(members, n, ...)``; on ``(n, ...)`` they compute what
+they always did, bit for bit. Each decoder has ``input_shape = (rep_dim,)`` (the net contract's
+attribute, by which a stacked net with its own forward is checked).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from torch import nn
 
 from oneclass.config import require_positive
 from oneclass.errors import ConfigError
-from oneclass.nets.base import shape_of
+from oneclass.nets.base import max_pool2d, shape_of, upsample2d
 
 BN_EPS = 1e-4
 INITS = ("torch", "xavier")
@@ -82,14 +88,11 @@ class _Stage(nn.Module):
         self.bn = _bn2d(c_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.max_pool2d(F.leaky_relu(self.bn(self.conv(x))), 2)
+        return max_pool2d(F.leaky_relu(self.bn(self.conv(x))), 2)
 
 
 class _ConvEncoder(nn.Module):
     """Stages of :class:`_Stage`, then a bias-free linear map to ``rep_dim``."""
-
-    # oneclass.vectorised stacks Linear, BatchNorm1d, Dropout and elementwise layers
-    cannot_vectorise = "its convolutions and 2-d BatchNorm are not stacked by vectorised seed training"
 
     def __init__(self, input_shape: tuple[int, ...], channels: Sequence[int], rep_dim: int) -> None:
         super().__init__()
@@ -100,7 +103,7 @@ class _ConvEncoder(nn.Module):
         self.fc = nn.Linear(widths[-1] * side * side, rep_dim, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.stages(x).flatten(1))
+        return self.fc(self.stages(x).flatten(-3))
 
 
 class MNISTLeNet(_ConvEncoder):
@@ -128,7 +131,7 @@ class MNISTLeNetDecoder(nn.Module):
 
     def __init__(self, rep_dim: int = 32) -> None:
         super().__init__()
-        self.rep_dim = rep_dim
+        self.rep_dim, self.input_shape = rep_dim, (rep_dim,)
         c = _code_channels(rep_dim, "MNISTLeNet")
         self.deconv1 = nn.ConvTranspose2d(c, 4, 5, padding=2, bias=False)
         self.bn1 = _bn2d(4)
@@ -137,10 +140,10 @@ class MNISTLeNetDecoder(nn.Module):
         self.deconv3 = nn.ConvTranspose2d(8, 1, 5, padding=2, bias=False)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = z.reshape(len(z), -1, 4, 4)
-        x = F.interpolate(F.leaky_relu(x), scale_factor=2)
-        x = F.interpolate(F.leaky_relu(self.bn1(self.deconv1(x))), scale_factor=2)
-        x = F.interpolate(F.leaky_relu(self.bn2(self.deconv2(x))), scale_factor=2)
+        x = z.unflatten(-1, (-1, 4, 4))
+        x = upsample2d(F.leaky_relu(x), 2)
+        x = upsample2d(F.leaky_relu(self.bn1(self.deconv1(x))), 2)
+        x = upsample2d(F.leaky_relu(self.bn2(self.deconv2(x))), 2)
         return torch.sigmoid(self.deconv3(x))
 
 
@@ -175,7 +178,7 @@ class CIFAR10LeNetDecoder(nn.Module):
 
     def __init__(self, rep_dim: int = 128, init: str = "xavier") -> None:
         super().__init__()
-        self.rep_dim = rep_dim
+        self.rep_dim, self.input_shape = rep_dim, (rep_dim,)
         c = _code_channels(rep_dim, "CIFAR10LeNet")
         self.bn_code = nn.BatchNorm1d(rep_dim, eps=BN_EPS, affine=False)
         widths = [c, 128, 64, 32]
@@ -187,7 +190,7 @@ class CIFAR10LeNetDecoder(nn.Module):
             _xavier_leaky(self)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = F.leaky_relu(self.bn_code(z).reshape(len(z), -1, 4, 4))
+        x = F.leaky_relu(self.bn_code(z).unflatten(-1, (-1, 4, 4)))
         for deconv, bn in zip(self.deconvs, self.bns):
-            x = F.interpolate(F.leaky_relu(bn(deconv(x))), scale_factor=2)
+            x = upsample2d(F.leaky_relu(bn(deconv(x))), 2)
         return torch.sigmoid(self.out(x))
