@@ -51,6 +51,24 @@ def save_all(fig: "plt.Figure", stem: Path, formats: Sequence[str] = ("png", "pd
     return paths
 
 
+MAX_LABEL = 42  # characters of a detector name in a legend, tick label or panel title
+
+
+def short_label(text: str, most: int = MAX_LABEL) -> str:
+    """``text`` cut to ``most`` characters (an ellipsis marks the cut): legends and tick labels keep
+    a figure's width; the full names are in the tables."""
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
+def wrap_title(text: str, width_in: float, fontsize: float) -> str:
+    """``text`` wrapped to lines that fit ``width_in`` inches at ``fontsize`` points, so a long
+    ``--title`` adds lines, never width (a saved figure is cropped to its drawing, titles included)."""
+    import textwrap
+
+    per_line = max(20, int(width_in * 72 / (0.6 * fontsize)))
+    return "\n".join(textwrap.fill(line, per_line) for line in text.splitlines()) if text else text
+
+
 def _save(fig: "plt.Figure", path: Path) -> Path:
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)

@@ -23,9 +23,11 @@ def test_class_table_means_stds_targets_and_gaps():
     from oneclass.report.images import class_table, markdown
 
     labels = [0, 0, 1, 1]
-    runs = [image_run("deepsvdd", 1, 0, [0.1, 0.2, 0.3, 0.4], labels),    # AUC 1
-            image_run("deepsvdd", 1, 1, [0.1, 0.35, 0.3, 0.4], labels),   # AUC 0.75
-            image_run("deepsvdd", 5, 0, [0.4, 0.3, 0.2, 0.1], labels),    # AUC 0
+    # Ruff et al.'s schedule and training size: the targets are comparable, so the gap is given
+    paper = {"trainer.max_epochs": "150", "model.pretrain_epochs": "150", "dataset.n_train": "None"}
+    runs = [image_run("deepsvdd", 1, 0, [0.1, 0.2, 0.3, 0.4], labels, **paper),    # AUC 1
+            image_run("deepsvdd", 1, 1, [0.1, 0.35, 0.3, 0.4], labels, **paper),   # AUC 0.75
+            image_run("deepsvdd", 5, 0, [0.4, 0.3, 0.2, 0.1], labels, **paper),    # AUC 0
             image_run("ae", 5, 0, [0.1, 0.2, 0.3, 0.4], labels)]
     rows = class_table(runs)
     by = {(r["detector"], r["normal_class"]): r for r in rows}

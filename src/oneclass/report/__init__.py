@@ -4,6 +4,7 @@
     oneclass report --sweep 14-02-11-3fa2c1de    # one sweep (its id is the run tag sweep_id)
     oneclass report --experiment lhco --filter "tags.model = 'ocdn'"
     oneclass report --format png,pdf,svg         # figure formats
+    oneclass report --title "LHCO R&D" --label ocdn=OCDN   # figure title, display names of curves and rows
     oneclass report --toy                        # the Gaussian toy's epoch snapshots (paper Fig. 1)
     python -m oneclass.report ...                # the same
 
@@ -20,7 +21,9 @@ MLflow run tagged ``report=true`` in the runs' experiment:
   ``--min-background`` background events;
 - ``table.md`` / ``table.csv``: every metric of :data:`oneclass.metrics.METRICS` per detector
   (mean, std, best, runs) beside the committed reference values (``oneclass.reference``) where
-  the detector has them;
+  the detector has them, marked where our schedule or training size differ
+  (:func:`.stats.compare_settings`); ``table.md`` shows F1 for F1 = precision = recall, no empty
+  reference columns and a one-run row's value alone (numbers: :mod:`.numbers`);
 - ``runs.csv``: one line per input run.
 
 On LHCO runs it adds the physics views (:mod:`.physics_views`: rejection at fixed signal
@@ -32,7 +35,11 @@ Ruff et al.'s targets and the most normal / most anomalous test images per class
 Report runs are never selected as inputs. Bad selections (no runs, runs without scores, runs of
 different datasets) stop with one ``error: ...`` line before any figure is written.
 
-Modules: :mod:`.selection` (MLflow query, checks, downloads), :mod:`.stats` (grouping, numbers),
+Figures keep a fixed width (<= 2400 px); ``--title`` sets their title, ``--label MODEL=TEXT`` the
+display names of detectors (:func:`.stats.display_names`).
+
+Modules: :mod:`.selection` (MLflow query, checks, downloads), :mod:`.stats` (grouping, numbers,
+display names, published settings), :mod:`.numbers` (how tables print numbers),
 :mod:`.tables`, :mod:`.figures`, :mod:`.toy` (Fig. 1), :mod:`.physics_views`, :mod:`.tabular`, :mod:`.images`, :mod:`.summary_run` (the report's MLflow
 write), :mod:`.cli`.
 """

@@ -42,6 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-images", type=int, default=32,
                    help="image datasets (mnist, fashion_mnist, cifar10, any dataset_kind=images): normal-class test images per side in the "
                         "most normal / most anomalous figure (default 32)")
+    p.add_argument("--title",
+                   help="figure title, in place of '<dataset>, <N> runs' (each figure adds what it shows after "
+                        "a colon); --title '' leaves only that part")
+    p.add_argument("--label", action="append", dest="labels", metavar="MODEL=TEXT",
+                   help="display name of a model's curves and rows, repeatable, e.g. --label ocdn=OCDN "
+                        "--label 'deepsvdd_soft=soft-boundary Deep SVDD'; a detector label with its settings "
+                        "works too: --label 'ocdn (epochs=5)=OCDN, 5 epochs'")
     p.add_argument("--no-mlflow", action="store_true", help="do not log a summary run to MLflow")
     return p
 
@@ -76,11 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.toy:
         files, metrics, shown = toy_report(client, runs, output, formats)
     elif tabular:
-        files, metrics, shown = tabular_report(runs, output, args.metrics or list(DEFAULT_METRICS), formats)
+        files, metrics, shown = tabular_report(runs, output, args.metrics or list(DEFAULT_METRICS), formats,
+                                               args.title, args.labels)
     elif kinds == {"images"}:
-        files, metrics, shown = image_view(client, runs, output, dataset, args.n_images)
+        files, metrics, shown = image_view(client, runs, output, dataset, args.n_images, args.title, args.labels)
     else:
-        files, metrics, shown = comparison(client, runs, output, label, dataset, args.min_background, formats)
+        files, metrics, shown = comparison(client, runs, output, label, dataset, args.min_background, formats,
+                                           args.title, args.labels)
     print(shown)
     print(f"wrote {len(files)} files to {output.resolve()}: {', '.join(p.name for p in files)}")
     if not args.no_mlflow:
@@ -93,15 +102,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def comparison(client, runs: list, output: Path, label: str, dataset: str, min_background: int,
-               formats: Sequence[str] = ("png", "pdf")):
-    """The detector comparison: (files written, summary-run metrics, the markdown table)."""
+               formats: Sequence[str] = ("png", "pdf"), title: str | None = None, labels: list[str] | None = None):
+    """The detector comparison: (files written, summary-run metrics, the markdown table).
+    ``title``: the figures' title (None: ``<dataset>, <N> runs``; the sweep id stays in table.md);
+    ``labels``: ``--label MODEL=TEXT`` display names."""
     from oneclass.report import figures  # matplotlib: only once there is something to draw
 
     loaded = load_scores(client, runs)
     groups = stats.group_runs(loaded)
+    names, model_names = stats.display_names(labels, {d: members[0].model for d, members in groups.items()})
+    groups = stats.rename(groups, names)
     summary = stats.summarize(groups, min_background, stats.reference_rows(dataset))
     output.mkdir(parents=True, exist_ok=True)
-    title = f"{dataset}: {label} ({len(loaded)} runs)"
+    title = f"{dataset}, {len(loaded)} runs" if title is None else title
     files = figures.comparison_figure(summary, "best", output / "roc_sic_best", title, formats)
     files += figures.comparison_figure(summary, "mean", output / "roc_sic_mean", title, formats)
     rows = tables.table_rows(summary)
@@ -110,7 +123,7 @@ def comparison(client, runs: list, output: Path, label: str, dataset: str, min_b
     (output / "table.md").write_text(md)
     files.append(output / "table.md")
     if physics_views.has_mjj(groups):  # LHCO: rejection at fixed efficiency, sculpting, injection scan
-        more, physics_md = physics_views.write(groups, output, min_background, formats)
+        more, physics_md = physics_views.write(groups, output, min_background, formats, title, model_names)
         files += more
         md += "\n" + physics_md
         (output / "table.md").write_text(md)
@@ -118,32 +131,44 @@ def comparison(client, runs: list, output: Path, label: str, dataset: str, min_b
     return files, tables.summary_metrics(rows), md
 
 
-def image_view(client, runs: list, output: Path, dataset: str, n_images: int):
+def image_view(client, runs: list, output: Path, dataset: str, n_images: int, title: str | None = None,
+               labels: list[str] | None = None):
     """Runs on an image dataset: the AUC table per detector and normal class beside Ruff et al.'s
     targets (mean, std over seeds) and the most normal / most anomalous test images per class."""
     from oneclass.report import images
 
-    return images.image_report(load_scores(client, runs), output, dataset, n_images=n_images)
+    return images.image_report(load_scores(client, runs), output, dataset, n_images=n_images, title=title,
+                               labels=labels)
 
 
-def tabular_report(runs: list, output: Path, metric_names: Sequence[str], formats: Sequence[str] = ("png", "pdf")):
+def tabular_report(runs: list, output: Path, metric_names: Sequence[str], formats: Sequence[str] = ("png", "pdf"),
+                   title: str | None = None, labels: list[str] | None = None):
     """Runs on tabular datasets: per metric a dataset x detector table (mean ± std over seeds and
-    split seeds) and a mean-rank plot; (files, summary-run metrics, the markdown)."""
+    split seeds) and a mean-rank plot; (files, summary-run metrics, the markdown). A rank plot
+    without the Nemenyi critical difference (too few datasets) says so in one ``warning:`` line."""
+    import dataclasses
+
     from oneclass.report import tabular
 
     records = tabular.records_from_runs(runs)
+    detectors = sorted({r.detector for r in records})
+    names, _ = stats.display_names(labels, {d: d for d in detectors})
+    records = [dataclasses.replace(r, detector=names.get(r.detector, r.detector)) for r in records]
     missing = [m for m in metric_names if not any(m in r.metrics for r in records)]
     if missing:
         have = sorted({k for r in records for k in r.metrics})
         raise ConfigError(f"--metric {', '.join(missing)}: no selected run logged it; the runs have {', '.join(have)}")
-    files, shown, summary = [], [], {}
+    files, shown, summary, warnings = [], [], {}, []
     for name in metric_names:
-        more, md = tabular.write_report(records, name, output, formats)
+        more, md = tabular.write_report(records, name, output, formats, title or "")
         files += more
         shown.append(md)
+        warnings += [line for line in md.splitlines() if line.startswith(tabular.NO_CD) and line not in warnings]
         table = tabular.metric_table(records, name)
         for ds, det in table.cells:
             summary[f"{tables.metric_key(ds)}.{tables.metric_key(det)}.{name}_mean"] = table.mean(ds, det)
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
     return files, summary, "\n".join(shown)
 
 

@@ -13,7 +13,13 @@ dataset (it reads MLflow; this module does not):
 
 It writes ``classes.md`` / ``classes.csv`` (one row per detector and class, plus each detector's
 mean over classes) and ``extremes_<detector>.png`` (per class: the ``--n-images`` lowest-scored
-normal test images left, the highest-scored right; the seed with the best AUC of each class).
+normal test images left, the highest-scored right; the seed with the best AUC of each class; each
+28 x 28 MNIST image drawn about 80 px wide, at most 2400 px in all).
+
+A published target is comparable only where the runs share its schedule and training size
+(``trainer.max_epochs``, ``model.pretrain_epochs``, ``dataset.n_train``: Ruff et al. trained 150
+epochs after 150 (MNIST) or 350 (CIFAR-10) pretraining epochs on every training image of the class).
+Otherwise the target is shown marked ``‡``, with no gap, and a footnote gives both settings.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from oneclass.report.stats import canonical
 
 REFERENCE = "ruff2018_deepsvdd"
 CLASS_KEY = "dataset.normal_class"
+NOT_COMPARABLE = "‡"
 # settings that never split a detector's runs into separate rows (the class is a column)
 _NOT_SETTINGS = {CLASS_KEY, "seed", "model.random_state"}
 _SETTING_PREFIXES = ("model.", "dataset.")
@@ -110,19 +117,24 @@ def targets(dataset: str) -> dict[tuple[str, int], dict]:
     return {(row["model"], int(row["normal_class"])): row for row in load(REFERENCE) if row["dataset"] == dataset}
 
 
-def class_table(runs: list[ImageRun], reference: dict[tuple[str, int], dict] | None = None) -> list[dict]:
+def class_table(runs: list[ImageRun], reference: dict[tuple[str, int], dict] | None = None,
+                names: dict[str, str] | None = None) -> list[dict]:
     """One row per detector and normal class: runs, AUC mean and std over seeds (ddof 1), the
-    target and the gap (mean - target) where published, mean fit time; then a row ``mean`` per
-    detector (mean over classes of the per-class means)."""
+    target where published, whether it is comparable (same epochs, pretraining epochs and training
+    size: ``target_comparable``, ``ours``, ``published``) and the gap (mean - target) where it is,
+    mean fit time; then a row ``mean`` per detector (mean over classes of the per-class means).
+    ``names``: detector label -> display name (``--label``)."""
     from oneclass.metrics import roc_auc, spread
+    from oneclass.report.stats import compare_settings
 
     reference = reference if reference is not None else (targets(runs[0].dataset) if runs else {})
     rows = []
     for label, members in detector_labels(runs).items():
+        label = (names or {}).get(label, label)
         by_class: dict[int, list[ImageRun]] = {}
         for r in members:
             by_class.setdefault(r.normal_class, []).append(r)
-        class_means, target_means = [], []
+        class_means, target_means, comparable = [], [], []
         for c in sorted(by_class):
             rs = by_class[c]
             aucs = [roc_auc(r.scores, r.labels) for r in rs]
@@ -130,24 +142,29 @@ def class_table(runs: list[ImageRun], reference: dict[tuple[str, int], dict] | N
                 r.extra["auc"] = a
             mean, std = spread(aucs)
             ref = reference.get((rs[0].model, c))
+            same, ours, published = compare_settings(ref, rs[0].params, "images") if ref is not None else (None, "", "")
             fits = [r.fit_time_s for r in rs if r.fit_time_s is not None]
             row = {"detector": label, "model": rs[0].model, "dataset": rs[0].dataset, "normal_class": c,
                    "class_name": _class_name(rs[0].dataset, c), "n_runs": len(rs),
                    "seeds": ",".join(r.seed for r in rs),
                    "auc_mean": mean, "auc_std": std, "auc_min": float(min(aucs)), "auc_max": float(max(aucs)),
                    "target": None if ref is None else float(ref["auc_mean"]),
-                   "gap": None if ref is None else mean - float(ref["auc_mean"]),
+                   "target_comparable": same, "ours": ours, "published": published,
+                   "gap": None if ref is None or not same else mean - float(ref["auc_mean"]),
                    "fit_time_s": float(np.mean(fits)) if fits else None}
             rows.append(row)
             class_means.append(mean)
             if ref is not None:
                 target_means.append(float(ref["auc_mean"]))
+                comparable.append(same)
         full = len(target_means) == len(class_means)
+        all_same = full and bool(comparable) and all(comparable)
         rows.append({"detector": label, "model": members[0].model, "dataset": members[0].dataset,
                      "normal_class": "mean", "class_name": f"{len(class_means)} classes", "n_runs": len(members),
                      "seeds": "", "auc_mean": float(np.mean(class_means)), "auc_std": None, "auc_min": None,
                      "auc_max": None, "target": float(np.mean(target_means)) if full and target_means else None,
-                     "gap": float(np.mean(class_means) - np.mean(target_means)) if full and target_means else None,
+                     "target_comparable": all_same if full and target_means else None, "ours": "", "published": "",
+                     "gap": float(np.mean(class_means) - np.mean(target_means)) if all_same else None,
                      "fit_time_s": None})
     return rows
 
@@ -164,8 +181,10 @@ def _pct(value: float | None, digits: int = 1) -> str:
 
 
 def markdown(rows: list[dict], title: str = "") -> str:
-    """The per-class table, one block per detector, AUC in %."""
+    """The per-class table, one block per detector, AUC in %; a target whose schedule or training
+    size differs from the runs is marked ``‡`` (no gap) and the footnote gives both settings."""
     lines = [f"## {title}", ""] if title else []
+    apart: dict[str, tuple[str, str]] = {}
     for label in dict.fromkeys(r["detector"] for r in rows):
         lines += [f"### {label}", "", "| normal class | runs | AUC % mean ± std | target % | gap | fit s (mean) |",
                   "|---|---:|---:|---:|---:|---:|"]
@@ -174,25 +193,33 @@ def markdown(rows: list[dict], title: str = "") -> str:
             name = f"**mean** ({r['class_name']})" if mean_row else f"{r['normal_class']} ({r['class_name']})"
             one = r["auc_std"] is None or (not mean_row and r["n_runs"] == 1)
             spread_ = _pct(r["auc_mean"]) if one else f"{_pct(r['auc_mean'])} ± {_pct(r['auc_std'])}"
+            target = _pct(r["target"])
+            if r["target"] is not None and r.get("target_comparable") is False:
+                target += f" {NOT_COMPARABLE}"
+                if r.get("ours"):
+                    apart.setdefault(label, (r["ours"], r["published"]))
             gap = "–" if r["gap"] is None else f"{100 * r['gap']:+.1f}"
             fit = "–" if r["fit_time_s"] is None else f"{r['fit_time_s']:.0f}"
-            lines.append(f"| {name} | {r['n_runs']} | {spread_} | {_pct(r['target'])} | {gap} | {fit} |")
+            lines.append(f"| {name} | {r['n_runs']} | {spread_} | {target} | {gap} | {fit} |")
         lines.append("")
     lines += ["std: sample standard deviation over seeds (none shown for one seed). target: one-class Deep SVDD, "
               "Ruff et al. (ICML 2018) Table 1 (oneclass.reference 'ruff2018_deepsvdd'), shown for model deepsvdd on "
-              "MNIST and CIFAR-10. gap: mean - target in AUC points.", ""]
+              "MNIST and CIFAR-10. gap: mean - target in AUC points, only where the runs' schedule (epochs, "
+              "pretraining epochs) and training size match the paper's.", ""]
+    for label, (ours, published) in apart.items():
+        lines += [f"{NOT_COMPARABLE} {label}: our runs {ours}; published {published}: not comparable.", ""]
     return "\n".join(lines)
 
 
 def write_csv(rows: list[dict], path: Path) -> Path:
     columns = ["detector", "model", "dataset", "normal_class", "class_name", "n_runs", "seeds", "auc_mean", "auc_std",
-               "auc_min", "auc_max", "target", "gap", "fit_time_s"]
+               "auc_min", "auc_max", "target", "target_comparable", "gap", "fit_time_s"]
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=columns)
         w.writeheader()
         for row in rows:
-            w.writerow({k: ("" if row.get(k) is None else f"{row[k]:.6g}" if isinstance(row[k], float) else row[k])
-                        for k in columns})
+            w.writerow({k: ("" if row.get(k) is None else str(row[k]).lower() if isinstance(row[k], bool)
+                            else f"{row[k]:.6g}" if isinstance(row[k], float) else row[k]) for k in columns})
     return path
 
 
@@ -232,18 +259,27 @@ def _tile(images: np.ndarray, cols: int) -> np.ndarray:
     return out[..., 0] if c == 1 else out
 
 
+TILE_IN = 0.55  # inches per image: a 28-pixel MNIST image ~80 px wide at DPI
+DPI = 150
+
+
 def extremes_figure(best: dict[int, ImageRun], test_images: np.ndarray, path: Path, n: int = 32, cols: int = 8,
                     title: str = "") -> Path:
     """Per class (one row): the ``n`` most normal (left) and most anomalous (right) test images of
     the normal class, by the given run's scores; ``test_images`` (N, C, H, W) uint8 indexed by
-    the official test-image number."""
+    the official test-image number. Each image ~:data:`TILE_IN` inches at :data:`DPI` dpi (8
+    columns per side: ~1400 px wide, never over 2400 px)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from oneclass.plots import wrap_title
+
     classes = sorted(best)
-    size = (2 * 0.35 * cols + 0.8, 0.35 * math.ceil(n / cols) * len(classes) + 0.8)
+    cols = max(1, min(cols, n))
+    rows_per_class = math.ceil(n / cols)
+    size = (2 * TILE_IN * cols + 1.4, TILE_IN * rows_per_class * len(classes) + 0.5 * len(classes) + 1.0)
     fig, axes = plt.subplots(len(classes), 2, figsize=size, squeeze=False)
     for row, c in enumerate(classes):
         low, high = extremes(best[c], n)
@@ -253,41 +289,48 @@ def extremes_figure(best: dict[int, ImageRun], test_images: np.ndarray, path: Pa
             ax.set_xticks([])
             ax.set_yticks([])
             if row == 0:
-                ax.set_title(what, fontsize=9)
+                ax.set_title(what, fontsize=11)
             if col == 0:
                 auc = 100 * best[c].extra.get("auc", np.nan)
-                ax.set_ylabel(f"{c}: {_class_name(best[c].dataset, c)}\nAUC {auc:.1f}", fontsize=7)
+                ax.set_ylabel(f"{c}: {_class_name(best[c].dataset, c)}\nAUC {auc:.1f}", fontsize=10)
     if title:
-        fig.suptitle(title, fontsize=9)
+        fig.suptitle(wrap_title(title, size[0], 11), fontsize=11)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
 
 
 # --------------------------------------------------------------------------- the hook
 def image_report(records: list[Any], output: Path, dataset: str | None = None, n_images: int = 32,
-                 images: np.ndarray | None = None) -> tuple[list[Path], dict[str, float], str]:
+                 images: np.ndarray | None = None, title: str | None = None,
+                 labels: list[str] | None = None) -> tuple[list[Path], dict[str, float], str]:
     """The image part of a report: ``classes.md`` / ``classes.csv`` and one ``extremes_<detector>.png``
     per detector in ``output``. Returns (files, metrics for a summary run, the table as text).
 
     ``images``: the raw test images (N, C, H, W) indexed by official number; None = read them
     with the dataset class the runs logged (skipped, with a note, when the files are missing).
+    ``title``: the figures' title (None: the dataset's name); ``labels``: ``--label MODEL=TEXT``.
     """
+    from oneclass.report.stats import display_names
+
     runs = [r if isinstance(r, ImageRun) else as_image_run(r, dataset) for r in records]
     if not runs:
         raise DataError("no runs to report")
+    groups = detector_labels(runs)
+    names, _ = display_names(labels, {label: members[0].model for label, members in groups.items()})
     output.mkdir(parents=True, exist_ok=True)
-    rows = class_table(runs)
-    title = f"{runs[0].dataset}: AUC per normal class ({len(runs)} runs)"
-    text = markdown(rows, title)
+    rows = class_table(runs, names=names)
+    text = markdown(rows, f"{runs[0].dataset}: AUC per normal class ({len(runs)} runs)")
     files = [output / "classes.md", write_csv(rows, output / "classes.csv")]
     files[0].write_text(text)
     metrics = {}
     for r in rows:
         key = f"auc_{_safe(r['detector'])}_class_{r['normal_class']}"
         metrics[key] = r["auc_mean"]
-    for label, members in detector_labels(runs).items():
+    title = runs[0].dataset if title is None else title
+    for key, members in groups.items():
+        label = names.get(key, key)  # the display name; the file keeps the detector's own label
         best: dict[int, ImageRun] = {}
         for r in members:
             if r.normal_class not in best or r.extra["auc"] > best[r.normal_class].extra["auc"]:
@@ -299,9 +342,9 @@ def image_report(records: list[Any], output: Path, dataset: str | None = None, n
             except DataError as exc:
                 print(f"note: no extremes figure for {label}: {exc}", file=sys.stderr)
                 continue
-        files.append(extremes_figure(best, pictures, output / f"extremes_{_safe(label)}.png", n=n_images,
-                                     title=f"{runs[0].dataset}, {label}: most normal / most anomalous test images of "
-                                           f"the normal class"))
+        what = f"{label}: most normal / most anomalous test images of the normal class"
+        files.append(extremes_figure(best, pictures, output / f"extremes_{_safe(key)}.png", n=n_images,
+                                     title=f"{title}, {what}" if title else what))
     return files, metrics, text
 
 

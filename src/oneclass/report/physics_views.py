@@ -7,8 +7,14 @@ the ROC, from the same runs and the same :mod:`oneclass.physics` functions the p
 * ``sculpting.<fmt>``: per detector, the test background's mjj histogram before and after the
   cuts at 10 % and 1 % background efficiency (the detector's best run by AUC; its JSD in the
   legend, the mean over runs in the title);
-* ``injection.<fmt>``: max SIC and AUC against the injected signal fraction (runs that differ in
-  ``dataset.train_signal_fraction``), mean ± std over seeds, one line per model.
+* ``injection.<fmt>``: max SIC and AUC against the injected signal fraction S/(S+B) of the
+  training set (``dataset.train_signal_fraction``: n_train background events plus
+  round(n_train f / (1 - f)) signal events, so f = S/(S+B) and S/B = f / (1 - f)), for runs that differ in
+  it, mean ± std over seeds, one line per model; a tick at every injected fraction.
+
+Numbers in ``physics.md`` follow :func:`oneclass.report.numbers.by_std`: the std at two significant
+digits, the mean to the same decimal place, plain decimals (``310 ± 100``, ``0.0056 ± 0.0057``);
+one run: its value alone at three significant digits.
 
 The supervised ceiling (``model=supervised``) is drawn in black in the comparison figure
 (see :func:`oneclass.report.figures.draw_comparison`).
@@ -23,11 +29,14 @@ import numpy as np
 
 from oneclass import metrics
 from oneclass.physics import mjj_edges, sculpting, working_point
+from oneclass.report.numbers import by_std, significant
 from oneclass.report.selection import RunScores
 
 SIGNAL_EFFICIENCIES = (0.2, 0.5)
 BACKGROUND_EFFICIENCIES = (0.1, 0.01)
 FRACTION = "dataset.train_signal_fraction"
+# the injection plot's x axis: the configured fraction, with its definition
+FRACTION_LABEL = "injected signal fraction S/(S+B) of the training set (dataset.train_signal_fraction)"
 N_BINS = 20
 
 
@@ -73,24 +82,31 @@ def physics_markdown(rows: list[dict]) -> str:
              "| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
     for r in rows:
         cells = [r["detector"], str(r["n_runs"])]
+        n = int(r["n_runs"])
         for eff in SIGNAL_EFFICIENCIES:
             p = _pct(eff)
-            cells.append(("≥ " if r[f"rej{p}_lower_bound"] else "") + f"{r[f'rej{p}_mean']:.3g} ± {r[f'rej{p}_std']:.2g}")
+            cells.append(("≥ " if r[f"rej{p}_lower_bound"] else "") + by_std(r[f"rej{p}_mean"], r[f"rej{p}_std"], n))
         for eff in BACKGROUND_EFFICIENCIES:
             p = _pct(eff)
-            m, s = r[f"jsd{p}_mean"], r[f"jsd{p}_std"]
-            cells.append("–" if np.isnan(m) else f"{m:.2e} ± {s:.1e}")
+            cells.append(by_std(r[f"jsd{p}_mean"], r[f"jsd{p}_std"], n))
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "mean ± std over runs. ≥: some run's cut kept no test background event, its rejection is the "
-                  "lower bound n_B. JSD (base 2, 0 = no sculpting): test background mjj after the cut vs before, "
-                  f"{N_BINS} equal bins over the background's mjj range.", ""]
+    lines += ["", "mean ± std over runs: the std at two significant digits, the mean to the same decimal place; a "
+                  "row of one run shows its value alone (three significant digits). ≥: some run's cut kept no test "
+                  "background event, its rejection is the lower bound n_B. JSD (base 2, 0 = no sculpting): test "
+                  f"background mjj after the cut vs before, {N_BINS} equal bins over the background's mjj range.", ""]
     return "\n".join(lines)
 
 
-def sculpting_figure(groups: dict[str, list[RunScores]], stem: Path | None, formats: Sequence[str] = ()):
+def _title(title: str, what: str, width_in: float) -> str:
+    from oneclass.plots import wrap_title
+
+    return wrap_title(f"{title}: {what}" if title else what, width_in, 11)
+
+
+def sculpting_figure(groups: dict[str, list[RunScores]], stem: Path | None, formats: Sequence[str] = (), title: str = ""):
     """mjj of the test background before and after the 10 % and 1 % cuts, one panel per detector:
-    the files written (``stem`` None: the figure itself)."""
-    from oneclass.plots import plt, save_all
+    the files written (``stem`` None: the figure itself). Title: ``<title>: mass sculpting ...``."""
+    from oneclass.plots import plt, save_all, short_label
 
     shown = {label: runs for label, runs in groups.items() if any(r.mjj is not None for r in runs)}
     if not shown:
@@ -107,14 +123,14 @@ def sculpting_figure(groups: dict[str, list[RunScores]], stem: Path | None, form
         edges = mjj_edges(bkg_mjj, N_BINS)
         ax.stairs(np.histogram(bkg_mjj, bins=edges)[0] / len(bkg_mjj), edges, color="k", lw=1.5,
                   label="background, no cut")
-        title = []
+        means = []
         for eff in BACKGROUND_EFFICIENCIES:
             s = sculpting(best.scores, best.labels, best.mjj, eff, edges=edges)
             ax.stairs(s.passing / max(1, s.passing.sum()), edges, color=colours[eff], lw=1.3,
-                      label=f"after cut at eps_B = {_pct(eff)} %: JSD {s.jsd:.2e} ({int(s.passing.sum())} events)")
+                      label=f"after cut at eps_B = {_pct(eff)} %: JSD {significant(s.jsd)} ({int(s.passing.sum())} events)")
             jsd = [sculpting(r.scores, r.labels, r.mjj, eff, edges=edges).jsd for r in with_mjj]
-            title.append(f"{_pct(eff)} %: {np.mean(jsd):.1e}")
-        ax.set_title(f"{label} (seed {best.seed})\nmean JSD over {len(with_mjj)} runs: " + ", ".join(title), fontsize=9)
+            means.append(f"{_pct(eff)} %: {significant(float(np.mean(jsd)))}")
+        ax.set_title(f"{short_label(label)} (seed {best.seed})\nmean JSD over {len(with_mjj)} runs: " + ", ".join(means), fontsize=9)
         ax.set_xlabel("$m_{jj}$ [TeV]")
         ax.set_ylabel("fraction of events")
         # below the panel: the histograms fill the whole mjj range, so no corner inside is free
@@ -122,7 +138,8 @@ def sculpting_figure(groups: dict[str, list[RunScores]], stem: Path | None, form
         ax.grid(alpha=0.25, lw=0.5)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
-    fig.suptitle("Mass sculpting: test background $m_{jj}$ before and after the anomaly-score cut", fontsize=11)
+    fig.suptitle(_title(title, "mass sculpting: test background $m_{jj}$ before and after the anomaly-score cut",
+                        5.2 * ncol), fontsize=11)
     if stem is None:
         return fig
     return save_all(fig, stem, formats)
@@ -137,12 +154,16 @@ def _fraction(r: RunScores) -> float | None:
 
 
 def injection_figure(groups: dict[str, list[RunScores]], min_background: int, stem: Path | None,
-                     formats: Sequence[str] = ()):
-    """Max SIC and AUC against the injected signal fraction, per model (mean ± std over seeds);
+                     formats: Sequence[str] = (), title: str = "", names: dict[str, str] | None = None):
+    """Max SIC and AUC against the injected signal fraction S/(S+B) of the training set, per model
+    (mean ± std over seeds; ``names``: model -> display name); an x tick at every injected fraction;
     drawn only when some model was run at two or more fractions: the files written (``stem`` None:
     the figure itself)."""
-    from oneclass.plots import detector_styles, plt, save_all
+    from matplotlib.ticker import FixedLocator, NullLocator
 
+    from oneclass.plots import detector_styles, plt, save_all, short_label
+
+    names = names or {}
     by_model: dict[str, dict[float, list[RunScores]]] = {}
     for runs in groups.values():
         for r in runs:
@@ -154,9 +175,10 @@ def injection_figure(groups: dict[str, list[RunScores]], min_background: int, st
         return []
     styles = detector_styles(sorted(by_model))
     fig, (ax_sic, ax_auc) = plt.subplots(1, 2, figsize=(11, 4.3), layout="constrained")
+    injected = sorted({f for fr in by_model.values() for f in fr})
     for model in sorted(by_model):
         fracs = sorted(by_model[model])
-        x = np.array([f / (1 - f) for f in fracs])  # S/B in the training set
+        x = np.array(fracs)  # S/(S+B), as configured
         for ax, fn in ((ax_sic, lambda r: metrics.max_sic(r.scores, r.labels, min_background)),
                        (ax_auc, lambda r: metrics.roc_auc(r.scores, r.labels))):
             stats = [metrics.spread([fn(r) for r in by_model[model][f]]) for f in fracs]
@@ -164,26 +186,32 @@ def injection_figure(groups: dict[str, list[RunScores]], min_background: int, st
             n = [len(by_model[model][f]) for f in fracs]
             runs = f"{min(n)}-{max(n)} runs" if min(n) != max(n) else f"{n[0]} run{'s' if n[0] > 1 else ''}"
             ax.errorbar(x, m, yerr=s, marker="o", capsize=3, color=styles[model]["color"],
-                        label=f"{model} ({runs} per fraction)")
+                        label=f"{short_label(names.get(model, model))} ({runs} per fraction)")
             ax.fill_between(x, m - s, m + s, color=styles[model]["color"], alpha=0.15, lw=0)
+    positive = [f for f in injected if f > 0]
     for ax, name in ((ax_sic, f"max SIC (cuts keeping >= {min_background} bkg events)"), (ax_auc, "AUC")):
-        ax.set_xscale("symlog", linthresh=1e-3)
-        ax.set_xlabel("injected S/B in the training set")
+        # linear up to the smallest injected fraction, logarithmic above: 0, 0.001 and 0.03 all readable
+        ax.set_xscale("symlog", linthresh=min(positive) if positive else 1e-3, linscale=0.5)
+        ax.xaxis.set_major_locator(FixedLocator(injected))  # a tick at every injected fraction, no other
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticklabels([f"{f:g}" for f in injected], rotation=45 if len(injected) > 6 else 0)
+        ax.set_xlabel(FRACTION_LABEL, fontsize=9)
         ax.set_ylabel(name)
         ax.grid(alpha=0.25, lw=0.5)
     # one legend below both panels (same colours in each), never over the curves
     fig.legend(*ax_sic.get_legend_handles_labels(), loc="outside lower center", ncol=min(4, len(by_model)),
                fontsize=8, frameon=False)
-    fig.suptitle("Signal-injection scan: one-class training on contaminated background (mean ± std over seeds)",
-                 fontsize=11)
+    fig.suptitle(_title(title, "signal-injection scan: one-class training on contaminated background "
+                               "(mean ± std over seeds)", 11), fontsize=11)
     if stem is None:
         return fig
     return save_all(fig, stem, formats)
 
 
 def write(groups: dict[str, list[RunScores]], output: Path, min_background: int,
-          formats: Sequence[str]) -> tuple[list[Path], str]:
-    """Every physics view of ``groups``: (files written, the markdown table)."""
+          formats: Sequence[str], title: str = "", names: dict[str, str] | None = None) -> tuple[list[Path], str]:
+    """Every physics view of ``groups``: (files written, the markdown table). ``title``: the
+    figures' title; ``names``: model -> display name (``--label``) for the injection scan."""
     from oneclass.report.tables import write_csv
 
     rows = physics_rows(groups)
@@ -191,6 +219,6 @@ def write(groups: dict[str, list[RunScores]], output: Path, min_background: int,
     md = physics_markdown(rows)
     (output / "physics.md").write_text(md)
     files.append(output / "physics.md")
-    files += sculpting_figure(groups, output / "sculpting", formats)
-    files += injection_figure(groups, min_background, output / "injection", formats)
+    files += sculpting_figure(groups, output / "sculpting", formats, title)
+    files += injection_figure(groups, min_background, output / "injection", formats, title, names)
     return files, md

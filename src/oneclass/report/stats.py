@@ -104,20 +104,68 @@ def reference_rows(dataset: str) -> list[dict]:
     return []
 
 
+# the published settings a run must share before its numbers are compared with a published value:
+# reference column -> (the run's param, how the setting reads in a footnote)
+PUBLISHED_SETTINGS = (("epochs", "trainer.max_epochs", "epochs"),
+                      ("pretrain_epochs", "model.pretrain_epochs", "pretraining epochs"),
+                      ("nu", "model.nu", "nu"),
+                      ("n_train", "dataset.n_train", "training {unit}"))
+
+
 def match_reference(model: str, params: dict[str, str], rows: list[dict]) -> dict | None:
     """The reference row for this model whose epochs / nu (where the row has them) equal the
-    run's ``trainer.max_epochs`` / ``model.nu``."""
-    for row in rows:
-        if row["model"] != model:
-            continue
-        ok = True
+    run's ``trainer.max_epochs`` / ``model.nu``; when none does, the model's row nearest in epochs
+    and nu (shown marked as not comparable, see :func:`compare_settings`). None: the model has no row."""
+    candidates = [row for row in rows if row["model"] == model]
+    if not candidates:
+        return None
+
+    def distance(row: dict) -> tuple[float, float]:
+        out = []
         for col, key in (("epochs", "trainer.max_epochs"), ("nu", "model.nu")):
-            if row.get(col) is not None:
-                value = _as_float(params.get(key))
-                ok = ok and value is not None and math.isclose(value, float(row[col]), rel_tol=1e-9, abs_tol=1e-9)
-        if ok:
-            return row
-    return None
+            value = _as_float(params.get(key))
+            out.append(0.0 if row.get(col) is None else math.inf if value is None else abs(value - float(row[col])))
+        return out[0], out[1]
+
+    return min(candidates, key=distance)  # min keeps the first of equals: an exact match is distance (0, 0)
+
+
+def _setting(col: str, value: Any, unit: str) -> str:
+    noun = dict((c, n) for c, _, n in PUBLISHED_SETTINGS)[col].format(unit=unit)
+    if col == "n_train" and canonical(value) in ("None", "all"):
+        return f"all {noun}"
+    number = _as_float(value)
+    if number is None:
+        return f"{noun} {value}"
+    if col == "nu":
+        return f"nu {number:g}"
+    count = int(number) if number.is_integer() else number
+    return f"{count:,} {noun[:-1] if count == 1 and noun.endswith('s') else noun}"
+
+
+def compare_settings(row: dict, params: dict[str, str], unit: str = "events") -> tuple[bool, str, str]:
+    """Whether a run with ``params`` was trained as the published ``row`` (schedule: epochs,
+    pretraining epochs, nu; training size: ``n_train``, ``all`` = the whole training set), and both
+    sides as text for a footnote: ``(False, "2 epochs, 20,000 training events", "10 epochs, 97,081
+    training events")``. A setting the run did not record counts as a difference."""
+    same, ours, theirs = True, [], []
+    for col, key, noun in PUBLISHED_SETTINGS:
+        published = row.get(col)
+        if published is None or published == "":
+            continue
+        theirs.append(_setting(col, published, unit))
+        value = params.get(key)
+        if value is None:
+            same = False
+            ours.append(f"{noun.format(unit=unit)} not recorded")
+            continue
+        ours.append(_setting(col, value, unit))
+        if col == "n_train" and canonical(published) == "all":
+            same &= canonical(value) == "None"
+        else:
+            number = _as_float(value)
+            same &= number is not None and math.isclose(number, float(published), rel_tol=1e-9, abs_tol=1e-9)
+    return same, ", ".join(ours), ", ".join(theirs)
 
 
 def summarize(groups: dict[str, list[RunScores]], min_background: int, reference: list[dict]) -> list[dict]:
@@ -141,6 +189,7 @@ def summarize(groups: dict[str, list[RunScores]], min_background: int, reference
             r.extra.update({m.name: float(getattr(ev, m.name)) for m in metrics.METRICS}, n_background=n_bkg)
             evals.append(ev)
         ibest = int(np.argmax(values[metrics.METRICS[0].name]))
+        ref = match_reference(runs[0].model, runs[0].params, reference)
         best = evals[ibest]
         d: dict[str, Any] = {"label": label, "model": runs[0].model, "n_runs": len(runs)}
         for m in metrics.METRICS:
@@ -149,7 +198,9 @@ def summarize(groups: dict[str, list[RunScores]], min_background: int, reference
         d.update({
             "best_seed": runs[ibest].seed,
             "split_seeds": split_seeds(runs),
-            "reference": match_reference(runs[0].model, runs[0].params, reference),
+            "reference": ref,
+            # (comparable, our settings, the published ones): schedule and training size must match
+            "reference_check": compare_settings(ref, runs[0].params) if ref is not None else None,
             "min_background": min_background,
             "band": metrics.seed_band([(ev.fpr, ev.tpr, ev.n_background) for ev in evals], grid, min_background),
             "best": {"fpr": best.fpr, "tpr": best.tpr, "n_background": best.n_background, "seed": runs[ibest].seed,
@@ -157,3 +208,49 @@ def summarize(groups: dict[str, list[RunScores]], min_background: int, reference
         })
         out.append(d)
     return out
+
+
+def display_names(items: list[str] | None, detectors: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """``--label`` values (``MODEL=TEXT`` or ``DETECTOR=TEXT``) -> (detector label -> display name,
+    model -> display name). ``detectors``: each detector label of the report -> its model.
+
+    ``--label ocdn=OCDN`` renames every detector of model ``ocdn`` (``ocdn (epochs=5)`` becomes
+    ``OCDN (epochs=5)``); ``--label "ocdn (epochs=5)=OCDN, 5 epochs"`` one detector (it wins over
+    its model's name). A key that is neither, an empty name or two detectors given one name is a
+    ConfigError."""
+    from oneclass.errors import ConfigError
+
+    by_detector: dict[str, str] = {}
+    by_model: dict[str, str] = {}
+    models = sorted(set(detectors.values()))
+    for item in items or []:
+        # a detector label may itself hold "=" (ocdn (epochs=5)): the longest label the item starts with wins
+        key = next((d for d in sorted(detectors, key=len, reverse=True) if item.startswith(d + "=")), None)
+        if key is None and "=" not in item:
+            raise ConfigError(f"--label {item!r}: expected MODEL=TEXT, e.g. --label ocdn=OCDN")
+        target, text = (key, item[len(key) + 1:]) if key is not None else item.split("=", 1)
+        if not text.strip():
+            raise ConfigError(f"--label {item!r}: the display name after '=' is empty")
+        if key is not None:
+            by_detector[key] = text
+        elif target in models:
+            by_model[target] = text
+        else:
+            raise ConfigError(f"--label {item!r}: no model or detector {target!r} in these runs; they have "
+                              + ", ".join(sorted(set(models) | set(detectors))))
+    names = {}
+    for label, model in detectors.items():
+        if label in by_detector:
+            names[label] = by_detector[label]
+        elif model in by_model and label.startswith(model):
+            names[label] = by_model[model] + label[len(model):]
+    shown = [names.get(label, label) for label in detectors]
+    twice = sorted({n for n in shown if shown.count(n) > 1})
+    if twice:
+        raise ConfigError(f"--label: two detectors would both be shown as {twice[0]!r}; give each its own name")
+    return names, by_model
+
+
+def rename(groups: dict[str, list], names: dict[str, str]) -> dict[str, list]:
+    """``groups`` with each detector label replaced by its display name (order kept)."""
+    return {names.get(label, label): runs for label, runs in groups.items()}
