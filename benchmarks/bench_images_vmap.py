@@ -31,13 +31,13 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_sweep import run_multirun  # noqa: E402
 
 
 def load_avg() -> str:
@@ -54,16 +54,7 @@ def default_data() -> Path:
 def sweep(workdir: Path, args: list[str], timeout: float) -> tuple[float, float, dict[int, float]]:
     """Run ``run.py -m args`` in ``workdir``: (wall seconds, the jobs' seconds from their
     status.json, each seed's test AUC)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "-m", *args], cwd=workdir, capture_output=True,
-                          text=True, timeout=timeout, env=env)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0 or "0 failed" not in proc.stdout:
-        raise SystemExit(f"sweep failed (exit {proc.returncode}): run.py -m {' '.join(args)}\n"
-                         f"{(proc.stdout + proc.stderr)[-2000:]}")
+    wall = run_multirun(workdir, args, timeout, need="0 failed")
     jobs, aucs = 0.0, {}
     for path in (workdir / "multirun").rglob("status.json"):
         record = json.loads(path.read_text())

@@ -72,9 +72,9 @@ def commands(names: list[str]) -> list[tuple[list[str], list[str], bool]]:
             for (extra, vectorisable), members in groups.items()]
 
 
-def sweep(workdir: Path, args: list[str], timeout: float) -> tuple[float, dict[str, list[float]], float]:
-    """Run ``run.py -m args`` in ``workdir``: (wall seconds, each detector's job times from the
-    jobs' status.json by the name in DETECTORS, the seconds outside the jobs)."""
+def run_multirun(workdir: Path, args: list[str], timeout: float, need: str = "") -> float:
+    """Run ``run.py -m args`` in ``workdir`` (this checkout's sources, a store of its own); its wall
+    seconds. Stops with the command's output when it fails or its stdout lacks ``need``."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     env.pop("MLFLOW_TRACKING_URI", None)
@@ -82,9 +82,16 @@ def sweep(workdir: Path, args: list[str], timeout: float) -> tuple[float, dict[s
     proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "-m", *args], cwd=workdir, capture_output=True,
                           text=True, timeout=timeout, env=env)
     wall = time.perf_counter() - t0
-    if proc.returncode != 0:
+    if proc.returncode != 0 or need not in proc.stdout:
         raise SystemExit(f"sweep failed (exit {proc.returncode}): run.py -m {' '.join(args)}\n"
                          f"{(proc.stdout + proc.stderr)[-2000:]}")
+    return wall
+
+
+def sweep(workdir: Path, args: list[str], timeout: float) -> tuple[float, dict[str, list[float]], float]:
+    """Run ``run.py -m args`` in ``workdir``: (wall seconds, each detector's job times from the
+    jobs' status.json by the name in DETECTORS, the seconds outside the jobs)."""
+    wall = run_multirun(workdir, args, timeout)
     by_model = {model: name for name, (model, _, _) in DETECTORS.items()}
     jobs: dict[str, list[float]] = {}
     for path in (workdir / "multirun").rglob("status.json"):

@@ -22,6 +22,13 @@ def shared_data_dir() -> Path:
     return Path(env) if env else ROOT.parent / "shared" / "data"
 
 
+def missing_data(message: str) -> None:
+    """A test that needs shared data it cannot find: skipped, or failed when ONECLASS_REQUIRE_DATA=1 (CI)."""
+    if os.environ.get("ONECLASS_REQUIRE_DATA") == "1":
+        pytest.fail(message + " (ONECLASS_REQUIRE_DATA=1: CI must have it)")
+    pytest.skip(message)
+
+
 @pytest.fixture
 def shared_data():
     """Path to a file under shared/data; skips when absent, fails when ONECLASS_REQUIRE_DATA=1 (CI)."""
@@ -29,10 +36,7 @@ def shared_data():
     def get(relative: str) -> Path:
         path = shared_data_dir() / relative
         if not path.exists():
-            message = f"shared data file {path} is missing"
-            if os.environ.get("ONECLASS_REQUIRE_DATA") == "1":
-                pytest.fail(message + " (ONECLASS_REQUIRE_DATA=1: CI must have it)")
-            pytest.skip(message)
+            missing_data(f"shared data file {path} is missing")
         return path
 
     return get

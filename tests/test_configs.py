@@ -4,7 +4,6 @@ no edit here. The experiment presets are run in test_experiments.py."""
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from oneclass.data.base import kind_of
 from oneclass.errors import DataError, OneClassError
 from oneclass.models.pyod import pyod_available
 
-from conftest import compose_cfg, shared_data_dir
+from conftest import compose_cfg, missing_data, shared_data_dir
 
 
 def config_names(group: str) -> list[str]:
@@ -68,10 +67,7 @@ def input_shapes():
                 shapes[dataset] = exc
         shape = shapes[dataset]
         if isinstance(shape, DataError):
-            message = f"dataset={dataset}: its input shape needs its data file ({shape})"
-            if os.environ.get("ONECLASS_REQUIRE_DATA") == "1":
-                pytest.fail(message + " (ONECLASS_REQUIRE_DATA=1: CI must have it)")
-            pytest.skip(message)
+            missing_data(f"dataset={dataset}: its input shape needs its data file ({shape})")
         return shape
 
     return get
