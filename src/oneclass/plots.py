@@ -161,7 +161,8 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
-def snapshot_figure(rows: list[tuple[str, dict]], path: Path, formats: tuple[str, ...] | None = None) -> list[Path]:
+def snapshot_figure(rows: list[tuple[str, dict]], path: Path, formats: tuple[str, ...] | None = None,
+                    title: str | None = None) -> list[Path]:
     """The paper's Fig. 1 from score snapshots (see :mod:`oneclass.snapshots`), one row per run:
     left, the score function f(x) after each saved epoch over the background and signal
     histograms (1-D data only); right, the ROC curves of the same epochs overlaid.
@@ -169,6 +170,8 @@ def snapshot_figure(rows: list[tuple[str, dict]], path: Path, formats: tuple[str
     ``path``: a file (its suffix picks the format) or, with ``formats``, a stem.
     """
     fig, axes = plt.subplots(len(rows), 2, figsize=(12, 5.2 * len(rows)), squeeze=False, layout="constrained")
+    if title:
+        fig.suptitle(title)
     cmap = plt.get_cmap("viridis")
     for (title, snap), (ax_f, ax_roc) in zip(rows, axes):
         epochs = [int(e) for e in snap["epochs"]]

@@ -307,6 +307,19 @@ def test_toy_report_from_mlflow(cfg_factory, tmp_path):
     auc = {(r["signal_mean"], r["epoch"]): float(r["auc"]) for r in rows}
     for epoch in ("1", "2"):
         assert auc[("0.0", epoch)] + auc[("-4.0", epoch)] == pytest.approx(1.0, abs=0.01)
+    # --title and --label reach the toy figure too (svg.fonttype none keeps its text as text)
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        assert report_main(["--toy", "--output", str(tmp_path / "toy2"), "--no-mlflow", "--format", "svg",
+                            "--title", "The toy, two signals", "--label", "ocdn=Logistic OCDN"]) == 0
+    svg = (tmp_path / "toy2" / "toy_epochs.svg").read_text()
+    assert "The toy, two signals" in svg and "ocdn-gaussian" not in svg
+    assert "Logistic OCDN-gaussian-seed0: signal mean 0.0" in svg and "Logistic OCDN-gaussian-mu-4-seed0: signal mean -4.0" in svg
+    from oneclass.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no model or detector 'nosuch' in these runs"):
+        report_main(["--toy", "--output", str(tmp_path / "toy3"), "--no-mlflow", "--label", "nosuch=X"])
 
 
 # --------------------------------------------------------------------------- seeds, split seeds, metrics, figures

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                  "filter": args.filter_string or "", "selection": label, "dataset": dataset,
                  "n_runs": len(runs), "min_background": args.min_background}
     if args.toy:
-        files, metrics, shown = toy_report(client, runs, output, formats)
+        files, metrics, shown = toy_report(client, runs, output, formats, args.title, args.labels)
     elif tabular:
         files, metrics, shown = tabular_report(runs, output, args.metrics or list(DEFAULT_METRICS), formats,
                                                args.title, args.labels)

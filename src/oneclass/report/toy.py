@@ -11,25 +11,31 @@ from oneclass.report.selection import SNAPSHOT_FILE, ReportError, download, run_
 from oneclass.report.tables import metric_key, write_csv
 
 
-def toy_report(client, runs: list, output: Path, formats: Sequence[str] = ("png", "pdf")):
-    """(files written, summary-run metrics, the markdown table)."""
+def toy_report(client, runs: list, output: Path, formats: Sequence[str] = ("png", "pdf"), title: str | None = None,
+               labels: list[str] | None = None):
+    """(files written, summary-run metrics, the markdown table). ``title``: the figure's title;
+    ``labels``: ``--label MODEL=TEXT`` (or ``RUN NAME=TEXT``) display names of the rows."""
     from oneclass import metrics as m
     from oneclass import plots
+    from oneclass.report.stats import display_names
     from oneclass.snapshots import load as load_snapshots
+
+    ordered = sorted(runs, key=lambda r: r.info.start_time)
+    identities = [run_scores(r) for r in ordered]
+    names, _ = display_names(labels, {rs.name: rs.model for rs in identities})
 
     rows, table, missing = [], [], []
     with tempfile.TemporaryDirectory(prefix="oneclass-report-") as tmp:
-        for i, run in enumerate(sorted(runs, key=lambda r: r.info.start_time)):
+        for i, (run, rs) in enumerate(zip(ordered, identities)):
             path = download(client, run, SNAPSHOT_FILE, f"{tmp}/{i}")
             if path is None or not path.is_file():
                 missing.append(run)
                 continue
             snap = load_snapshots(path)
-            rs = run_scores(run)
-            title = f"{rs.name}"
+            row = names.get(rs.name, rs.name)
             if "dataset.signal_mean" in rs.params:
-                title += f": signal mean {rs.params['dataset.signal_mean']}, background mean {rs.params.get('dataset.background_mean', '?')}"
-            rows.append((title, snap))
+                row += f": signal mean {rs.params['dataset.signal_mean']}, background mean {rs.params.get('dataset.background_mean', '?')}"
+            rows.append((row, snap))
             for e, s in zip(snap["epochs"], snap["scores"]):
                 table.append({"run": rs.name, "run_id": rs.run_id, "signal_mean": rs.params.get("dataset.signal_mean", ""),
                               "epoch": int(e), "auc": m.roc_auc(s, snap["labels"])})
@@ -38,7 +44,7 @@ def toy_report(client, runs: list, output: Path, formats: Sequence[str] = ("png"
         raise ReportError(f"{len(missing)} selected runs have no logged {SNAPSHOT_FILE}: {names}; "
                           "rerun them with eval.snapshot_epochs set (experiment=gaussian_epochs)")
     output.mkdir(parents=True, exist_ok=True)
-    files = plots.snapshot_figure(rows, output / "toy_epochs", formats=tuple(formats))
+    files = plots.snapshot_figure(rows, output / "toy_epochs", formats=tuple(formats), title=title or None)
     files.append(write_csv(table, output / "toy_auc.csv", list(table[0])))
     lines = ["| run | signal mean | epoch | test AUC |", "|---|---:|---:|---:|"]
     lines += [f"| {t['run']} | {t['signal_mean']} | {t['epoch']} | {t['auc']:.4f} |" for t in table]
