@@ -357,6 +357,7 @@ def test_report_warns_once_when_the_cd_is_left_out(tmp_path, monkeypatch, capsys
             client.set_terminated(run.info.run_id)
     out = tmp_path / "rep"
     assert report_main(["--output", str(out), "--no-mlflow", "--metric", "test_auc", "--metric", "test_f1",
+                        "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--sweep", "t1",
                         "--format", "png", "--label", "pyod_iforest=IForest", "--title", "ADBench"]) == 0
     err = capsys.readouterr().err
     warnings = [line for line in err.splitlines() if line.startswith("warning:")]
