@@ -298,7 +298,6 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
     try:
         with jobenv.isolated() as found, ExitStack() as held:
             job.process = found
-            job.process["threads_used"] = jobenv.set_threads(group.threads())
             # the single-seed job's checks (seed range, resume, eval and trainer values), for every member
             min_background = [check_values(preps[k].cfg) for k in todo][0][1]
             datas = [preps[k].data() for k in todo]
@@ -325,7 +324,8 @@ def run_group(cfg: DictConfig, job: Any) -> dict[str, dict[str, float]]:
                 members.append(det)
                 generators.append(vectorised.member_generator())
             model = vectorised.stack(members, generators, trained)
-            # as a single job: one CPU thread for a small network, here the stack (its layers' sizes)
+            # as a single job, once the detector is built: one CPU thread for a small network, here
+            # the stack (its layers' sizes)
             job.process["threads_used"] = jobenv.set_threads(group.threads(model))
             # the members' runs open only now: a bad value or file above leaves no FAILED run
             for k in todo:
