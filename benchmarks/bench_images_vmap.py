@@ -85,6 +85,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--timeout", type=float, default=7200, help="seconds allowed per command")
     p.add_argument("--keep", type=Path, default=None, help="run in this folder and keep its MLflow stores (default: a temporary one)")
     a = p.parse_args(argv)
+    # checked here, in one line each, rather than by a sweep that fails after its start-up
+    if not 0 <= a.normal_class <= 9:
+        p.error(f"--normal-class must be one of MNIST's classes 0..9, got {a.normal_class}")
+    for flag, value, least in (("--seeds", a.seeds, 1), ("--epochs", a.epochs, 1), ("--pretrain-epochs", a.pretrain_epochs, 0),
+                               ("--n-train", a.n_train, 1), ("--threads", a.threads, 0)):
+        if value is not None and value < least:
+            p.error(f"{flag} must be >= {least}, got {value}")
+    if a.timeout <= 0:
+        p.error(f"--timeout must be positive seconds, got {a.timeout:g}")
     data = (a.data or default_data()).resolve()
     if not (data / "train-images-idx3-ubyte.gz").exists() and not (data / "train-images-idx3-ubyte").exists():
         raise SystemExit(f"no MNIST files in {data}; give --data or get them with `oneclass download mnist`")
