@@ -27,13 +27,12 @@ class ConsoleFilter(logging.Filter):
 
 
 # --------------------------------------------------------------------------- job lines
-PHYSICS_TARGETS = ("oneclass.data.lhco.", "oneclass.data.gaussian.")
-
-
 def dataset_kind(dataset_target: str) -> str:
-    """``physics`` (LHCO, the Gaussian toy: AUC and max SIC) or ``benchmark`` (tabular sets and
-    images: AUC, AUPR, F1) from the dataset's ``_target_``."""
-    return "physics" if str(dataset_target).startswith(PHYSICS_TARGETS) else "benchmark"
+    """``physics`` (the dataset class declares ``kind = "physics"``: LHCO, the Gaussian toy; AUC and
+    max SIC) or ``benchmark`` (tabular sets and images: AUC, AUPR, F1), from the dataset's ``_target_``."""
+    from oneclass.data.base import kind_of
+
+    return "physics" if kind_of(dataset_target) == "physics" else "benchmark"
 
 
 MAIN_METRICS = {"physics": (("auc", "AUC", 4), ("max_sic", "max SIC", 3)),
