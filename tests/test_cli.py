@@ -90,12 +90,12 @@ def test_one_helper_gives_the_first_line_of_every_error():
     from urllib.error import URLError
 
     from oneclass import sweep
-    from oneclass.data import download
+    from oneclass.data import fetch
     from oneclass.errors import first_line
 
     assert first_line(ValueError("\n  bad value\nsecond line")) == "bad value"
     assert first_line(KeyError()) == "KeyError"
-    assert download._first_line(URLError(ConnectionRefusedError(111, "Connection refused"))) == \
+    assert fetch.error_text(URLError(ConnectionRefusedError(111, "Connection refused"))) == \
         "[Errno 111] Connection refused"
     long_path = "/tmp/" + "a" * 5000
     shown = sweep._first_line(OSError(36, "File name too long", long_path))
