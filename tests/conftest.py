@@ -148,7 +148,7 @@ def black_box_events(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.ndar
 
 def write_black_box(folder: Path, n: int = 400, box: int = 1) -> tuple[Path, np.ndarray]:
     """A black box's two files, as the Zenodo record names them, with :func:`black_box_events`."""
-    from oneclass.data.lhco import box_files
+    from oneclass.data.lhco_files import box_files
 
     features, key_file = box_files(box)
     frame, key = black_box_events(n)

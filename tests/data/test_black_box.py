@@ -13,7 +13,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from oneclass.data import download
-from oneclass.data.lhco import LHCO, box_files, read_events
+from oneclass.data.lhco import LHCO
+from oneclass.data.lhco_files import box_files, read_events
 from oneclass.errors import ConfigError, DataError
 
 from conftest import black_box_events, write_black_box

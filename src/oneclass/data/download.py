@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from oneclass.data.fetch import CHUNK, check_url, check_writable, error_text, fetch, file_md5, record_md5
-from oneclass.data.lhco import BOXES, OFFICIAL_FILE, box_files, default_path
+from oneclass.data.lhco_files import BOXES, OFFICIAL_FILE, box_files, default_path
 from oneclass.data.paths import data_dir, resolve
 from oneclass.errors import DataError, OneClassError
 
