@@ -25,6 +25,13 @@ with the mean job time. OC-SVMs are the same jobs on both paths (not vectorised)
     python benchmarks/bench_sweep.py --trainer gpu            # on a GPU (trainer=gpu)
 
 Every line carries the load average: on a shared machine the times are pessimistic.
+
+The arithmetic floor printed with the table is this machine's float32 matmul throughput (the best of
+square products of 512-2048, on the threads a job uses) divided into the sweep's floating-point work:
+per detector, the FLOPs of one forward pass per event (counted by ``torch.utils.flop_counter`` on the
+detector the command composes, pretraining included where the preset pretrains) x 3 (forward and
+backward) x training events x epochs x seeds. No step can go faster than its arithmetic at peak
+throughput, so the floor is a bound the sweep approaches, never reaches.
 """
 
 from __future__ import annotations
@@ -70,6 +77,54 @@ def commands(names: list[str]) -> list[tuple[list[str], list[str], bool]]:
         groups.setdefault((extra, vectorisable), []).append(name)
     return [(members, [f"model={','.join(DETECTORS[n][0] for n in members)}", *extra], vectorisable)
             for (extra, vectorisable), members in groups.items()]
+
+
+def matmul_flops_per_s(threads: int, seconds: float = 1.0) -> float:
+    """This machine's float32 matmul throughput (FLOP/s): the best of square products of 512, 1024
+    and 2048 on ``threads`` torch threads (0 = torch's default)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    best = 0.0
+    try:
+        for n in (512, 1024, 2048):
+            a, b = torch.randn(n, n), torch.randn(n, n)
+            torch.mm(a, b)  # warm-up
+            count, t0 = 0, time.perf_counter()
+            while (elapsed := time.perf_counter() - t0) < seconds / 3 or count < 2:
+                torch.mm(a, b)
+                count += 1
+            best = max(best, 2 * n ** 3 * count / elapsed)
+    finally:
+        torch.set_num_threads(before)
+    return best
+
+
+def training_flops(overrides: list[str], seeds: int) -> float | None:
+    """Floating-point work of training the detector ``overrides`` compose (one ``model=``) for
+    ``seeds`` seeds: forward FLOPs per event x 3 x training events x epochs (+ pretraining). None
+    for a detector that is no torch module (the OC-SVMs: their job time counts as their floor)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    import torch
+    from hydra import compose, initialize_config_dir
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from oneclass.config import build
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=[o for o in overrides if not o.startswith(("hydra/", "hydra."))])
+    n_features = len(cfg.dataset.features)
+    detector = build(cfg.model, "model", input_shape=(n_features,))
+    if not isinstance(detector, torch.nn.Module):
+        return None
+    x = torch.randn(256, n_features)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        detector(x)
+    per_event = counter.get_total_flops() / len(x)
+    epochs = int(cfg.trainer.max_epochs) + (int(cfg.model.get("pretrain_epochs") or 0) if cfg.model.get("pretrain") else 0)
+    return 3 * per_event * int(cfg.dataset.n_train) * epochs * seeds
 
 
 def run_multirun(workdir: Path, args: list[str], timeout: float, need: str = "") -> float:
@@ -171,6 +226,19 @@ def main(argv: list[str] | None = None) -> None:
     seq_total = sum(r[2] for r in rows.values()) + sum(o[2] for o in overheads)
     print(f"{'total':{w}s} {'':4s} {vec_total:9.1f} s {seq_total:9.1f} s {seq_total / vec_total:5.1f}x   "
           f"= {vec_total / 60:.1f} min vectorised, {len(overheads)} command(s)  [{load_avg()}]")
+    peak = matmul_flops_per_s(a.threads)
+    work = {name: training_flops([f"model={DETECTORS[name][0]}", *DETECTORS[name][1], *common], rows[name][0]) for name in names}
+    flops = sum(f for f in work.values() if f is not None)
+    as_measured = sum(rows[name][1] for name, f in work.items() if f is None)  # OC-SVMs: their job time
+    floor = flops / peak + as_measured
+    print(f"\narithmetic floor: {flops / 1e12:.2f} TFLOP of training at {peak / 1e9:.1f} GFLOP/s (float32 matmul, "
+          f"threads={a.threads or 'default'}) = {flops / peak:.1f} s, + {as_measured:.1f} s of OC-SVM jobs as measured "
+          f"= {floor:.1f} s ({floor / 60:.1f} min); vectorised {vec_total / floor:.2f}x the floor, sequential "
+          f"{seq_total / floor:.2f}x  [{load_avg()}]")
+    for name in names:
+        if work[name] is not None:
+            print(f"  {name:{w - 2}s} {work[name] / 1e12:7.3f} TFLOP = {work[name] / peak:7.1f} s at peak; "
+                  f"vectorised {rows[name][1] / (work[name] / peak):5.1f}x")
 
 
 if __name__ == "__main__":
