@@ -30,7 +30,7 @@ import numpy as np
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from oneclass.cli import config_dir
+from oneclass.launch.cli import config_dir
 from oneclass.config import build
 from oneclass.errors import OneClassError
 from oneclass.metrics import evaluate

@@ -11,7 +11,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
-from oneclass.cli import config_dir
+from oneclass.launch.cli import config_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from oneclass.cli import check_group_choices, check_override_keys, config_dir, translate_ranges
+from oneclass.launch.cli import check_group_choices, check_override_keys, config_dir, translate_ranges
 from oneclass.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,7 +89,7 @@ def test_one_helper_gives_the_first_line_of_every_error():
     wrappers only add urllib's ``reason`` and a shortened long path."""
     from urllib.error import URLError
 
-    from oneclass import sweep
+    from oneclass.launch import sweep
     from oneclass.data import fetch
     from oneclass.errors import first_line
 
@@ -141,7 +141,7 @@ def test_help_lists_the_subcommands_and_an_unknown_one_exits_2_in_one_line(tmp_p
 def test_runs_lists_a_sweeps_runs_with_status_and_metrics(tmp_path, new_store, capsys, monkeypatch):
     from mlflow.tracking import MlflowClient
 
-    from oneclass.cli import main
+    from oneclass.launch.cli import main
 
     db = new_store(tmp_path)
     monkeypatch.chdir(tmp_path)

@@ -8,7 +8,7 @@ import pytest
 from omegaconf import open_dict
 
 from oneclass import pipeline
-from oneclass.cli import config_dir
+from oneclass.launch.cli import config_dir
 from oneclass.data.base import kind_of
 
 from conftest import write_black_box

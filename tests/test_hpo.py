@@ -112,7 +112,7 @@ def test_optuna_on_real_lhco_validates_ranks_by_val_and_best_preset_runs(tmp_pat
 
 
 def test_optuna_absent_is_one_line_with_the_install_command(monkeypatch, capsys):
-    from oneclass.hpo import OptunaSweeper
+    from oneclass.launch.hpo import OptunaSweeper
 
     monkeypatch.setitem(sys.modules, "optuna", None)  # what `import optuna` sees without the hpo extra
     with pytest.raises(SystemExit) as exit_:
@@ -123,7 +123,7 @@ def test_optuna_absent_is_one_line_with_the_install_command(monkeypatch, capsys)
 
 def test_an_objective_no_job_reports_is_refused_before_any_trial(capsys):
     pytest.importorskip("optuna")
-    from oneclass.hpo import OptunaSweeper, validation_metrics
+    from oneclass.launch.hpo import OptunaSweeper, validation_metrics
 
     assert {"val_auc", "val_max_sic", "val_aupr", "val_f1"} <= set(validation_metrics())
     with pytest.raises(SystemExit):

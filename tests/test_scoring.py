@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import oneclass
-from oneclass import pipeline, scoring
+from oneclass import pipeline
+from oneclass.launch import scoring
 from oneclass.metrics import roc_auc
 from oneclass.pipeline import JobInfo
 
@@ -22,7 +23,7 @@ LHCO = "lhco/lhco_rnd_sr_5features.npy"
 
 def oneclass_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "oneclass.cli", *args], cwd=cwd, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "oneclass.launch.cli", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=300)
 
 
@@ -91,7 +92,7 @@ def test_load_detector_from_python_and_score_another_file(lhco_run, tmp_path, mo
     monkeypatch.chdir(tmp_path)
     loaded = oneclass.load_detector(job.run_id)
     assert loaded.cfg.dataset.preprocess == "standardize" and loaded.data_info["preprocess_mean"]
-    from oneclass.scoring import score_file
+    from oneclass.launch.scoring import score_file
 
     result = score_file(loaded, other)
     assert result["scores"].dtype == np.float64 and len(result["scores"]) == len(result["index"])

@@ -134,7 +134,7 @@ def test_slurm_preset_becomes_the_expected_sbatch_script(tmp_path, monkeypatch):
     from hydra.core.hydra_config import HydraConfig
     from hydra.utils import instantiate
 
-    from oneclass.cli import config_dir
+    from oneclass.launch.cli import config_dir
 
     monkeypatch.chdir(tmp_path)
     captured = {}
@@ -461,7 +461,7 @@ def test_gpu_slots_give_parallel_jobs_different_gpus(tmp_path):
 
 
 def test_end_of_sweep_table_gives_mean_and_std_per_setting_over_seeds():
-    from oneclass.sweep import result_table
+    from oneclass.launch.sweep import result_table
 
     records = [{"status": "finished", "overrides": [f"model={m}", f"seed={s}", "trainer.max_epochs=3"],
                 "metrics": {"test_auc": auc}}

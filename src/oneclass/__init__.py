@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 
 
 def load_detector(run_id: str, tracking_uri: str | None = None):
-    """The trained detector of a finished MLflow run (see :mod:`oneclass.scoring`)."""
-    from oneclass.scoring import load_detector as _load
+    """The trained detector of a finished MLflow run (see :mod:`oneclass.launch.scoring`)."""
+    from oneclass.launch.scoring import load_detector as _load
 
     return _load(run_id, tracking_uri)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from oneclass import cli
+from oneclass.launch import cli
 from oneclass.data import download
 from oneclass.data.lhco_files import OFFICIAL_FILE
 

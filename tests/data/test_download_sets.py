@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oneclass import cli
+from oneclass.launch import cli
 from oneclass.data import download
 from oneclass.data.images import load_idx_split, read_cifar10
 from oneclass.data.kdd import read_nsl_kdd

@@ -14,7 +14,7 @@ import lightning.pytorch as L
 import numpy as np
 import pytest
 
-from oneclass.cli import config_dir
+from oneclass.launch.cli import config_dir
 from oneclass.config import build
 from oneclass.metrics import roc_auc
 from oneclass.models.pyod import pyod_available

@@ -13,7 +13,7 @@ import torch
 from omegaconf import OmegaConf, open_dict
 
 from oneclass import pipeline
-from oneclass.cli import config_dir
+from oneclass.launch.cli import config_dir
 from oneclass.config import build
 from oneclass.data.images import load_idx_split
 from oneclass.errors import ConfigError

@@ -218,7 +218,7 @@ def test_bad_input_one_line_no_figure(store, tmp_path, case, capsys):
         argv += ["--filter", "tags.model === 'x'"]
     elif case == "no_experiment":
         argv += ["--experiment", "nope"]
-    from oneclass.cli import main as cli_main
+    from oneclass.launch.cli import main as cli_main
 
     with pytest.raises(SystemExit) as exit_info:
         cli_main(["report", *argv])
@@ -365,7 +365,7 @@ def test_a_metric_added_to_evaluation_reaches_every_table(two_detectors, tmp_pat
 
 
 def test_format_option_and_bad_format(two_detectors, tmp_path, capsys):
-    from oneclass.cli import main as cli_main
+    from oneclass.launch.cli import main as cli_main
 
     out = tmp_path / "r"
     assert report_main(["--output", str(out), "--no-mlflow", "--format", "png,svg"]) == 0
@@ -473,7 +473,7 @@ def test_three_ocsvm_oad_seeds_on_lhco_are_one_detector(cfg_factory, tmp_path, s
 
 
 def test_output_that_is_an_existing_file_is_one_line(two_detectors, tmp_path, capsys):
-    from oneclass.cli import main as cli_main
+    from oneclass.launch.cli import main as cli_main
 
     taken = tmp_path / "notes.txt"
     taken.write_text("mine\n")

@@ -176,7 +176,7 @@ def slurm_said(sweep_dir: Path, job_id: str) -> str | None:
 def record_ended_by_slurm(sweep_dir: Path, watcher: Any, job_overrides: list[list[str]], initial_job_idx: int) -> None:
     """Jobs SLURM ended without their own last word in status.json: a record with SLURM's state and
     the cause (a job killed before Hydra made its folder gets ``<sweep dir>/<job num>/status.json``)."""
-    from oneclass.sweep import STATUS, _job_record, job_dirs, write_status
+    from oneclass.launch.sweep import STATUS, _job_record, job_dirs, write_status
 
     by_num: dict[int, dict[str, str]] = {}
     for job_id, info in watcher._info_dict.items():
@@ -227,7 +227,7 @@ def close_runs_left_running(config: Any, sweep_dir: Path) -> None:
     from omegaconf import OmegaConf
 
     from oneclass.errors import first_line
-    from oneclass.sweep import close_interrupted
+    from oneclass.launch.sweep import close_interrupted
 
     try:
         logger_cfg = OmegaConf.create(OmegaConf.to_container(config.logger, resolve=True))

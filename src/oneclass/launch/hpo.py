@@ -33,7 +33,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from oneclass.errors import ConfigError
-from oneclass.sweep import one_line_exit as _one_line
+from oneclass.launch.sweep import one_line_exit as _one_line
 
 log = logging.getLogger(__name__)
 DIRECTIONS = ("maximize", "minimize")
@@ -105,7 +105,7 @@ class OptunaSweeper(Sweeper):
             raise ConfigError(f"hydra.sweeper.objective must be a validation metric ({', '.join(known)}), got "
                               f"{objective!r}: tuning on test metrics would bias them")
         if objective not in known:
-            from oneclass.cli import _closest
+            from oneclass.launch.cli import _closest
 
             raise ConfigError(f"hydra.sweeper.objective: no validation metric {objective!r}; the jobs report "
                               f"{', '.join(_closest(objective, known))} (closest first)")

@@ -30,8 +30,8 @@ _INT = re.compile(r"^[+-]?\d+$")
 SUBCOMMANDS = {
     "download": "oneclass.data.download",
     "report": "oneclass.report",
-    "score": "oneclass.scoring",
-    "runs": "oneclass.runs",
+    "score": "oneclass.launch.scoring",
+    "runs": "oneclass.launch.runs",
     "report-images": "oneclass.report",  # the image view is part of `oneclass report` now
 }
 
@@ -68,11 +68,11 @@ def config_dir() -> Path:
             raise ConfigError(f"{CONFIG_DIR_ENV}={own} has no config.yaml; point it at a copy of oneclass's conf/ "
                               f"(or unset it)")
         return Path(own).resolve()
-    here = Path(__file__).resolve()
-    for candidate in (here.parents[2] / "conf", here.parent / "conf"):
+    package = Path(__file__).resolve().parents[1]  # src/oneclass (this file is src/oneclass/launch/cli.py)
+    for candidate in (package.parents[1] / "conf", package / "conf"):
         if (candidate / "config.yaml").is_file():
             return candidate
-    raise ConfigError(f"cannot find the oneclass config tree (conf/config.yaml) near {here.parent}")
+    raise ConfigError(f"cannot find the oneclass config tree (conf/config.yaml) near {package}")
 
 
 def _search_dirs(argv: list[str], conf: Path) -> list[Path]:
@@ -206,9 +206,9 @@ def _task(cfg):
     from hydra.types import RunMode
 
     if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-        from oneclass.sweep import run_job
+        from oneclass.launch.sweep import run_job
 
-        return run_job(cfg)  # a failed job is recorded, never stops the sweep (see oneclass.sweep)
+        return run_job(cfg)  # a failed job is recorded, never stops the sweep (see oneclass.launch.sweep)
     from oneclass.tracking import check_logger
 
     try:
@@ -221,7 +221,7 @@ def _task(cfg):
         return run(cfg)
     except (OneClassError, OSError) as exc:
         from oneclass.pipeline import JobInfo
-        from oneclass.sweep import _first_line, kept_checkpoint
+        from oneclass.launch.sweep import _first_line, kept_checkpoint
 
         if ckpt := kept_checkpoint(cfg, JobInfo.current()):
             print(f"note: the training checkpoint {ckpt} is kept: running the same config again resumes from it "
@@ -243,7 +243,7 @@ def hydra_main(argv: list[str]) -> None:
     check_override_keys(argv, conf)
     sys.argv = [sys.argv[0], *argv]
     if flags:
-        from oneclass.sweep import interruptible
+        from oneclass.launch.sweep import interruptible
 
         with interruptible():  # Ctrl-C: the summary, runs closed as KILLED, exit 130
             hydra.main(config_path=str(conf), config_name="config", version_base="1.3")(_task)()
