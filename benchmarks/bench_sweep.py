@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     unknown = set(names) - set(DETECTORS)
     if unknown:
         raise SystemExit(f"unknown detectors {sorted(unknown)}; choose from {', '.join(DETECTORS)}")
-    common = [f"dataset.path={a.path.resolve()}", f"trainer={a.trainer}", "logger.experiment_name=bench"]
+    common = ["dataset=lhco", f"dataset.path={a.path.resolve()}", f"trainer={a.trainer}", "logger.experiment_name=bench"]
     if a.threads:
         common.append(f"threads={a.threads}")
     if a.quick:
