@@ -1,16 +1,16 @@
 """The paper sweep P, vectorised (``hydra/sweeper=seed_batch``) against the sequential
 basic-launcher path, measured in the same run: wall time per detector and in total.
 
-Sweep P on the LHCO paper split (the authors' settings from conf/dataset_model/):
+Sweep P on the LHCO paper split (the authors' settings: the presets conf/experiment/lhco/):
 10 seeds x {OCDN 10 epochs batch 32, AE 1 epoch batch 32, Deep SVDD one-class 10 epochs batch 50
 (paper_fc), Deep SVDD soft-boundary nu 0.15 10 epochs} + OC-SVM IAD + OAD (one job each).
 
 Sweep P runs as docs/results/speed.md's commands: one per set of overrides, the detectors of a set in one
-multirun (``model=a,b,c``): three commands per path, each paying the start-up once:
+multirun (``experiment=lhco/a,lhco/b``): three commands per path, each paying the start-up once:
 
-    run.py -m model=ocdn,ae,deepsvdd seed=0..9 hydra/sweeper=seed_batch ...
-    run.py -m model=deepsvdd_soft model.nu=0.15 seed=0..9 hydra/sweeper=seed_batch ...
-    run.py -m model=ocsvm_iad,ocsvm_oad seed=0 ...
+    run.py -m experiment=lhco/ocdn,lhco/ae,lhco/deepsvdd seed=0..9 hydra/sweeper=seed_batch ...
+    run.py -m experiment=lhco/deepsvdd_soft model.nu=0.15 seed=0..9 hydra/sweeper=seed_batch ...
+    run.py -m experiment=lhco/ocsvm_iad,lhco/ocsvm_oad seed=0 ...
 
 Every command runs in a fresh process with its own MLflow store in a temporary folder. A detector's
 time is its jobs' time (status.json: fit, scoring, tracking, artifacts); each command's time outside
@@ -47,15 +47,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# name -> (model, further overrides, vectorisable). Detectors with the same further overrides and
-# vectorisability run as one command (model=a,b,c), as the docs run the paper's study.
+# name -> (preset, further overrides, vectorisable). Detectors with the same further overrides and
+# vectorisability run as one command (experiment=lhco/a,lhco/b), as the docs run the paper's study.
 DETECTORS = {
-    "ocdn": ("ocdn", (), True),
-    "ae": ("ae", (), True),
-    "deepsvdd": ("deepsvdd", (), True),
-    "deepsvdd_soft_nu0.15": ("deepsvdd_soft", ("model.nu=0.15",), True),
-    "ocsvm_iad": ("ocsvm_iad", (), False),
-    "ocsvm_oad": ("ocsvm_oad", (), False),
+    "ocdn": ("lhco/ocdn", (), True),
+    "ae": ("lhco/ae", (), True),
+    "deepsvdd": ("lhco/deepsvdd", (), True),
+    "deepsvdd_soft_nu0.15": ("lhco/deepsvdd_soft", ("model.nu=0.15",), True),
+    "ocsvm_iad": ("lhco/ocsvm_iad", (), False),
+    "ocsvm_oad": ("lhco/ocsvm_oad", (), False),
 }
 QUICK = ["dataset.n_train=20000", "trainer.max_epochs=2"]
 
@@ -75,7 +75,7 @@ def commands(names: list[str]) -> list[tuple[list[str], list[str], bool]]:
     for name in names:
         _, extra, vectorisable = DETECTORS[name]
         groups.setdefault((extra, vectorisable), []).append(name)
-    return [(members, [f"model={','.join(DETECTORS[n][0] for n in members)}", *extra], vectorisable)
+    return [(members, [f"experiment={','.join(DETECTORS[n][0] for n in members)}", *extra], vectorisable)
             for (extra, vectorisable), members in groups.items()]
 
 
@@ -147,12 +147,12 @@ def sweep(workdir: Path, args: list[str], timeout: float) -> tuple[float, dict[s
     """Run ``run.py -m args`` in ``workdir``: (wall seconds, each detector's job times from the
     jobs' status.json by the name in DETECTORS, the seconds outside the jobs)."""
     wall = run_multirun(workdir, args, timeout)
-    by_model = {model: name for name, (model, _, _) in DETECTORS.items()}
+    by_preset = {preset: name for name, (preset, _, _) in DETECTORS.items()}
     jobs: dict[str, list[float]] = {}
     for path in (workdir / "multirun").rglob("status.json"):
         record = json.loads(path.read_text())
-        model = next(o.split("=", 1)[1] for o in record["overrides"] if o.startswith("model="))
-        jobs.setdefault(by_model[model], []).append(record["ended"] - record["started"])
+        preset = next(o.split("=", 1)[1] for o in record["overrides"] if o.startswith("experiment="))
+        jobs.setdefault(by_preset[preset], []).append(record["ended"] - record["started"])
     return wall, jobs, wall - sum(sum(times) for times in jobs.values())
 
 

@@ -52,6 +52,10 @@ def test_unknown_group_option_names_the_available_ones():
     with pytest.raises(ConfigError, match="unknown model 'nope'"):
         check_group_choices(["-m", "model=ocdn,nope"], config_dir())
     check_group_choices(["model=ocdn,logreg", "trainer.max_epochs=3", "hydra/launcher=basic"], config_dir())
+    # presets in family folders are named by their path, several at once by a list
+    check_group_choices(["-m", "experiment=lhco/ocdn,ruff/deepsvdd_mnist", "experiment=[lhco/ocdn,lhco/bb1]"], config_dir())
+    with pytest.raises(ConfigError, match=r"unknown experiment 'lhco_ocdn'; available: .*lhco/ocdn.*nrcan/ae"):
+        check_group_choices(["experiment=lhco_ocdn"], config_dir())
 
 
 def _run(*args, cwd):

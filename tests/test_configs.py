@@ -41,7 +41,8 @@ MODELS = config_names("model")
 DATASETS = config_names("dataset")
 IMAGE_SETS = {d for d in DATASETS if dataset_kind(d) == "images"}
 # (model, dataset) pairs that are refused, with the start of their one-line error: the flat MLP
-# detectors on images (the image nets come with conf/dataset_model/<images>_<model>.yaml)
+# detectors on images (Deep SVDD and the autoencoder take the LeNet of the image shape instead of their dense
+# default net: oneclass.nets.image_net)
 REFUSED: dict[tuple[str, str], str] = {
     (model, dataset): "model.net: MLP takes flat" for model in ("ocdn", "logreg", "supervised") for dataset in IMAGE_SETS}
 # the NRCAN detectors (issue 15) are tabular: their dense nets refuse images

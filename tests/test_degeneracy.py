@@ -46,7 +46,7 @@ def test_adapters_get_the_score_check():
 
 def _breastw(cfg_factory, shared_data, *overrides):
     shared_data("adbench/4_breastw.npz")
-    return cfg_factory("model=ae", "dataset=adbench", "dataset.name=breastw", f"dataset.path={shared_data('adbench/4_breastw.npz')}",
+    return cfg_factory("experiment=nrcan/ae", "dataset=adbench", "dataset.name=breastw", f"dataset.path={shared_data('adbench/4_breastw.npz')}",
                        "trainer.max_epochs=5", "threads=1", *overrides, small=False)
 
 

@@ -102,10 +102,11 @@ def _compose_run_py(argv: list[str]) -> None:
     check_group_choices(args, conf)
     args = translate_ranges(args)
     check_override_keys(args, conf)
-    fixed = []
+    fixed, unswept = [], []
     for o in OverridesParser.create().parse_overrides(args):
         if not o.is_sweep_override():
             fixed.append(o.input_line)
+            unswept.append(o.input_line)
             continue
         try:
             first = next(iter(o.sweep_string_iterator()))
@@ -114,6 +115,8 @@ def _compose_run_py(argv: list[str]) -> None:
         fixed.append(f"{o.get_key_element()}={first}")
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
         cfg = compose(config_name="config", overrides=fixed, return_hydra_config=True)
+        if "-m" in argv or "--multirun" in argv:  # Hydra composes a multirun first without its sweeps
+            compose(config_name="config", overrides=unswept, return_hydra_config=True)
     assert cfg.model._target_ and cfg.dataset._target_
 
 

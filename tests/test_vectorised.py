@@ -395,7 +395,7 @@ def test_a_net_whose_forward_does_not_batch_over_members_is_refused_when_stacked
     (["model=ocsvm_oad"], "OneClassSVM cannot be trained vectorised: it is not a Lightning detector"),
     (["model=deepsvdd_soft"], None), (["model=ae", "dataset=lhco"], None), (["model=logreg"], None),
     (["model=ae", "dataset=mnist"], None), (["model=deepsvdd", "dataset=cifar10"], None),  # the LeNets
-    (["experiment=deepsvdd_mnist_icml"], None),
+    (["experiment=ruff/deepsvdd_mnist_icml"], None),
     (["model=deepsvdd", "model/net=paper_fc", "model.allow_bias=true"], None)])
 def test_what_the_sweeper_and_groups_refuse_from_the_config(cfg_factory, overrides, refused):
     """The seed_batch sweeper and a group read this before any run starts: what the model class and
@@ -506,7 +506,7 @@ def test_a_lenet_group_on_mnist_matches_its_single_seed_jobs(cfg_factory, tmp_pa
     from omegaconf import open_dict
 
     new_store(tmp_path)
-    sizes = ["experiment=deepsvdd_mnist", "dataset.normal_class=3", "model.pretrain_epochs=2", "trainer.max_epochs=2",
+    sizes = ["experiment=ruff/deepsvdd_mnist", "dataset.normal_class=3", "model.pretrain_epochs=2", "trainer.max_epochs=2",
              "model.batch_size=50", "model.lr=1e-3", "model.pretrain_lr=1e-3", "dataset.n_train=600",
              "dataset.n_test_background=300", "dataset.n_test_signal=300", "vectorised.calibration_events=300"]
 

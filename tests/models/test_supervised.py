@@ -13,15 +13,15 @@ def test_supervised_ceiling_on_lhco_is_far_above_the_one_class_detectors(cfg_fac
     path = shared_data("lhco/lhco_rnd_sr_5features.npy")
     common = ["dataset=lhco", f"dataset.path={path}", "logger=none", "dataset.n_train=4000",
               "dataset.n_test_background=3000", "dataset.n_test_signal=3000", "trainer.max_epochs=3"]
-    cfg = cfg_factory("model=supervised", *common)
-    assert cfg.dataset.train_signal_fraction == 0.2  # conf/dataset_model/lhco_supervised.yaml
+    cfg = cfg_factory("experiment=lhco/supervised", *common)
+    assert cfg.dataset.train_signal_fraction == 0.2  # conf/experiment/lhco/supervised.yaml
     sup = pipeline.run(cfg, pipeline.JobInfo(output_dir=tmp_path / "sup", launch_dir=tmp_path))
     data = pipeline.prepare(cfg, pipeline.JobInfo(output_dir=tmp_path / "x", launch_dir=tmp_path)).data()
     assert data.y_train.sum() == 1000 and len(data.x_train) == 5000  # 4000 background + 0.2 contamination
     # its training signal is never a test event
     raw_rows = set(data.test_index.tolist())
     assert len(raw_rows) == 6000
-    ocdn = pipeline.run(cfg_factory("model=ocdn", *common), pipeline.JobInfo(output_dir=tmp_path / "oc", launch_dir=tmp_path))
+    ocdn = pipeline.run(cfg_factory("experiment=lhco/ocdn", *common), pipeline.JobInfo(output_dir=tmp_path / "oc", launch_dir=tmp_path))
     # the resonant signal (m_X 500 GeV, m_Y 100 GeV, two-prong) is easy with labels: even 1000 labelled
     # signal events and 3 epochs put it far above a one-class detector (the full split reaches max SIC ~17)
     assert sup["test_auc"] > 0.85 and sup["test_auc"] > ocdn["test_auc"] + 0.2

@@ -111,8 +111,8 @@ def download_box(box: int, dest: Path | None = None, url: str | None = None, rec
     _fetch_verified(f"{folder}/{features}", dest, md5s[features], record_url, force, progress)
     _fetch_verified(f"{folder}/{key}", dest.parent / key, md5s[key], record_url, force, progress)
     shown = "" if dest == default_path(box) else f" dataset.path={dest}"
-    print(f"saved {dest} and {dest.parent / key} (md5 verified). Use them with: python run.py dataset=lhco "
-          f"experiment=lhco_bb{box}{shown}", file=sys.stderr)
+    print(f"saved {dest} and {dest.parent / key} (md5 verified). Use them with: python run.py "
+          f"'experiment=[lhco/ocdn,lhco/bb{box}]'{shown}", file=sys.stderr)
     return dest
 
 

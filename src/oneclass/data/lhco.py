@@ -190,7 +190,7 @@ class LHCO(Dataset):
             info["key_file"] = str(key)
         elif unlabelled and need_labels:
             raise DataError(f"{path} has no label column (a black box?); give its key file with dataset.key_path=... "
-                            f"(`oneclass download lhco --box N` fetches both and experiment=lhco_bb1 uses them)")
+                            f"(`oneclass download lhco --box N` fetches both and experiment=lhco/bb1 uses them)")
         if key is not None and "key_file" not in info or unlabelled:
             bad = ~np.isfinite(x).all(axis=1)
             if bad.any() and not self.drop_nan:

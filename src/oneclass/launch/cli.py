@@ -101,11 +101,15 @@ def check_group_choices(argv: list[str], conf: Path) -> None:
         directory = conf / group
         if not directory.is_dir():
             continue
-        available = sorted({p.stem for root in roots for p in (root / group).glob("*.yaml")})
-        for choice in value.split(","):
+        # an option in a subfolder is named by its path (the preset families: experiment=lhco/ocdn);
+        # a list selects several (experiment=[lhco/ocdn,lhco/bb1])
+        available = sorted({p.relative_to(root / group).with_suffix("").as_posix() for root in roots
+                            for p in (root / group).rglob("*.yaml")})
+        for choice in value.strip("[]").split(","):
             choice = choice.strip()
             if choice and "*" not in choice and choice not in available:
-                raise ConfigError(f"unknown {group} '{choice}'; available: {', '.join(available)} (files in {directory})")
+                shown = [a for a in available if "/" not in a or group == "experiment"]  # not model/net/... files
+                raise ConfigError(f"unknown {group} '{choice}'; available: {', '.join(shown)} (files in {directory})")
 
 
 def check_path_lengths(argv: list[str]) -> None:
