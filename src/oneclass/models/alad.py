@@ -111,6 +111,7 @@ class ALAD(LightningDetector):
     cannot_vectorise = "it trains adversarially, its own training step alternating generator and discriminators"  # oneclass.vectorised
 
     score_name = "feature-matching distance"
+    flat_only = True  # its dense generator and discriminators take (events, features); images are refused
 
     def __init__(
         self,

@@ -95,6 +95,9 @@ class DeepSVDD(LightningDetector):
     :class:`~oneclass.models.base.LightningDetector`.
     """
 
+    # the net on images when model.net is a dense (flat-only) one: Ruff's LeNet of the shape
+    image_net: Any = staticmethod(nets.image_net)
+
     def __init__(
         self,
         input_shape: Any = None,
@@ -147,7 +150,7 @@ class DeepSVDD(LightningDetector):
             raise ConfigError(f"model.pretrain_weight_decay must be >= 0, got {pretrain_weight_decay!r}")
         self.pretrain_lr_milestones = milestones(pretrain_lr_milestones, "model.pretrain_lr_milestones")
         self.save_hyperparameters()
-        self.net = nets.make(net, self.input_shape, nets.SVDDMLP, images=nets.image_net)
+        self.net = nets.make(net, self.input_shape, nets.SVDDMLP, images=self.image_net)
         check_ruff_rules(self.net, allow_bias)
         self.rep_dim = self.net.rep_dim
         self.dictionary_init = dictionary_init
