@@ -215,12 +215,12 @@ def _task(cfg):
         check_logger(cfg.get("logger"))  # a bad store URI: one line before torch is even imported
     except OneClassError as exc:
         raise SystemExit(f"error: {exc}") from None
-    from oneclass.pipeline import run
+    from oneclass.run.engine import run
 
     try:
         return run(cfg)
     except (OneClassError, OSError) as exc:
-        from oneclass.pipeline import JobInfo
+        from oneclass.run.engine import JobInfo
         from oneclass.sweep import _first_line, kept_checkpoint
 
         if ckpt := kept_checkpoint(cfg, JobInfo.current()):

@@ -40,14 +40,15 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from oneclass import jobenv, resume, vectorised
+from oneclass import vectorised
+from oneclass.run import jobenv, resume
 from oneclass.config import build
 from oneclass.errors import ConfigError, TrainingError, first_line
-from oneclass.job import (check_data_values, check_values, checked_scores, dataset_name, detector_name, prepare, run_params, set_name,
+from oneclass.run.job import (check_data_values, check_values, checked_scores, dataset_name, detector_name, prepare, run_params, set_name,
                           quiet_libraries, report_degenerate, sculpting_efficiencies, test_metrics, write_artifacts)
 from oneclass.metrics import Evaluation, evaluate
 from oneclass.models.base import Detector, degeneracy
-from oneclass.snapshots import ScoreSnapshots, snapshot_callbacks
+from oneclass.run.snapshots import ScoreSnapshots, snapshot_callbacks
 from oneclass.training import EpochProgress
 
 log = logging.getLogger(__name__)

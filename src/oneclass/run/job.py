@@ -1,9 +1,9 @@
-"""What every job shares, one seed or a vectorised seed group (:mod:`oneclass.seed_group`): where it
+"""What every job shares, one seed or a vectorised seed group (:mod:`oneclass.run.seed_group`): where it
 runs (:class:`JobInfo`), its set-up (:func:`prepare`: tracker, run name, tags, resume fingerprint),
 the checks of its own values before training, the score check, the test metrics and the artifacts.
 
-:mod:`oneclass.pipeline` (the single-seed job and ``run``, which picks the strategy) and
-:mod:`oneclass.seed_group` both build on this module; neither imports the other's helpers.
+:mod:`oneclass.run.engine` (the single-seed job and ``run``, which picks the strategy) and
+:mod:`oneclass.run.seed_group` both build on this module; neither imports the other's helpers.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from oneclass import __version__, jobenv, plots, resume
+from oneclass import __version__, plots
+from oneclass.run import jobenv, resume
 from oneclass.config import build, flatten, require_int
 from oneclass.data.base import DataBundle, Dataset, kind_of
 from oneclass.errors import ConfigError, TrainingError
@@ -53,7 +54,7 @@ class JobInfo:
     status: str | None = None
     run_id: str | None = None
     process: dict[str, Any] = field(default_factory=dict)
-    # a vectorised seed group (oneclass.seed_group): each member's name, seed, status, run id, error
+    # a vectorised seed group (oneclass.run.seed_group): each member's name, seed, status, run id, error
     members: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod

@@ -4,8 +4,8 @@ write artifacts, track.
 ``run(cfg)`` is the whole job; ``run.py`` / the ``oneclass`` command only wrap it with Hydra, and
 tests call it directly with a composed config. ``run`` picks the strategy: one detector
 (:func:`run_detector`) or, with ``vectorised.seeds``, a vectorised seed group
-(:mod:`oneclass.seed_group`). What both share (job info, set-up, checks, metrics, artifacts) is in
-:mod:`oneclass.job`.
+(:mod:`oneclass.run.seed_group`). What both share (job info, set-up, checks, metrics, artifacts) is in
+:mod:`oneclass.run.job`.
 """
 
 from __future__ import annotations
@@ -22,16 +22,17 @@ import lightning.pytorch as L
 import numpy as np
 from omegaconf import DictConfig
 
-from oneclass import jobenv, logs, resume
+from oneclass import logs
+from oneclass.run import jobenv, resume
 from oneclass.config import build
 from oneclass.data.base import DataBundle
 from oneclass.errors import ConfigError
-from oneclass.job import (JobInfo, PreparedJob, check_data_values, check_values, checked_scores, detector_name, prepare,
+from oneclass.run.job import (JobInfo, PreparedJob, check_data_values, check_values, checked_scores, detector_name, prepare,
                           quiet_libraries, report_degenerate, run_params, sculpting_efficiencies, test_metrics, write_artifacts)
 from oneclass.metrics import Evaluation, evaluate
 from oneclass.models.base import Detector, degeneracy
-from oneclass.seed_group import group_seeds, run_group
-from oneclass.snapshots import snapshot_callbacks
+from oneclass.run.seed_group import group_seeds, run_group
+from oneclass.run.snapshots import snapshot_callbacks
 from oneclass.tracking import Tracker
 from oneclass.training import EpochProgress, EpochTracking
 
