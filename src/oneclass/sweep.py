@@ -101,9 +101,9 @@ def write_status(directory: Path, record: dict[str, Any]) -> None:
 
 
 def run_job(cfg: DictConfig) -> dict[str, float] | None:
-    """One multirun job: ``pipeline.run`` with its outcome written to ``status.json``; never raises
+    """One multirun job: ``oneclass.run.engine.run`` with its outcome written to ``status.json``; never raises
     an ``Exception`` (a failed job returns None)."""
-    from oneclass.run.engine import JobInfo, run
+    from oneclass.run.engine import JobInfo, RunSpec, run, strategy_for
     from oneclass.tracking import call_stats, patient_store, reset_call_stats
 
     reset_call_stats()
@@ -124,7 +124,8 @@ def run_job(cfg: DictConfig) -> dict[str, float] | None:
                 pass
     try:
         with patient_store():  # the sweep reached the store: a job starting during an outage waits for it
-            metrics = run(cfg, job)
+            spec = RunSpec.from_config(cfg)  # the job's own values, checked once; then one detector or a seed group
+            metrics = run(cfg, job, spec, strategy_for(spec))
     except Exception as exc:
         from oneclass.run.jobenv import slurm_time_limit
 
