@@ -36,7 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_tabular import FIELDS, done_rows, machine, one  # noqa: E402
 
-from oneclass.job import quiet_libraries  # noqa: E402
+from oneclass.run.job import quiet_libraries  # noqa: E402
 
 DETECTORS = ["ae", "deepsvdd", "dagmm"]
 # (label, dataset config, overrides), smallest first

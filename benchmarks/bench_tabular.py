@@ -34,7 +34,7 @@ from oneclass.launch.cli import config_dir
 from oneclass.config import build
 from oneclass.errors import OneClassError
 from oneclass.metrics import evaluate
-from oneclass.job import make_trainer, quiet_libraries
+from oneclass.run.job import make_trainer, quiet_libraries
 from oneclass.models.base import degeneracy
 
 warnings.filterwarnings("ignore")

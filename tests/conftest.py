@@ -105,7 +105,7 @@ def _a_share_of_the_cores():
     import torch
     from threadpoolctl import threadpool_limits
 
-    from oneclass.jobenv import available_cores
+    from oneclass.run.jobenv import available_cores
 
     threads = max(1, available_cores() // int(workers))
     torch.set_num_threads(threads)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from oneclass.errors import ConfigError, DataError
-from oneclass.pipeline import JobInfo, run
+from oneclass.run.engine import JobInfo, run
 
 ROOT = Path(__file__).resolve().parents[1]
 

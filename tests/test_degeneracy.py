@@ -10,7 +10,7 @@ from mlflow.tracking import MlflowClient
 
 from oneclass.errors import ConfigError, TrainingError
 from oneclass.models.base import code_degeneracy, degeneracy, score_degeneracy
-from oneclass.pipeline import JobInfo, run
+from oneclass.run.engine import JobInfo, run
 from oneclass.report.tabular import DEGENERATE_MARK, markdown_table, metric_table, records_from_runs
 
 # the autoencoder preset before issue 25: d -> d/2 -> d/4 -> d/8 -> 1 with ReLU, 1-unit layers for d <= 9

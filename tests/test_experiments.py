@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from omegaconf import open_dict
 
-from oneclass import pipeline
+from oneclass.run import engine
 from oneclass.launch.cli import config_dir
 from oneclass.data.base import kind_of
 
@@ -56,13 +56,13 @@ def test_every_experiment_runs_one_short_job(cfg_factory, tmp_path, shared_data,
         if cfg.dataset.name not in TABULAR_FILES and not cfg.dataset.get("box"):
             for key in ("n_train", "n_test_background", "n_test_signal"):
                 cfg.dataset[key] = n
-    job = pipeline.JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path)
+    job = engine.JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path)
     if cfg.dataset.name == "kdd":  # 494,021 connections: a short job on the first 2000 training rows
         cfg.dataset.n_train = 2000
-    metrics = pipeline.run(cfg, job)
+    metrics = engine.run(cfg, job)
     saved = np.load(tmp_path / "out" / "scores.npz")
     rows = 200 if cfg.dataset.get("box") else TEST_ROWS.get((cfg.dataset.name, cfg.dataset.get("protocol")),
                                                              TEST_ROWS.get(cfg.dataset.name, 2 * n))
     assert cfg.dataset.name == "kdd" or len(saved["scores"]) == rows  # KDD: its nrcan test half, not counted here
     assert np.isfinite(saved["scores"]).all()
-    assert metrics["test_auc"] == pytest.approx(pipeline.evaluate(saved["scores"], saved["labels"]).auc)
+    assert metrics["test_auc"] == pytest.approx(engine.evaluate(saved["scores"], saved["labels"]).auc)

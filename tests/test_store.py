@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from oneclass import resume
+from oneclass.run import resume
 from oneclass.errors import DataError
-from oneclass.pipeline import JobInfo, run
+from oneclass.run.engine import JobInfo, run
 from oneclass.launch.sweep import kept_checkpoint, summarize, write_status
 
 # a store, server, launcher or subprocess in every test: `make test-fast` leaves them out
@@ -232,7 +232,7 @@ def test_ctrl_c_in_a_parallel_sweep_ends_with_the_summary(tmp_path):
 
 # ---------------------------------------------------------------------------------------- item 13
 def test_checkpoint_of_a_job_that_failed_after_training_is_kept_and_listed(cfg_factory, tmp_path, monkeypatch):
-    import oneclass.pipeline as pipeline
+    from oneclass.run import engine
 
     cfg = cfg_factory("trainer.max_epochs=2", "seed=7")
     job = JobInfo(output_dir=tmp_path / "sweep" / "0", launch_dir=tmp_path)
@@ -240,7 +240,7 @@ def test_checkpoint_of_a_job_that_failed_after_training_is_kept_and_listed(cfg_f
     def disk_full(*args, **kwargs):
         raise DataError("no space left to write the plots")
 
-    monkeypatch.setattr(pipeline, "write_artifacts", disk_full)
+    monkeypatch.setattr(engine, "write_artifacts", disk_full)
     with pytest.raises(DataError):
         run(cfg, job)
     kept = kept_checkpoint(cfg, job)

@@ -18,13 +18,14 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from oneclass import nets, resume, vectorised
+from oneclass import nets, vectorised
+from oneclass.run import resume
 from oneclass.errors import ConfigError, TrainingError
 from oneclass.models.autoencoder import Autoencoder
 from oneclass.models.deep_svdd import DeepSVDD
 from oneclass.models.ocdn import OCDN
 from oneclass.models.ocsvm import OneClassSVM
-from oneclass.pipeline import JobInfo, run
+from oneclass.run.engine import JobInfo, run
 from oneclass.launch.sweep import seed_groups
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -481,7 +482,7 @@ def test_a_group_is_one_run_per_member_plus_the_ensemble(cfg_factory, tmp_path, 
     info = json.loads((out / "ocdn-ensemble3" / "ensemble.json").read_text())
     assert info["seeds"] == [0, 1, 2] and info["member_runs"] == [by_name[f"ocdn-gaussian-seed{s}"].info.run_id for s in range(3)]
     data0 = build(cfg_factory().dataset, "dataset").load(0)  # the ensemble is scored on the first member's data
-    from oneclass.seed_group import calibration_rows
+    from oneclass.run.seed_group import calibration_rows
 
     rows = calibration_rows(len(data0.x_train), 500)
     assert len(rows) == len(set(rows.tolist())) == 500 == info["calibration_events"]
@@ -584,7 +585,7 @@ class _Preempt(L.Callback):
 
 
 def test_killed_group_resumes_all_members_from_one_checkpoint(cfg_factory, tmp_path, monkeypatch, new_store):
-    import oneclass.job as job_module
+    import oneclass.run.job as job_module
 
     settings = ("trainer.max_epochs=2", "vectorised.seeds=[0,1,2]", "model/net=paper_fc", "model=deepsvdd",
                 "model.allow_bias=true", "model.net.hidden=[16,16]", "model.net.rep_dim=4")
@@ -628,7 +629,7 @@ def test_resume_true_skips_members_that_already_finished(cfg_factory, tmp_path, 
 
 
 def test_ensemble_normalisations_by_hand():
-    from oneclass.seed_group import ensemble_scores
+    from oneclass.run.seed_group import ensemble_scores
 
     test = np.array([[1.0, 2.0, 5.0], [10.0, 30.0, 50.0]])
     train = np.array([[0.0, 2.0, 0.0, 2.0], [0.0, 10.0, 20.0, 30.0]])

@@ -2,7 +2,7 @@
 
 Every detector follows one scoring contract (see :mod:`oneclass.models.base`): ``fit`` on
 background-only training data, then ``score`` returns one float per event, higher = more
-anomalous. Metrics, plots and tracking live in :mod:`oneclass.pipeline`, never in models.
+anomalous. Metrics, plots and tracking live in :mod:`oneclass.run.engine`, never in models.
 """
 
 __version__ = "0.1.0"

@@ -96,7 +96,7 @@ def job_position(job_num: int | None, n_jobs: int | None) -> str:
 
 
 def job_prefix(job: Any) -> str:
-    """``[3/12] <varying overrides>`` for a job of a sweep (a :class:`oneclass.pipeline.JobInfo`)."""
+    """``[3/12] <varying overrides>`` for a job of a sweep (a :class:`oneclass.run.engine.JobInfo`)."""
     varying, n_jobs = sweep_plan(job.sweep_dir)
     return f"[{job_position(job.job_num, n_jobs)}] {varying_overrides(job.overrides, varying)}"
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf, open_dict
 
-from oneclass import pipeline
+from oneclass.run import engine
 from oneclass.launch.cli import config_dir
 from oneclass.config import build
 from oneclass.data.images import load_idx_split
@@ -192,8 +192,8 @@ def test_deep_svdd_mnist_job_through_the_pipeline(cfg_factory, tmp_path, shared_
                       small=False)
     with open_dict(cfg):
         cfg.dataset.path = str(shared_data("mnist"))
-    job = pipeline.JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path)
-    metrics = pipeline.run(cfg, job)
+    job = engine.JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path)
+    metrics = engine.run(cfg, job)
     assert metrics["test_auc"] > 0.95
     saved = np.load(tmp_path / "out" / "scores.npz")
     _, labels = load_idx_split(shared_data("mnist"), "test")

@@ -219,12 +219,13 @@ def _task(cfg):
         check_logger(cfg.get("logger"))  # a bad store URI: one line before torch is even imported
     except OneClassError as exc:
         raise SystemExit(f"error: {exc}") from None
-    from oneclass.pipeline import run
+    from oneclass.run.engine import RunSpec, run, strategy_for
 
     try:
-        return run(cfg)
+        spec = RunSpec.from_config(cfg)  # the job's own values, checked once; then one detector or a seed group
+        return run(cfg, spec=spec, strategy=strategy_for(spec))
     except (OneClassError, OSError) as exc:
-        from oneclass.pipeline import JobInfo
+        from oneclass.run.engine import JobInfo
         from oneclass.launch.sweep import _first_line, kept_checkpoint
 
         if ckpt := kept_checkpoint(cfg, JobInfo.current()):

@@ -38,7 +38,7 @@ CONFIG = "config.yaml"
 DATA_INFO = "data_info.json"
 CHECKPOINT = "model.ckpt"
 PICKLE = "model.joblib"
-TRAINING_ROWS = "training_rows.npz"  # as written by oneclass.job.write_artifacts
+TRAINING_ROWS = "training_rows.npz"  # as written by oneclass.run.artifacts.write_artifacts
 
 
 @dataclass

@@ -82,8 +82,8 @@ def sweep_id(sweep_dir: str | os.PathLike) -> str:
 
 def kept_checkpoint(cfg: DictConfig, job: Any) -> Path | None:
     """The resume checkpoint folder a failed job left behind (kept so a rerun resumes), if any."""
-    from oneclass import resume
-    from oneclass.job import run_name
+    from oneclass.run import resume
+    from oneclass.run.job import run_name
 
     try:
         fp = resume.fingerprint(cfg)
@@ -101,9 +101,9 @@ def write_status(directory: Path, record: dict[str, Any]) -> None:
 
 
 def run_job(cfg: DictConfig) -> dict[str, float] | None:
-    """One multirun job: ``pipeline.run`` with its outcome written to ``status.json``; never raises
+    """One multirun job: ``oneclass.run.engine.run`` with its outcome written to ``status.json``; never raises
     an ``Exception`` (a failed job returns None)."""
-    from oneclass.pipeline import JobInfo, run
+    from oneclass.run.engine import JobInfo, RunSpec, run, strategy_for
     from oneclass.tracking import call_stats, patient_store, reset_call_stats
 
     reset_call_stats()
@@ -114,7 +114,7 @@ def run_job(cfg: DictConfig) -> dict[str, float] | None:
     if hpo.get("trial") is not None and hpo.get("objective"):  # an Optuna trial: its summary shows the objective
         record["objective"] = str(hpo.get("objective"))
     if os.environ.get("SLURM_JOB_ID"):  # which attempt: SLURM counts its requeues in SLURM_RESTART_COUNT
-        from oneclass.jobenv import requeued_note, slurm_attempt
+        from oneclass.run.jobenv import requeued_note, slurm_attempt
 
         record.update(slurm_job_id=_slurm_job_id(), attempt=slurm_attempt())
         if record["attempt"] > 1:  # until this attempt ends, its status.json says what is going on
@@ -124,9 +124,10 @@ def run_job(cfg: DictConfig) -> dict[str, float] | None:
                 pass
     try:
         with patient_store():  # the sweep reached the store: a job starting during an outage waits for it
-            metrics = run(cfg, job)
+            spec = RunSpec.from_config(cfg)  # the job's own values, checked once; then one detector or a seed group
+            metrics = run(cfg, job, spec, strategy_for(spec))
     except Exception as exc:
-        from oneclass.jobenv import slurm_time_limit
+        from oneclass.run.jobenv import slurm_time_limit
 
         record.update(status="failed", error=slurm_time_limit(exc) or _first_line(exc), error_type=type(exc).__name__,
                       traceback=traceback.format_exc())
@@ -137,7 +138,7 @@ def run_job(cfg: DictConfig) -> dict[str, float] | None:
         print(f"{job_prefix(job)}: FAILED: {_first_line(exc)}", flush=True)
         metrics = None
     except BaseException as exc:  # Ctrl-C, preemption: record, then let the launcher see it
-        from oneclass.jobenv import is_slurm_requeue, requeued_note, slurm_attempt
+        from oneclass.run.jobenv import is_slurm_requeue, requeued_note, slurm_attempt
 
         if is_slurm_requeue(exc):  # submitit has asked SLURM to requeue this job: the next attempt resumes
             record.update(status="requeued", error=requeued_note(slurm_attempt()), error_type=type(exc).__name__)

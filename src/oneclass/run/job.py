@@ -1,15 +1,15 @@
-"""What every job shares, one seed or a vectorised seed group (:mod:`oneclass.seed_group`): where it
-runs (:class:`JobInfo`), its set-up (:func:`prepare`: tracker, run name, tags, resume fingerprint),
-the checks of its own values before training, the score check, the test metrics and the artifacts.
+"""A job's set-up and what each of its runs is made of: where it runs (:class:`JobInfo`), its
+set-up (:func:`prepare`: tracker, run name, tags, resume fingerprint, data, trainer), the run params,
+the checks that depend on the data, the score check and the test metrics.
 
-:mod:`oneclass.pipeline` (the single-seed job and ``run``, which picks the strategy) and
-:mod:`oneclass.seed_group` both build on this module; neither imports the other's helpers.
+The job's own values are checked once, at job start, by :class:`oneclass.run.spec.RunSpec`;
+:mod:`oneclass.run.engine` runs the job on this set-up, and a vectorised group's extras are in
+:mod:`oneclass.run.seed_group`. Artifacts are written by :mod:`oneclass.run.artifacts`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import subprocess
@@ -23,14 +23,16 @@ from typing import Any
 import lightning.pytorch as L
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from oneclass import __version__, jobenv, plots, resume
-from oneclass.config import build, flatten, require_int
+from oneclass import __version__
+from oneclass.config import build, flatten
 from oneclass.data.base import DataBundle, Dataset, kind_of
 from oneclass.errors import ConfigError, TrainingError
 from oneclass.metrics import Evaluation, evaluate
-from oneclass.physics import check_efficiency, physics_metrics
+from oneclass.physics import physics_metrics
+from oneclass.run import jobenv, resume
+from oneclass.run.spec import EvalSpec, RunSpec
 from oneclass.tracking import Tracker
 
 
@@ -53,7 +55,7 @@ class JobInfo:
     status: str | None = None
     run_id: str | None = None
     process: dict[str, Any] = field(default_factory=dict)
-    # a vectorised seed group (oneclass.seed_group): each member's name, seed, status, run id, error
+    # a vectorised seed group (oneclass.run.seed_group): each member's name, seed, status, run id, error
     members: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
@@ -211,39 +213,17 @@ def make_trainer(cfg: DictConfig, callbacks: list[L.Callback], devices: list[int
     return trainer
 
 
-TRAINING_ROWS = "training_rows.npz"
-
-
-def write_artifacts(cfg: DictConfig, data: DataBundle, scores: np.ndarray, ev: Evaluation, label: str, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    # index: each test row's position in its source (file row, image number), to trace a score back
-    np.savez_compressed(out / "scores.npz", scores=scores, labels=data.y_test, index=data.test_index, **data.test_aux)
-    # the data facts (selection, counts, preprocessing statistics) that re-scoring needs (oneclass score)
-    (out / "data_info.json").write_text(json.dumps(data.info, indent=1, default=_json_default))
-    if data.train_index is not None:  # the training rows, which `oneclass score` leaves out of their file
-        np.savez_compressed(out / TRAINING_ROWS, index=data.train_index)
-    plots.roc_figure(ev, out / "roc.png", label)
-    plots.sic_figure(ev, out / "sic.png", label)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
-
-
 @dataclass
 class PreparedJob:
-    """One job's set-up, shared by every detector it runs: config, where it runs, the tracker,
-    the run tags, the data (loaded once, on first use) and the trainer factory.
+    """One run's set-up: config, checked settings (``spec``), where it runs, the tracker, the run
+    name and tags, the data (loaded once, on first use) and the trainer factory.
 
-    Built by :func:`prepare`; :func:`run_detector` runs one detector on it and records one MLflow run.
+    Built by :func:`prepare`: one per member of a job (a single-seed job has one), and a vectorised
+    group's own (its ensemble run, its trainer).
     """
 
     cfg: DictConfig
+    spec: RunSpec
     job: JobInfo
     tracker: Tracker
     name: str
@@ -257,13 +237,13 @@ class PreparedJob:
         """The dataset's arrays for this job's seed, loaded on first use."""
         if self._data is None:
             dataset: Dataset = build(self.cfg.dataset, "dataset")
-            self._data = dataset.load(require_int(self.cfg.seed, "seed"))
+            self._data = dataset.load(self.spec.seed)
         return self._data
 
     def threads(self, detector: Any = None) -> int | None:
         """torch CPU threads: ``threads``, a cluster job's cores, the cores shared by parallel jobs;
         else 1 for a small network on the CPU (``jobenv.small_network``), else torch's default."""
-        n = jobenv.job_threads(self.cfg.get("threads"), self.job.parallel_jobs, self.job.cpus_per_task)
+        n = jobenv.job_threads(self.spec.threads, self.job.parallel_jobs, self.job.cpus_per_task)
         on_cpu = str(self.cfg.trainer.get("accelerator", "cpu")) in ("cpu", "auto") and not torch.cuda.is_available()
         if n is None and detector is not None and on_cpu and jobenv.small_network(detector):
             return 1
@@ -281,9 +261,11 @@ def _code_commit() -> str | None:
     return _git_commit(Path(__file__).resolve().parent)
 
 
-def prepare(cfg: DictConfig, job: JobInfo) -> PreparedJob:
-    """Set up a job: the tracker, its run name and tags, the resume fingerprint (and whether an
-    identical config already FINISHED), the checkpoint folder. Reads no data."""
+def prepare(cfg: DictConfig, job: JobInfo, spec: RunSpec | None = None) -> PreparedJob:
+    """Set up a run: the tracker, its run name and tags, the resume fingerprint (and whether an
+    identical config already FINISHED), the checkpoint folder. Reads no data. ``spec``: the job's
+    checked settings (read from ``cfg`` when not given)."""
+    spec = spec if spec is not None else RunSpec.from_config(cfg)
     tracker: Tracker = build(cfg.logger, "logger", root_dir=job.launch_dir)
     tags = {
         "mlflow.source.name": "oneclass",
@@ -302,88 +284,39 @@ def prepare(cfg: DictConfig, job: JobInfo) -> PreparedJob:
         tags["git_commit"] = commit
     if job.multirun:
         tags.update(sweep_id=str(job.sweep_id), sweep_dir=str(job.sweep_dir), job_num=str(job.job_num))
-    hpo = cfg.get("hpo") or {}
-    if hpo.get("parent_run_id"):  # a trial of hydra/sweeper=optuna: nested under the study's run
-        tags.update({"mlflow.parentRunId": str(hpo.parent_run_id), "hpo_trial": str(hpo.get("trial"))})
+    if spec.parent_run_id:  # a trial of hydra/sweeper=optuna: nested under the study's run
+        tags.update({"mlflow.parentRunId": spec.parent_run_id, "hpo_trial": str(spec.trial)})
     name = run_name(cfg, job)
     fingerprint = resume.fingerprint(cfg)
     finished = None
     if fingerprint:
         tags["config_fingerprint"] = fingerprint
-        if cfg.get("resume") is True:
+        if spec.resume:
             finished = tracker.find_finished(fingerprint)
     ckpt_dir = resume.checkpoint_dir(job.launch_dir, name, fingerprint) if fingerprint else None
-    return PreparedJob(cfg=cfg, job=job, tracker=tracker, name=name, tags=tags, fingerprint=fingerprint,
+    return PreparedJob(cfg=cfg, spec=spec, job=job, tracker=tracker, name=name, tags=tags, fingerprint=fingerprint,
                        ckpt_dir=ckpt_dir, finished_run=finished)
 
 
-SEED_MAX = 2**32 - 1  # numpy's and Lightning's seeds are unsigned 32-bit
-
-
-def check_values(cfg: DictConfig) -> tuple[int, int]:
-    """The job's own values, checked before anything is read or trained: seed, resume,
-    eval.min_background, the trainer's epoch budget. Returns (seed, min_background)."""
-    if cfg.get("resume") not in (None, True, False):
-        raise ConfigError(f"resume must be true or false, got {cfg.resume!r}")
-    seed = require_int(cfg.seed, "seed")
-    if not 0 <= seed <= SEED_MAX:
-        raise ConfigError(f"seed must be an integer in [0, {SEED_MAX}], got {seed}")
-    min_background = require_int(cfg.eval.min_background, "eval.min_background")
-    signal_efficiencies(cfg)
-    sculpting_efficiencies(cfg)
-    on_degenerate(cfg)
-    if min_background < 1:
-        raise ConfigError(f"eval.min_background must be a positive integer (the fewest test background events a "
-                          f"max-SIC cut may keep; default 10), got {min_background}")
-    trainer = cfg.get("trainer") or {}
-    max_steps = trainer.get("max_steps", -1)
-    if max_steps not in (None, -1):
-        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps <= 0:
-            raise ConfigError(f"trainer.max_steps must be a positive integer (optimizer steps) or -1 (no limit), got {max_steps!r}")
-    epochs = trainer.get("max_epochs")
-    if max_steps in (None, -1) or epochs not in (None, -1):
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs <= 0:
-            raise ConfigError(f"trainer.max_epochs must be a positive integer (epochs to train), got {epochs!r}; "
-                              "or set trainer.max_steps=N with trainer.max_epochs=-1")
-    return seed, min_background
-
-
-def signal_efficiencies(cfg: DictConfig) -> list[float]:
-    """``eval.signal_efficiencies``: working points for the rejection and SIC metrics."""
-    values = cfg.eval.get("signal_efficiencies", [0.2, 0.5]) or []
-    return [check_efficiency(v, "eval.signal_efficiencies") for v in values]
-
-
-def sculpting_efficiencies(cfg: DictConfig, data: DataBundle | None = None) -> list[float]:
-    """``eval.sculpting_efficiencies``: null = 10 % and 1 % where the test events have mjj; a list
-    asks for sculpting and needs mjj."""
-    values = cfg.eval.get("sculpting_efficiencies", None)
-    has_mjj = data is None or "mjj" in data.test_aux
-    if values is None:
-        return [0.1, 0.01] if has_mjj else []
-    effs = [check_efficiency(v, "eval.sculpting_efficiencies") for v in values]
-    if effs and not has_mjj:
-        raise ConfigError(f"eval.sculpting_efficiencies={list(values)} needs the test events' mjj, which dataset "
-                          f"'{data.name}' does not have; set eval.sculpting_efficiencies=null (or [])")
-    return effs
-
-
-def check_data_values(data: DataBundle, min_background: int) -> None:
-    """Values that depend on the data's sizes, checked before training."""
+def check_data_values(data: DataBundle, spec: EvalSpec) -> None:
+    """Values that depend on the data, checked before training: ``eval.min_background`` against
+    the test background events, ``eval.sculpting_efficiencies`` against the events' mjj."""
     n_bkg = int((data.y_test == 0).sum())
+    min_background = spec.min_background
     if min_background > n_bkg:
         raise ConfigError(f"eval.min_background={min_background} exceeds the {n_bkg} test background events; "
                           f"lower eval.min_background (or enlarge the test set)")
+    spec.sculpting_efficiencies(data)
 
 
-def test_metrics(cfg: DictConfig, data: DataBundle, scores: np.ndarray, min_background: int) -> tuple[Evaluation, dict[str, float]]:
+def test_metrics(spec: EvalSpec, data: DataBundle, scores: np.ndarray) -> tuple[Evaluation, dict[str, float]]:
     """The evaluation of checked test scores and every test metric of a run (``test_auc``,
     ``test_max_sic``, ..., the physics metrics: rejection, SIC at working points, mjj sculpting)."""
-    ev = evaluate(scores, data.y_test, min_background=min_background)
-    phys = {f"test_{k}": v for k, v in physics_metrics(scores, data.y_test, signal_efficiencies(cfg),
+    ev = evaluate(scores, data.y_test, min_background=spec.min_background)
+    phys = {f"test_{k}": v for k, v in physics_metrics(scores, data.y_test, list(spec.signal_efficiencies),
                                                        mjj=data.test_aux.get("mjj"),
-                                                       background_efficiencies=sculpting_efficiencies(cfg, data),
-                                                       n_bins=int(cfg.eval.get("mjj_bins", 20))).items()}
+                                                       background_efficiencies=spec.sculpting_efficiencies(data),
+                                                       n_bins=spec.mjj_bins).items()}
     return ev, {**ev.metrics(), **phys}
 
 
@@ -392,8 +325,6 @@ def gpus_to_share(cfg: DictConfig, job: JobInfo) -> int:
     wants_gpu = str(cfg.trainer.get("accelerator")) in ("gpu", "cuda") and cfg.trainer.get("devices") == 1
     n = torch.cuda.device_count() if wants_gpu and (job.parallel_jobs or 0) > 1 else 0
     return n if n > 1 else 0
-
-
 
 
 def checked_scores(scores: Any, n: int, model: str, label: str, epochs: int | None = None) -> np.ndarray:
@@ -409,18 +340,7 @@ def checked_scores(scores: Any, n: int, model: str, label: str, epochs: int | No
     return scores
 
 
-ON_DEGENERATE = ("warn", "fail")
-
-
-def on_degenerate(cfg: DictConfig) -> str:
-    """``eval.on_degenerate``: what a degenerate fit does (``warn``, the default, or ``fail``)."""
-    value = cfg.eval.get("on_degenerate", "warn")
-    if value not in ON_DEGENERATE:
-        raise ConfigError(f"eval.on_degenerate must be warn or fail (what a collapsed model does to its run), got {value!r}")
-    return str(value)
-
-
-def report_degenerate(cfg: DictConfig, tracker: Tracker, name: str, reason: str | None) -> None:
+def report_degenerate(on_degenerate: str, tracker: Tracker, name: str, reason: str | None) -> None:
     """A fitted detector's failure mode (:func:`oneclass.models.base.degeneracy`): the tag
     ``degenerate=<reason>`` and one console line; with ``eval.on_degenerate=fail`` that line fails the run."""
     if reason is None:
@@ -428,6 +348,6 @@ def report_degenerate(cfg: DictConfig, tracker: Tracker, name: str, reason: str 
     tracker.set_tags({"degenerate": reason})
     line = (f"{name}: DEGENERATE: {reason} on the training rows, its scores are not a result; widen the net's "
             f"narrowest layer (model.net.rep_dim / min_width) or change model.lr")
-    if on_degenerate(cfg) == "fail":
+    if on_degenerate == "fail":
         raise TrainingError(f"{line} (eval.on_degenerate=fail)")
     print(line, flush=True)

@@ -32,7 +32,7 @@ from oneclass.errors import first_line
 log = logging.getLogger(__name__)
 
 # `vectorised` (seed groups) changes no single run's result: a group's members share the fingerprint of
-# the single-seed job they stand for; the group itself has its own (oneclass.seed_group.group_fingerprint)
+# the single-seed job they stand for; the group itself has its own (oneclass.run.seed_group.group_fingerprint)
 NOT_IN_FINGERPRINT = ("resume", "threads", "logger", "hpo", "vectorised", "name")
 CHECKPOINT_ROOT = "checkpoints"
 LAST = "last.ckpt"

@@ -121,12 +121,13 @@ def load(path: str | Path) -> dict[str, np.ndarray]:
         return {k: f[k] for k in f.files}
 
 
-def snapshot_callbacks(cfg: Any, x_test: np.ndarray, y_test: np.ndarray, output_dir: str | Path) -> list[L.Callback]:
-    """The pipeline's hook: a :class:`ScoreSnapshots` when ``eval.snapshot_epochs`` is not empty."""
-    epochs = snapshot_epochs(cfg.eval.get("snapshot_epochs"), cfg.trainer.get("max_epochs"))
+def snapshot_callbacks(epochs: Sequence[int], dataset: Any, x_test: np.ndarray, y_test: np.ndarray,
+                       output_dir: str | Path) -> list[L.Callback]:
+    """The engine's hook: a :class:`ScoreSnapshots` when ``epochs`` (the run spec's checked
+    ``eval.snapshot_epochs``) is not empty; ``dataset`` (its config) titles the figure."""
     if not epochs:
         return []
-    data = cfg.dataset
+    data = dataset
     title = str(data.get("name", "data"))
     if "signal_mean" in data and "background_mean" in data:
         title += f": signal mean {data.signal_mean}, background mean {data.background_mean}"
