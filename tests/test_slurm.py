@@ -101,10 +101,10 @@ def checkpoint_epochs(cwd: Path) -> int:
 
 
 # ----------------------------------------------------------------------------------- arrays
-def test_array_of_6_jobs_never_runs_more_than_2_at_once(slurm_cluster, tmp_path):
-    """6 jobs, not the 8 of the issue: three rounds of two show the throttle as well, and each job
-    costs ~15 s of Python start-up on a busy 2-core machine."""
-    n = 6
+def test_array_of_8_jobs_never_runs_more_than_2_at_once(slurm_cluster, tmp_path):
+    """8 jobs, 4 rounds of 2 (ArrayTaskThrottle=2). Each job is as cheap as a job gets (1 epoch of the
+    tiny OCDN on 1,000 events, one thread); its ~15 s are Python's start-up on a busy 2-core machine."""
+    n = 8
     cwd = tmp_path / "array"
     proc = start_sweep(slurm_cluster, cwd, "hydra.launcher.array_parallelism=2", "trainer.max_epochs=1", f"seed=0..{n - 1}")
     running: list[int] = []
