@@ -240,22 +240,32 @@ def test_time_limit_requeues_up_to_max_num_timeout_then_finishes_or_ends_in_one_
         sample()
         if time.time() > deadline:
             for proc in (stop, requeue):
-                finish(proc, timeout=1)
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail(f"the time-limit sweeps did not end in 400 s; status.json of `requeue` said {seen}")
         time.sleep(0.3)
     sample()
     starts = slurm_cluster.job_field(jobs["requeue"], "StartTime")
     rc, out, err = finish(stop)
     assert rc == 1, out[-3000:] + err[-3000:]
     log = submitit_log(stop_cwd, jobs["stop"])
-    assert "Caught signal SIGUSR2" in log and "this job is timed-out" in log and "DUE TO TIME LIMIT" not in log, log[-3000:]
+    assert "Caught signal SIGUSR2" in log and "this job is timed-out" in log and "Job not requeued because: timed-out" in log, log[-3000:]
     (record,) = statuses(stop_cwd)
     assert record["status"] == "failed", record
-    assert record["error"].startswith("hit the SLURM time limit (timeout_min=1, requeued up to max_num_timeout=0 times)")
+    (run,) = runs(stop_cwd)
+    if "DUE TO TIME LIMIT" not in log:  # submitit's exception ended the job: its own one line, its run FAILED
+        stopped_by = "submitit's exception"
+        assert record["error"].startswith("hit the SLURM time limit (timeout_min=1, requeued up to max_num_timeout=0 times)")
+        assert run.info.status == "FAILED" and run.data.tags["error"] == record["error"]
+    else:  # seen once in ~10 runs: the exception, raised wherever the signal found Python, did not end
+        # it (a library swallowed it, or the job hung after it); SLURM killed it at the limit 30 s later
+        stopped_by = "SLURM's kill at the limit"
+        assert record["error"].startswith(f"SLURM job {jobs['stop']} hit the SLURM time limit (timeout_min) and was not requeued; "
+                                          "slurmstepd: ") and "DUE TO TIME LIMIT" in record["error"], record
+        assert run.info.status == "KILLED"
     failed = [line for line in out.splitlines() if line.startswith("  FAILED job 0")]
     assert len(failed) == 1 and failed[0].endswith(f"seed=0]: {record['error']}  ({record['output_dir']})"), out
     assert_quiet(out, err)
-    (run,) = runs(stop_cwd)
-    assert run.info.status == "FAILED" and run.data.tags["error"] == record["error"]
 
     rc, out, err = finish(requeue)
     assert rc == 0, out[-3000:] + err[-3000:]
@@ -279,12 +289,15 @@ def test_time_limit_requeues_up_to_max_num_timeout_then_finishes_or_ends_in_one_
     assert done[0].info.run_id == record["run_id"]
     for attempt, r in enumerate(killed, 1):
         assert r.data.tags["superseded_by"] == done[0].info.run_id
-        assert r.data.tags["error"].startswith(f"requeued by SLURM (preemption / time limit / requeue), attempt {attempt}: ")
+        # closed by its own attempt; or, when SLURM's kill of the requeued attempt came first, by the next one
+        assert r.data.tags["error"].startswith((f"requeued by SLURM (preemption / time limit / requeue), attempt {attempt}: ",
+                                                "never closed (killed or store lost)")), r.data.tags
     # the last attempt resumed from the checkpoint of the one before: it trained only the epochs after it
     client = MlflowClient(tracking_uri=f"sqlite:///{requeue_cwd / 'mlflow.db'}")
     steps = [m.step for m in client.get_metric_history(done[0].info.run_id, "train_loss")]
     assert steps and steps[0] == int(done[0].data.tags["resumed_after_epochs"]) > 0, steps[:3]
-    print(f"\nTIME LIMIT: released {phase:.1f} s after a time-limit check; requeue: {k} attempts, last started {starts}")
+    print(f"\nTIME LIMIT: released {phase:.1f} s after a time-limit check; stop: ended by {stopped_by}; "
+          f"requeue: {k} attempts, last started {starts}")
 
 
 # ----------------------------------------------------------------------------------- requeue, preemption
