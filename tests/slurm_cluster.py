@@ -26,6 +26,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,16 @@ OverTimeLimit=0
 NodeName={node} NodeAddr=127.0.0.1 {hardware} State=UNKNOWN
 PartitionName={partition} Nodes={node} Default=YES MaxTime=INFINITE State=UP
 """
+# For the tests only: debug2 makes slurmctld log each of its time-limit checks ("Testing job time
+# limits and checkpoints"), which Cluster.release_in_phase times a job's start by.
+TEST_CONF = "SlurmctldDebug=debug2\n"
+# slurmctld checks time limits every 30 s (PERIODIC_TIMEOUT, compiled in; no slurm.conf setting changes
+# it). At each check it sends the --signal=SIG@N signal to a job whose end is within N + 30 s, and
+# kills a job past its end (OverTimeLimit=0): with timeout_min=1 and signal_delay_s=1 the signal comes
+# at the first check at least 29 s after the start, i.e. 60 s minus the time from the last check
+# before the start to the start (30 s when that is under 1 s), and the kill 30 s later.
+CHECK_EVERY_S = 30
+TIME_CHECK = re.compile(r"^\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)\] debug2: Testing job time limits")
 
 
 def free_port() -> int:
@@ -131,7 +142,8 @@ class Cluster:
         key.write_bytes(secrets.token_bytes(1024))
         key.chmod(0o600)
         self.conf.write_text(CONF.format(node=self.node, hardware=self.hardware, user=getpass.getuser(), dir=self.dir,
-                                         ctld_port=free_port(), slurmd_port=free_port(), partition=self.partition))
+                                         ctld_port=free_port(), slurmd_port=free_port(), partition=self.partition)
+                             + TEST_CONF)
 
     def _start(self, name: str, *args: str) -> None:
         log = open(self.dir / "log" / f"{name}.out", "ab")
@@ -205,6 +217,36 @@ class Cluster:
                 raise RuntimeError(f"job {job_id} did not go back to PENDING after its requeue")
             time.sleep(0.3)
         self.run("scontrol", "update", f"JobId={job_id}", "StartTime=now")
+
+    def time_checks(self) -> list[float]:
+        """When slurmctld checked time limits (epoch seconds), from its log (SlurmctldDebug=debug2)."""
+        path = self.dir / "log" / "slurmctld.log"
+        found: list[float] = []
+        if not path.is_file():
+            return found
+        with open(path, "rb") as f:  # the last 256 kB: a check is logged every 30 s
+            f.seek(max(0, path.stat().st_size - 262144))
+            text = f.read().decode(errors="replace")
+        for line in text.splitlines():
+            if match := TIME_CHECK.match(line):
+                found.append(datetime.fromisoformat(match.group(1)).timestamp())  # slurmctld logs local time
+        return found
+
+    def release_in_phase(self, job_ids: list[str], lo_s: float, hi_s: float, timeout_s: float = 90) -> float:
+        """``scontrol release`` held jobs once the last time-limit check is ``lo_s`` to ``hi_s`` seconds
+        ago, so that they start at a known point of slurmctld's 30-s cycle (their --signal comes
+        60 s minus that after their start, see CHECK_EVERY_S). Returns that phase."""
+        deadline = time.time() + timeout_s
+        while True:
+            checks = self.time_checks()
+            if checks:
+                phase = (time.time() - checks[-1]) % CHECK_EVERY_S
+                if lo_s <= phase <= hi_s:
+                    self.run("scontrol", "release", ",".join(job_ids))
+                    return phase
+            if time.time() > deadline:
+                raise RuntimeError(f"no time-limit check of slurmctld in its log within {timeout_s:.0f} s ({len(checks)} seen)")
+            time.sleep(0.2)
 
     def cancel_all(self) -> None:
         if "slurmctld" in self.procs and self.procs["slurmctld"].poll() is None:
