@@ -4,7 +4,7 @@
     Train on background-only events ``x`` of shape ``(n, *input_shape)`` (``(n, d)`` for
     tabular data, ``(n, C, H, W)`` for images). Lightning detectors train with the given
     ``lightning.Trainer`` (built by the pipeline from ``conf/trainer``); scikit-learn adapters
-    ignore it (and flatten images themselves where they take them).
+    (:class:`oneclass.models.adapter.Adapter`) ignore it and flatten images to vectors.
 ``score(x) -> np.ndarray``
     Shape (n,), float64, finite; **higher = more anomalous**. No thresholds, no labels.
 
