@@ -29,7 +29,7 @@ from oneclass.errors import ConfigError
 from oneclass.job import (JobInfo, PreparedJob, check_data_values, check_values, checked_scores, detector_name, prepare,
                           quiet_libraries, report_degenerate, run_params, sculpting_efficiencies, test_metrics, write_artifacts)
 from oneclass.metrics import Evaluation, evaluate
-from oneclass.models.base import Detector, degeneracy
+from oneclass.models.base import Detector, SupervisedDetector, degeneracy
 from oneclass.seed_group import group_seeds, run_group
 from oneclass.snapshots import snapshot_callbacks
 from oneclass.tracking import Tracker
@@ -56,7 +56,7 @@ def save_detector(detector: Any, trainer: L.Trainer | None, directory: Path) -> 
 def _fit(prep: PreparedJob, detector: Any, data: DataBundle, held: ExitStack) -> L.Trainer | None:
     """Train ``detector`` on the job's training data; Lightning detectors get the pipeline's
     callbacks (epoch tracking, snapshots, progress, resume checkpoint). Returns the trainer used."""
-    labels = {"y": data.y_train} if getattr(detector, "supervised", False) else {}  # the supervised ceiling only
+    labels = {"y": data.y_train} if isinstance(detector, SupervisedDetector) else {}  # the supervised ceiling only
     if not isinstance(detector, L.LightningModule):
         detector.fit(data.x_train, **labels)
         return None

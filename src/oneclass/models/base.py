@@ -8,6 +8,9 @@
 ``score(x) -> np.ndarray``
     Shape (n,), float64, finite; **higher = more anomalous**. No thresholds, no labels.
 
+The supervised ceiling is not a one-class detector: it trains on labels and has its own small
+contract, :class:`SupervisedDetector`, beside this one.
+
 Every detector is built with ``input_shape`` (the pipeline passes the dataset's); ``n_features=d``
 still works for flat data.
 
@@ -49,6 +52,21 @@ class Detector(Protocol):
     def fit(self, x: np.ndarray, trainer: L.Trainer | None = None) -> "Detector": ...
 
     def score(self, x: np.ndarray) -> np.ndarray: ...
+
+
+class SupervisedDetector:
+    """Beside the one-class contract, not part of it: a classifier trained on **labelled** rows
+    (the supervised ceiling, :class:`oneclass.models.supervised.Supervised`).
+
+    ``fit(x, trainer=None, ckpt_path=None, *, y)`` trains on the rows ``x`` and their labels ``y``
+    (n,) (1 = signal, 0 = background; the pipeline passes the dataset's ``y_train`` to exactly the
+    detectors that subclass this base, and to no :class:`Detector`); ``score(x)`` is
+    :class:`Detector`'s. One-class detectors never see a label.
+    """
+
+    def fit(self, x: np.ndarray, trainer: L.Trainer | None = None, ckpt_path: str | None = None, *,
+            y: np.ndarray | None = None) -> "SupervisedDetector":  # pragma: no cover - abstract
+        raise NotImplementedError
 
 
 def input_shape_of(input_shape: Any = None, n_features: Any = None) -> tuple[int, ...]:
@@ -464,5 +482,5 @@ def flatten_input(model: str, x: Any, input_shape: tuple[int, ...]) -> np.ndarra
     return x.reshape(len(x), -1)
 
 
-__all__ = ["Detector", "LightningDetector", "check_input", "code_degeneracy", "degeneracy", "score_degeneracy", "flatten_input", "from_spec", "has_batch_norm", "input_shape_of",
+__all__ = ["Detector", "LightningDetector", "SupervisedDetector", "check_input", "code_degeneracy", "degeneracy", "score_degeneracy", "flatten_input", "from_spec", "has_batch_norm", "input_shape_of",
            "optimizer_class", "score_chunk", "spec_of"]
