@@ -179,7 +179,7 @@ class LightningDetector(L.LightningModule):
 
     # Vectorised seed training (oneclass.vectorised) stacks the detector's nets and runs its own
     # forward / training_loss on them with a leading member axis. A detector whose training cannot
-    # run that way (parameters outside its nets, state kept for one model, its own training step)
+    # run that way (parameters outside its nets, state kept for one model, its own optimise_batch)
     # says why here; None = it can.
     cannot_vectorise: ClassVar[str | None] = None
 
@@ -373,8 +373,14 @@ class LightningDetector(L.LightningModule):
         # Stepped at each epoch end (on_train_epoch_end): epoch e runs at the schedule's lr of epoch e.
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
 
+    # the event axis of a training block: 0 for one model's (n, ...); stacked seed members'
+    # blocks are (members, n, ...) (oneclass.vectorised.VectorisedDetector)
+    block_event_axis: ClassVar[int] = 0
+
     def training_step(self, block: torch.Tensor, block_idx: int) -> None:
-        """Run the optimizer over the consecutive mini-batches of ``block``.
+        """Run the optimizer over the consecutive mini-batches of ``block``: the one block loop of
+        every Lightning detector (stacked seed members and ALAD's two-player step included, which
+        differ only in :meth:`optimise_batch`).
 
         Lightning's per-step bookkeeping (hooks, profiler contexts, progress counters) costs
         about as much as a small model's whole step at batch 32, so one Lightning step takes
@@ -383,29 +389,36 @@ class LightningDetector(L.LightningModule):
         ``manual_backward``, so precision plugins, callbacks' backward/optimizer hooks and
         ``global_step`` (one per optimizer step) behave as usual.
         """
-        opt = self.optimizers()
+        optimizers = self.optimizers()
         max_steps = self.trainer.max_steps
+        axis = self.block_event_axis
         total = None
         count = 0
         if self._batch_norm is None:
             self._batch_norm = has_batch_norm(self)
-        for batch in block.split(self.batch_size):
-            if batch.shape[0] == 1 and self._batch_norm:
+        for batch in block.split(self.batch_size, dim=axis):
+            rows = batch.shape[axis]
+            if rows == 1 and self._batch_norm:
                 # BatchNorm cannot normalise a single row in training mode: the epoch's last batch of
                 # one row (n = k * batch_size + 1) is skipped, as DataLoader(drop_last=True) would
                 continue
-            loss = self.training_loss(batch)
-            opt.zero_grad()
-            self.manual_backward(loss)
-            opt.step()
-            part = loss.detach() * batch.shape[0]
+            part = self.optimise_batch(batch, optimizers) * rows
             total = part if total is None else total + part
-            count += batch.shape[0]
+            count += rows
             if 0 < max_steps <= self.global_step:
                 break
         if total is not None:
             self._loss_sum = total if self._loss_sum is None else self._loss_sum + total
             self._loss_count += count
+
+    def optimise_batch(self, batch: torch.Tensor, optimizers: Any) -> torch.Tensor:
+        """The optimizer step of one mini-batch (``optimizers``: :meth:`optimizers`, Lightning's
+        wrappers); returns the batch's detached loss, which the epoch's mean loss averages."""
+        loss = self.training_loss(batch)
+        optimizers.zero_grad()
+        self.manual_backward(loss)
+        optimizers.step()
+        return loss.detach()
 
     def on_train_epoch_start(self) -> None:
         self._loss_sum, self._loss_count = None, 0
