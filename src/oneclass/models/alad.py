@@ -112,6 +112,8 @@ class ALAD(LightningDetector):
 
     score_name = "feature-matching distance"
 
+    training_defaults = {"lr": 1e-4, "batch_size": 128}
+
     def __init__(
         self,
         input_shape: Any = None,
@@ -122,18 +124,9 @@ class ALAD(LightningDetector):
         spectral_norm: bool = True,
         score_norm: int = 1,
         use_dzz: bool = True,
-        lr: float = 1e-4,
-        batch_size: int = 128,
-        weight_decay: float = 0.0,
-        batches_per_step: int | None = None,
-        optimizer: Any = None,
-        scheduler: Any = None,
-        lr_milestones: Any = (),
-        n_features: int | None = None,
+        **training: Any,
     ) -> None:
-        super().__init__(input_shape=input_shape, n_features=n_features, lr=lr, weight_decay=weight_decay,
-                         batch_size=batch_size, batches_per_step=batches_per_step, optimizer=optimizer,
-                         scheduler=scheduler, lr_milestones=lr_milestones)
+        super().__init__(input_shape=input_shape, **training)
         if len(self.input_shape) != 1:
             raise ConfigError(f"ALAD takes flat (events, features) inputs but the dataset gives images of shape "
                               f"{self.input_shape}; use a tabular dataset")

@@ -162,17 +162,26 @@ class LightningDetector(L.LightningModule):
     :meth:`training_loss` (scalar loss of a batch), and may override :meth:`on_fit_start` for
     set-up that needs the training data (e.g. a Deep SVDD centre).
 
+    The training settings below are this base's alone: a subclass's ``__init__`` lists only its
+    own parameters and passes ``**training`` on, so the optimiser (``model.optimizer``, from
+    ``conf/model/optimizer/``) and scheduler (``model.scheduler``, ``conf/model/scheduler/``) are
+    configured in one place for every Lightning detector. A subclass whose defaults differ (a lower
+    lr, another batch size) says so in :attr:`training_defaults`; ``conf/model/<name>.yaml`` sets
+    them all anyway.
+
     Parameters
     ----------
     input_shape : shape of one event or image (given by the pipeline from the dataset);
         ``n_features=d`` is the same as ``input_shape=(d,)``.
-    lr : learning rate. weight_decay : the optimizer's weight decay (L2 on all parameters).
+    lr : learning rate. weight_decay : the optimizer's weight decay (L2 on all parameters). None
+        (or not given) = the class's :attr:`training_defaults`, else 1e-3 and 0.
     optimizer : a ``torch.optim.Optimizer`` class or config partial (``conf/model/optimizer/``),
         called with the parameters, ``lr`` and ``weight_decay``; None = Adam.
     scheduler : an epoch-interval ``torch.optim.lr_scheduler`` partial, called with the optimizer
         (``conf/model/scheduler/``); None = constant lr, or the ``lr_milestones`` shorthand.
     lr_milestones : epochs at which lr is multiplied by 0.1 (MultiStepLR, Ruff's schedule).
-    batch_size : training batch size (one optimizer step per mini-batch).
+    batch_size : training batch size (one optimizer step per mini-batch); None = the class's
+        default (:attr:`training_defaults`, else 256).
     batches_per_step : mini-batches per Lightning step; None = enough for ~4096 events. A
         performance setting only: results do not depend on it.
     """
@@ -183,12 +192,18 @@ class LightningDetector(L.LightningModule):
     # says why here; None = it can.
     cannot_vectorise: ClassVar[str | None] = None
 
+    # A subclass's defaults of the training settings where they differ from these (e.g. {"lr": 1e-4,
+    # "batch_size": 128}); the settings themselves are this base's parameters only.
+    TRAINING_DEFAULTS: ClassVar[dict[str, Any]] = {"lr": 1e-3, "weight_decay": 0.0, "batch_size": 256}
+    training_defaults: ClassVar[dict[str, Any]] = {}
+
     def __init__(
         self,
         input_shape: Any = None,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        batch_size: int = 256,
+        *,
+        lr: float | None = None,
+        weight_decay: float | None = None,
+        batch_size: int | None = None,
         batches_per_step: int | None = None,
         optimizer: Any = None,
         scheduler: Any = None,
@@ -196,6 +211,10 @@ class LightningDetector(L.LightningModule):
         n_features: int | None = None,
     ) -> None:
         super().__init__()
+        defaults = {**self.TRAINING_DEFAULTS, **self.training_defaults}
+        lr = defaults["lr"] if lr is None else lr
+        weight_decay = defaults["weight_decay"] if weight_decay is None else weight_decay
+        batch_size = defaults["batch_size"] if batch_size is None else batch_size
         # Manual optimization: one Lightning step runs a block of mini-batches (see training_step).
         self.automatic_optimization = False
         self.input_shape = input_shape_of(input_shape, n_features)
@@ -236,9 +255,14 @@ class LightningDetector(L.LightningModule):
         frame = kwargs.setdefault("frame", inspect.currentframe().f_back)
         kwargs.setdefault("ignore", list(self.INJECTED))
         super().save_hyperparameters(*args, **kwargs)
+        # the caller's arguments, its ``**training`` (passed on to this base) included
+        given = dict(frame.f_locals)
+        var_keyword = inspect.getargvalues(frame).keywords
+        if var_keyword and isinstance(given.get(var_keyword), dict):
+            given.update(given[var_keyword])
         for key in self.INJECTED:
-            if key in frame.f_locals:
-                self.hparams[key] = spec_of(frame.f_locals[key])
+            if key in given:
+                self.hparams[key] = spec_of(given[key])
 
     @property
     def n_features(self) -> int:
