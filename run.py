@@ -4,7 +4,7 @@
 Same as the installed ``oneclass`` command; see README.md and docs/.
 """
 
-from oneclass.cli import main
+from oneclass.launch.cli import main
 
 if __name__ == "__main__":
     main()

@@ -5,7 +5,7 @@ N ordinary jobs one after the other (basic launcher), measured in the same run.
 Both paths are one ``run.py -m`` command each, in a fresh process with its own MLflow store in a
 temporary folder, with the same overrides:
 
-    run.py -m experiment=deepsvdd_mnist dataset.normal_class=C seed=0..N-1 model.pretrain_epochs=E
+    run.py -m experiment=ruff/deepsvdd_mnist dataset.normal_class=C seed=0..N-1 model.pretrain_epochs=E
         trainer.max_epochs=E [dataset.n_train=...] hydra/sweeper=seed_batch     # vectorised
     run.py -m ... (the same without the sweeper)                                # N single-seed jobs
 

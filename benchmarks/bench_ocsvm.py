@@ -41,7 +41,7 @@ def load_avg() -> str:
 def compose(preset: str, path: Path, seed: int, *extra: str):
     from hydra import compose as hydra_compose, initialize_config_dir
 
-    from oneclass.cli import config_dir
+    from oneclass.launch.cli import config_dir
 
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         return hydra_compose(config_name="config",

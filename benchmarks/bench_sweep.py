@@ -1,16 +1,16 @@
 """The paper sweep P, vectorised (``hydra/sweeper=seed_batch``) against the sequential
 basic-launcher path, measured in the same run: wall time per detector and in total.
 
-Sweep P on the LHCO paper split (the authors' settings from conf/dataset_model/):
+Sweep P on the LHCO paper split (the authors' settings: the presets conf/experiment/lhco/):
 10 seeds x {OCDN 10 epochs batch 32, AE 1 epoch batch 32, Deep SVDD one-class 10 epochs batch 50
 (paper_fc), Deep SVDD soft-boundary nu 0.15 10 epochs} + OC-SVM IAD + OAD (one job each).
 
 Sweep P runs as docs/results/speed.md's commands: one per set of overrides, the detectors of a set in one
-multirun (``model=a,b,c``): three commands per path, each paying the start-up once:
+multirun (``experiment=lhco/a,lhco/b``): three commands per path, each paying the start-up once:
 
-    run.py -m model=ocdn,ae,deepsvdd seed=0..9 hydra/sweeper=seed_batch ...
-    run.py -m model=deepsvdd_soft model.nu=0.15 seed=0..9 hydra/sweeper=seed_batch ...
-    run.py -m model=ocsvm_iad,ocsvm_oad seed=0 ...
+    run.py -m experiment=lhco/ocdn,lhco/ae,lhco/deepsvdd seed=0..9 hydra/sweeper=seed_batch ...
+    run.py -m experiment=lhco/deepsvdd_soft model.nu=0.15 seed=0..9 hydra/sweeper=seed_batch ...
+    run.py -m experiment=lhco/ocsvm_iad,lhco/ocsvm_oad seed=0 ...
 
 Every command runs in a fresh process with its own MLflow store in a temporary folder. A detector's
 time is its jobs' time (status.json: fit, scoring, tracking, artifacts); each command's time outside
@@ -25,6 +25,13 @@ with the mean job time. OC-SVMs are the same jobs on both paths (not vectorised)
     python benchmarks/bench_sweep.py --trainer gpu            # on a GPU (trainer=gpu)
 
 Every line carries the load average: on a shared machine the times are pessimistic.
+
+The arithmetic floor printed with the table is this machine's float32 matmul throughput (the best of
+square products of 512-2048, on the threads a job uses) divided into the sweep's floating-point work:
+per detector, the FLOPs of one forward pass per event (counted by ``torch.utils.flop_counter`` on the
+detector the command composes, pretraining included where the preset pretrains) x 3 (forward and
+backward) x training events x epochs x seeds. No step can go faster than its arithmetic at peak
+throughput, so the floor is a bound the sweep approaches, never reaches.
 """
 
 from __future__ import annotations
@@ -40,15 +47,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# name -> (model, further overrides, vectorisable). Detectors with the same further overrides and
-# vectorisability run as one command (model=a,b,c), as the docs run the paper's study.
+# name -> (preset, further overrides, vectorisable). Detectors with the same further overrides and
+# vectorisability run as one command (experiment=lhco/a,lhco/b), as the docs run the paper's study.
 DETECTORS = {
-    "ocdn": ("ocdn", (), True),
-    "ae": ("ae", (), True),
-    "deepsvdd": ("deepsvdd", (), True),
-    "deepsvdd_soft_nu0.15": ("deepsvdd_soft", ("model.nu=0.15",), True),
-    "ocsvm_iad": ("ocsvm_iad", (), False),
-    "ocsvm_oad": ("ocsvm_oad", (), False),
+    "ocdn": ("lhco/ocdn", (), True),
+    "ae": ("lhco/ae", (), True),
+    "deepsvdd": ("lhco/deepsvdd", (), True),
+    "deepsvdd_soft_nu0.15": ("lhco/deepsvdd_soft", ("model.nu=0.15",), True),
+    "ocsvm_iad": ("lhco/ocsvm_iad", (), False),
+    "ocsvm_oad": ("lhco/ocsvm_oad", (), False),
 }
 QUICK = ["dataset.n_train=20000", "trainer.max_epochs=2"]
 
@@ -68,8 +75,56 @@ def commands(names: list[str]) -> list[tuple[list[str], list[str], bool]]:
     for name in names:
         _, extra, vectorisable = DETECTORS[name]
         groups.setdefault((extra, vectorisable), []).append(name)
-    return [(members, [f"model={','.join(DETECTORS[n][0] for n in members)}", *extra], vectorisable)
+    return [(members, [f"experiment={','.join(DETECTORS[n][0] for n in members)}", *extra], vectorisable)
             for (extra, vectorisable), members in groups.items()]
+
+
+def matmul_flops_per_s(threads: int, seconds: float = 1.0) -> float:
+    """This machine's float32 matmul throughput (FLOP/s): the best of square products of 512, 1024
+    and 2048 on ``threads`` torch threads (0 = torch's default)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    best = 0.0
+    try:
+        for n in (512, 1024, 2048):
+            a, b = torch.randn(n, n), torch.randn(n, n)
+            torch.mm(a, b)  # warm-up
+            count, t0 = 0, time.perf_counter()
+            while (elapsed := time.perf_counter() - t0) < seconds / 3 or count < 2:
+                torch.mm(a, b)
+                count += 1
+            best = max(best, 2 * n ** 3 * count / elapsed)
+    finally:
+        torch.set_num_threads(before)
+    return best
+
+
+def training_flops(overrides: list[str], seeds: int) -> float | None:
+    """Floating-point work of training the detector ``overrides`` compose (one ``model=``) for
+    ``seeds`` seeds: forward FLOPs per event x 3 x training events x epochs (+ pretraining). None
+    for a detector that is no torch module (the OC-SVMs: their job time counts as their floor)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    import torch
+    from hydra import compose, initialize_config_dir
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from oneclass.config import build
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=[o for o in overrides if not o.startswith(("hydra/", "hydra."))])
+    n_features = len(cfg.dataset.features)
+    detector = build(cfg.model, "model", input_shape=(n_features,))
+    if not isinstance(detector, torch.nn.Module):
+        return None
+    x = torch.randn(256, n_features)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        detector(x)
+    per_event = counter.get_total_flops() / len(x)
+    epochs = int(cfg.trainer.max_epochs) + (int(cfg.model.get("pretrain_epochs") or 0) if cfg.model.get("pretrain") else 0)
+    return 3 * per_event * int(cfg.dataset.n_train) * epochs * seeds
 
 
 def run_multirun(workdir: Path, args: list[str], timeout: float, need: str = "") -> float:
@@ -92,12 +147,12 @@ def sweep(workdir: Path, args: list[str], timeout: float) -> tuple[float, dict[s
     """Run ``run.py -m args`` in ``workdir``: (wall seconds, each detector's job times from the
     jobs' status.json by the name in DETECTORS, the seconds outside the jobs)."""
     wall = run_multirun(workdir, args, timeout)
-    by_model = {model: name for name, (model, _, _) in DETECTORS.items()}
+    by_preset = {preset: name for name, (preset, _, _) in DETECTORS.items()}
     jobs: dict[str, list[float]] = {}
     for path in (workdir / "multirun").rglob("status.json"):
         record = json.loads(path.read_text())
-        model = next(o.split("=", 1)[1] for o in record["overrides"] if o.startswith("model="))
-        jobs.setdefault(by_model[model], []).append(record["ended"] - record["started"])
+        preset = next(o.split("=", 1)[1] for o in record["overrides"] if o.startswith("experiment="))
+        jobs.setdefault(by_preset[preset], []).append(record["ended"] - record["started"])
     return wall, jobs, wall - sum(sum(times) for times in jobs.values())
 
 
@@ -171,6 +226,19 @@ def main(argv: list[str] | None = None) -> None:
     seq_total = sum(r[2] for r in rows.values()) + sum(o[2] for o in overheads)
     print(f"{'total':{w}s} {'':4s} {vec_total:9.1f} s {seq_total:9.1f} s {seq_total / vec_total:5.1f}x   "
           f"= {vec_total / 60:.1f} min vectorised, {len(overheads)} command(s)  [{load_avg()}]")
+    peak = matmul_flops_per_s(a.threads)
+    work = {name: training_flops([f"model={DETECTORS[name][0]}", *DETECTORS[name][1], *common], rows[name][0]) for name in names}
+    flops = sum(f for f in work.values() if f is not None)
+    as_measured = sum(rows[name][1] for name, f in work.items() if f is None)  # OC-SVMs: their job time
+    floor = flops / peak + as_measured
+    print(f"\narithmetic floor: {flops / 1e12:.2f} TFLOP of training at {peak / 1e9:.1f} GFLOP/s (float32 matmul, "
+          f"threads={a.threads or 'default'}) = {flops / peak:.1f} s, + {as_measured:.1f} s of OC-SVM jobs as measured "
+          f"= {floor:.1f} s ({floor / 60:.1f} min); vectorised {vec_total / floor:.2f}x the floor, sequential "
+          f"{seq_total / floor:.2f}x  [{load_avg()}]")
+    for name in names:
+        if work[name] is not None:
+            print(f"  {name:{w - 2}s} {work[name] / 1e12:7.3f} TFLOP = {work[name] / peak:7.1f} s at peak; "
+                  f"vectorised {rows[name][1] / (work[name] / peak):5.1f}x")
 
 
 if __name__ == "__main__":

@@ -30,11 +30,11 @@ import numpy as np
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from oneclass.cli import config_dir
+from oneclass.launch.cli import config_dir
 from oneclass.config import build
 from oneclass.errors import OneClassError
 from oneclass.metrics import evaluate
-from oneclass.job import make_trainer, quiet_libraries
+from oneclass.run.job import make_trainer, quiet_libraries
 from oneclass.models.base import degeneracy
 
 warnings.filterwarnings("ignore")
@@ -69,11 +69,28 @@ PYOD_SEEDS = range(10)
 PYOD_PUBLISHED = {"arrhythmia": (0.814, 0.785, 0.778, 0.780), "cardio": (0.924, 0.737, 0.581, 0.938),
                   "satellite": (0.701, 0.685, 0.557, 0.660), "shuttle": (0.997, 0.652, 0.531, 0.992)}
 # pseudo-detectors: a model plus an experiment preset
-DETECTOR_PRESETS = {"dagmm_adbench": ("dagmm", ["experiment=adbench_dagmm"]),
+DETECTOR_PRESETS = {"dagmm_adbench": ("dagmm", ["experiment=adbench/dagmm"]),
                     # ADBench's DAGMM as its code runs: the loss is detached (Variable(loss, requires_grad=True)),
                     # so the N(0, 0.02) initial weights never change; lr 1e-30 for one epoch = no update
-                    "dagmm_adbench_untrained": ("dagmm", ["experiment=adbench_dagmm", "trainer.max_epochs=1",
+                    "dagmm_adbench_untrained": ("dagmm", ["experiment=adbench/dagmm", "trainer.max_epochs=1",
                                                           "model.lr=1e-30"])}
+# the detectors run at their family preset (conf/experiment/nrcan/, adbench/): NRCAN's tabular settings for
+# the deep detectors (KDD: nrcan/kdd on top, or the detector's own KDD row), ADBench's for the OC-SVM
+NRCAN_PRESETS = {"ae", "alad", "dagmm", "deepsvdd", "drocc", "dsebm", "duad", "memae", "neutralad", "som_dagmm"}
+KDD_ROWS = {"drocc", "duad", "neutralad"}  # conf/experiment/nrcan/kdd_<model>.yaml
+
+
+def family_preset(ds: str, detector: str) -> list[str]:
+    """The experiment= override that gives ``detector`` its benchmark settings on dataset config ``ds``."""
+    if detector in NRCAN_PRESETS:
+        if ds == "kdd":
+            return [f"experiment=nrcan/kdd_{detector}" if detector in KDD_ROWS else f"experiment=[nrcan/{detector},nrcan/kdd]"]
+        return [f"experiment=nrcan/{detector}"]
+    if detector == "ocsvm" and ds in ("adbench", "odds"):
+        return ["experiment=adbench/ocsvm"]
+    return []
+
+
 # ADBench's result file and its column for each of our detectors (pyod_* at ADBench's PyOD defaults)
 ADBENCH_RESULTS = Path(__file__).resolve().parents[1].parent / "shared" / "references" / "adbench" / \
     "AUCROC_DB_test_Tabular_None_None_unsupervise.csv"
@@ -81,7 +98,7 @@ ADBENCH_COLUMNS = {"pyod_iforest": "IForest", "pyod_ecod": "ECOD", "pyod_knn": "
                    "dagmm_adbench": "DAGMM", "dagmm_adbench_untrained": "DAGMM", "dagmm": "DAGMM", "pyod_lof": "LOF"}
 KDD = [("kdd", "kdd", ["dataset.protocol=nrcan"]),
        ("kdd_rev", "kdd", ["dataset.protocol=nrcan", "dataset.variant=rev"])]
-# PyOD's deep detectors follow our KDD settings (conf/dataset_model/kdd_*.yaml: batch 1024, 20 epochs)
+# PyOD's deep detectors follow our KDD settings (conf/experiment/nrcan/kdd.yaml: batch 1024, 20 epochs)
 # PyOD's ALAD counts one mini-batch as an "epoch": the steps of our alad schedule there (KDD: 20 passes
 # over 198,371 rows at batch 1024 = 20 * 194; arrhythmia: 200 passes over 193 rows at batch 128 = 200 * 2;
 # thyroid's 200 * 15 are the preset's)
@@ -102,7 +119,7 @@ SET_OVERRIDES["arrhythmia"]["drocc"] = ["model.radius=16", "model.lr=1e-4"]
 SET_OVERRIDES["thyroid"]["drocc"] = ["model.radius=2.5", "model.lr=1e-3", "trainer.max_epochs=100"]
 # NeuTraL AD: the official per-set configs (boschresearch/NeuTraL-AD config_files/): thyroid and
 # arrhythmia on the raw features (its loader does not scale them), residual transformations;
-# arrhythmia with BatchNorm in the encoder and the lr halved at epoch 100. KDD: conf/dataset_model/
+# arrhythmia with BatchNorm in the encoder and the lr halved at epoch 100. KDD: conf/experiment/nrcan/
 # kdd_neutralad.yaml (masks, 10 epochs); KDDCUP-Rev: 30 epochs.
 SET_OVERRIDES["thyroid"]["neutralad"] = ["dataset.preprocess=none", "model.lr=1e-3", "model.net.hidden=[24,24,24,24]",
                                          "model.net.rep_dim=24", "model.transform_hidden=24", "model.weight_decay=1e-5"]
@@ -136,7 +153,7 @@ def plan(only_sets: set[str] | None, kdd_seeds: int, protocols: set[str] | None 
 
 
 def one(ds: str, over: list[str], split_seed: int, detector: str, data_cache: dict, extra: list[str] = ()) -> dict:
-    detector, preset = DETECTOR_PRESETS.get(detector, (detector, []))
+    detector, preset = DETECTOR_PRESETS.get(detector, (detector, family_preset(ds, detector)))
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         cfg = compose(config_name="config", overrides=[f"dataset={ds}", f"model={detector}", *preset, *over, *extra,
                                                         f"dataset.split_seed={split_seed}", f"seed={split_seed}",

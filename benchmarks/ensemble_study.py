@@ -1,7 +1,7 @@
 """Seed ensembles against their members on the LHCO paper split (issue: is the ensemble's AUC above
 the members' mean, and how much smaller is its spread over independent ensembles?).
 
-For each detector this runs ``--ensembles`` independent groups of ``--members`` seeds (seeds
+For each detector, at the paper's settings (``experiment=lhco/<model>``), this runs ``--ensembles`` independent groups of ``--members`` seeds (seeds
 0-9, 10-19, ... with the defaults) through ``hydra/sweeper=seed_batch``: every group logs its
 members' runs and one ``<model>-ensemble<N>`` run. It then prints, per detector, the members'
 AUC and max SIC (mean, sample std, [min, max] over all members), the ensembles' (over the
@@ -34,7 +34,7 @@ def default_path() -> Path:
 def run_groups(workdir: Path, model: str, ensembles: int, members: int, path: Path, extra: list[str]) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     env.pop("MLFLOW_TRACKING_URI", None)
-    args = [sys.executable, str(ROOT / "run.py"), "-m", f"model={model}", "dataset=lhco", f"dataset.path={path}",
+    args = [sys.executable, str(ROOT / "run.py"), "-m", f"experiment=lhco/{model}", f"dataset.path={path}",
             f"seed=0..{ensembles * members - 1}", "hydra/sweeper=seed_batch", f"hydra.sweeper.max_batch={members}",
             f"logger.experiment_name={EXPERIMENT}", *extra]
     print("$ " + " ".join(args[1:]), flush=True)

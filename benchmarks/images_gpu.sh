@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The image benchmark on one GPU (issue 13): the full MNIST Deep SVDD table (classes 0-9 x seeds
 # 0-2, Ruff's schedule: 150 pretraining + 150 training epochs) with the PyTorch README's settings
-# (experiment=deepsvdd_mnist) and the Theano code's (deepsvdd_mnist_icml; MNIST_EXPERIMENTS to
+# (experiment=ruff/deepsvdd_mnist) and the Theano code's (deepsvdd_mnist_icml; MNIST_EXPERIMENTS to
 # choose), then DCAE, OC-NN and Fashion-MNIST
 # Deep SVDD at seed 0, every job on the GPU with its images on the device (trainer=gpu). Parallel
 # jobs share the one GPU through the joblib launcher (the LeNets are far too small to fill it).
@@ -21,18 +21,18 @@ mkdir -p "$out"
 common=(logger=none "trainer=${TRAINER:-gpu}" threads=1 hydra/launcher=local_parallel "hydra.launcher.n_jobs=$jobs")
 
 # A one-epoch job first: a broken set-up fails here in seconds, not after the sweep's limit.
-if ! $py run.py experiment=deepsvdd_mnist dataset.normal_class=0 model.pretrain_epochs=1 trainer.max_epochs=1 \
+if ! $py run.py experiment=ruff/deepsvdd_mnist dataset.normal_class=0 model.pretrain_epochs=1 trainer.max_epochs=1 \
         logger=none "trainer=${TRAINER:-gpu}" "hydra.run.dir=$out/smoke" >"$out/smoke.log" 2>&1; then
     tail -30 "$out/smoke.log"; echo "smoke job failed"; exit 1
 fi
 tail -1 "$out/smoke.log"
 
 t0=$(date +%s)
-timeout "$mnist_limit" $py run.py -m "experiment=${MNIST_EXPERIMENTS:-deepsvdd_mnist,deepsvdd_mnist_icml}" seed=0..2 dataset.normal_class=0..9 "${common[@]}" \
+timeout "$mnist_limit" $py run.py -m "experiment=${MNIST_EXPERIMENTS:-ruff/deepsvdd_mnist,ruff/deepsvdd_mnist_icml}" seed=0..2 dataset.normal_class=0..9 "${common[@]}" \
     "hydra.sweep.dir=$out/mnist" >"$out/mnist.log" 2>&1
 echo "mnist table: rc $? wall $(( $(date +%s) - t0 )) s" | tee "$out/wall.txt"
 t1=$(date +%s)
-timeout "$others_limit" $py run.py -m experiment=dcae_mnist,ocnn_mnist,deepsvdd_fashion_mnist dataset.normal_class=0..9 \
+timeout "$others_limit" $py run.py -m experiment=ruff/dcae_mnist,ruff/ocnn_mnist,ruff/deepsvdd_fashion_mnist dataset.normal_class=0..9 \
     seed=0 "${common[@]}" "hydra.sweep.dir=$out/others" >"$out/others.log" 2>&1
 echo "dcae/ocnn/fashion: rc $? wall $(( $(date +%s) - t1 )) s" | tee -a "$out/wall.txt"
 

@@ -4,7 +4,7 @@ features and test labels, composed from the project's configs."""
 import numpy as np
 from hydra import compose, initialize_config_dir
 
-from oneclass.cli import config_dir
+from oneclass.launch.cli import config_dir
 from oneclass.config import build
 
 

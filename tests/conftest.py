@@ -11,7 +11,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
-from oneclass.cli import config_dir
+from oneclass.launch.cli import config_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -105,7 +105,7 @@ def _a_share_of_the_cores():
     import torch
     from threadpoolctl import threadpool_limits
 
-    from oneclass.jobenv import available_cores
+    from oneclass.run.jobenv import available_cores
 
     threads = max(1, available_cores() // int(workers))
     torch.set_num_threads(threads)
@@ -148,7 +148,7 @@ def black_box_events(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.ndar
 
 def write_black_box(folder: Path, n: int = 400, box: int = 1) -> tuple[Path, np.ndarray]:
     """A black box's two files, as the Zenodo record names them, with :func:`black_box_events`."""
-    from oneclass.data.lhco import box_files
+    from oneclass.data.lhco_files import box_files
 
     features, key_file = box_files(box)
     frame, key = black_box_events(n)

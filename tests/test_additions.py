@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from oneclass.cli import config_dir
+from oneclass.launch.cli import config_dir
 
 # a store, server, launcher or subprocess in every test: `make test-fast` leaves them out
 pytestmark = pytest.mark.system

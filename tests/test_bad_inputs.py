@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from oneclass.errors import ConfigError, DataError
-from oneclass.pipeline import JobInfo, run
+from oneclass.run.engine import JobInfo, run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,7 +106,7 @@ def test_image_net_on_tabular_data_names_the_cause():
 def test_sweep_summary_links_to_runs_only_when_jobs_created_runs(tmp_path, new_store, capsys):
     from omegaconf import OmegaConf
 
-    from oneclass.sweep import SweepCallback, write_status
+    from oneclass.launch.sweep import SweepCallback, write_status
     from oneclass.tracking import MlflowTracker
 
     new_store(tmp_path)

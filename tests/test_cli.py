@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from oneclass.cli import check_group_choices, check_override_keys, config_dir, translate_ranges
+from oneclass.launch.cli import check_group_choices, check_override_keys, config_dir, translate_ranges
 from oneclass.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +52,10 @@ def test_unknown_group_option_names_the_available_ones():
     with pytest.raises(ConfigError, match="unknown model 'nope'"):
         check_group_choices(["-m", "model=ocdn,nope"], config_dir())
     check_group_choices(["model=ocdn,logreg", "trainer.max_epochs=3", "hydra/launcher=basic"], config_dir())
+    # presets in family folders are named by their path, several at once by a list
+    check_group_choices(["-m", "experiment=lhco/ocdn,ruff/deepsvdd_mnist", "experiment=[lhco/ocdn,lhco/bb1]"], config_dir())
+    with pytest.raises(ConfigError, match=r"unknown experiment 'lhco_ocdn'; available: .*lhco/ocdn.*nrcan/ae"):
+        check_group_choices(["experiment=lhco_ocdn"], config_dir())
 
 
 def _run(*args, cwd):
@@ -89,13 +93,13 @@ def test_one_helper_gives_the_first_line_of_every_error():
     wrappers only add urllib's ``reason`` and a shortened long path."""
     from urllib.error import URLError
 
-    from oneclass import sweep
-    from oneclass.data import download
+    from oneclass.launch import sweep
+    from oneclass.data import fetch
     from oneclass.errors import first_line
 
     assert first_line(ValueError("\n  bad value\nsecond line")) == "bad value"
     assert first_line(KeyError()) == "KeyError"
-    assert download._first_line(URLError(ConnectionRefusedError(111, "Connection refused"))) == \
+    assert fetch.error_text(URLError(ConnectionRefusedError(111, "Connection refused"))) == \
         "[Errno 111] Connection refused"
     long_path = "/tmp/" + "a" * 5000
     shown = sweep._first_line(OSError(36, "File name too long", long_path))
@@ -141,7 +145,7 @@ def test_help_lists_the_subcommands_and_an_unknown_one_exits_2_in_one_line(tmp_p
 def test_runs_lists_a_sweeps_runs_with_status_and_metrics(tmp_path, new_store, capsys, monkeypatch):
     from mlflow.tracking import MlflowClient
 
-    from oneclass.cli import main
+    from oneclass.launch.cli import main
 
     db = new_store(tmp_path)
     monkeypatch.chdir(tmp_path)

@@ -10,7 +10,7 @@ from mlflow.tracking import MlflowClient
 
 from oneclass.errors import ConfigError, TrainingError
 from oneclass.models.base import code_degeneracy, degeneracy, score_degeneracy
-from oneclass.pipeline import JobInfo, run
+from oneclass.run.engine import JobInfo, run
 from oneclass.report.tabular import DEGENERATE_MARK, markdown_table, metric_table, records_from_runs
 
 # the autoencoder preset before issue 25: d -> d/2 -> d/4 -> d/8 -> 1 with ReLU, 1-unit layers for d <= 9
@@ -46,7 +46,7 @@ def test_adapters_get_the_score_check():
 
 def _breastw(cfg_factory, shared_data, *overrides):
     shared_data("adbench/4_breastw.npz")
-    return cfg_factory("model=ae", "dataset=adbench", "dataset.name=breastw", f"dataset.path={shared_data('adbench/4_breastw.npz')}",
+    return cfg_factory("experiment=nrcan/ae", "dataset=adbench", "dataset.name=breastw", f"dataset.path={shared_data('adbench/4_breastw.npz')}",
                        "trainer.max_epochs=5", "threads=1", *overrides, small=False)
 
 

@@ -88,7 +88,7 @@ def _compose_run_py(argv: list[str]) -> None:
     from hydra import compose, initialize_config_dir
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from oneclass.cli import check_group_choices, check_override_keys, config_dir, translate_ranges
+    from oneclass.launch.cli import check_group_choices, check_override_keys, config_dir, translate_ranges
 
     conf = config_dir()
     args, skip = [], False
@@ -102,10 +102,11 @@ def _compose_run_py(argv: list[str]) -> None:
     check_group_choices(args, conf)
     args = translate_ranges(args)
     check_override_keys(args, conf)
-    fixed = []
+    fixed, unswept = [], []
     for o in OverridesParser.create().parse_overrides(args):
         if not o.is_sweep_override():
             fixed.append(o.input_line)
+            unswept.append(o.input_line)
             continue
         try:
             first = next(iter(o.sweep_string_iterator()))
@@ -114,6 +115,8 @@ def _compose_run_py(argv: list[str]) -> None:
         fixed.append(f"{o.get_key_element()}={first}")
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
         cfg = compose(config_name="config", overrides=fixed, return_hydra_config=True)
+        if "-m" in argv or "--multirun" in argv:  # Hydra composes a multirun first without its sweeps
+            compose(config_name="config", overrides=unswept, return_hydra_config=True)
     assert cfg.model._target_ and cfg.dataset._target_
 
 
@@ -127,11 +130,11 @@ def _check_subcommand(name: str, argv: list[str]) -> None:
 
         parser().parse_args(argv)
     elif name == "score":
-        from oneclass.scoring import parser
+        from oneclass.launch.scoring import parser
 
         parser().parse_args(argv)
     elif name == "runs":
-        from oneclass.runs import build_parser
+        from oneclass.launch.runs import build_parser
 
         build_parser().parse_args(argv)
     else:
@@ -220,7 +223,7 @@ def test_run_blocks_run_and_print_what_they_claim(tmp_path, new_store):
     the marker in the output."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    for name, args in (("python", ""), ("oneclass", " -m oneclass.cli")):  # scripts: a symlink would lose the venv
+    for name, args in (("python", ""), ("oneclass", " -m oneclass.launch.cli")):  # scripts: a symlink would lose the venv
         (bindir / name).write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)}{args} \"$@\"\n")
         (bindir / name).chmod(0o755)
     shutil.copy(ROOT / "run.py", tmp_path / "run.py")

@@ -112,7 +112,7 @@ def test_optuna_on_real_lhco_validates_ranks_by_val_and_best_preset_runs(tmp_pat
 
 
 def test_optuna_absent_is_one_line_with_the_install_command(monkeypatch, capsys):
-    from oneclass.hpo import OptunaSweeper
+    from oneclass.launch.hpo import OptunaSweeper
 
     monkeypatch.setitem(sys.modules, "optuna", None)  # what `import optuna` sees without the hpo extra
     with pytest.raises(SystemExit) as exit_:
@@ -123,7 +123,7 @@ def test_optuna_absent_is_one_line_with_the_install_command(monkeypatch, capsys)
 
 def test_an_objective_no_job_reports_is_refused_before_any_trial(capsys):
     pytest.importorskip("optuna")
-    from oneclass.hpo import OptunaSweeper, validation_metrics
+    from oneclass.launch.hpo import OptunaSweeper, validation_metrics
 
     assert {"val_auc", "val_max_sic", "val_aupr", "val_f1"} <= set(validation_metrics())
     with pytest.raises(SystemExit):
@@ -135,7 +135,7 @@ def test_an_objective_no_job_reports_is_refused_before_any_trial(capsys):
 def test_validation_on_the_real_lhco_file_scores_the_validation_events(cfg_factory, shared_data, tmp_path):
     """dataset.n_val > 0 on LHCO: the validation view carries the validation events' own mjj."""
     from oneclass.config import build
-    from oneclass.pipeline import JobInfo, run, validation_view
+    from oneclass.run.engine import JobInfo, run, validation_view
 
     path = shared_data("lhco/lhco_rnd_sr_5features.npy")
     cfg = cfg_factory("dataset=lhco", f"dataset.path={path}", "dataset.n_val=600", "dataset.n_val_signal=200",
@@ -152,7 +152,7 @@ def test_validation_on_the_real_lhco_file_scores_the_validation_events(cfg_facto
 
 
 def test_a_trial_prints_its_validation_metric_not_the_test_auc(cfg_factory, tmp_path, capsys):
-    from oneclass.pipeline import JobInfo, run
+    from oneclass.run.engine import JobInfo, run
 
     cfg = cfg_factory("dataset.n_val=300", "logger=none", "hpo.trial=3", "hpo.objective=val_auc")
     job = JobInfo(output_dir=tmp_path / "job", launch_dir=tmp_path, multirun=True, job_num=3,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from oneclass.pipeline import JobInfo, run
+from oneclass.run.engine import JobInfo, run
 from oneclass.tracking import LOCAL_UI, MlflowTracker
 
 

@@ -60,11 +60,11 @@ def test_a_score_that_is_a_function_of_mjj_sculpts_and_an_independent_one_does_n
 
 
 def test_lhco_runs_log_rejection_and_sculpting(cfg_factory, tmp_path, shared_data):
-    from oneclass import pipeline
+    from oneclass.run import engine
 
     cfg = cfg_factory("dataset=lhco", f"dataset.path={shared_data('lhco/lhco_rnd_sr_5features.npy')}", "logger=none",
                       "dataset.n_train=3000", "dataset.n_test_background=3000", "dataset.n_test_signal=3000")
-    metrics = pipeline.run(cfg, pipeline.JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path))
+    metrics = engine.run(cfg, engine.JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path))
     saved = np.load(tmp_path / "out" / "scores.npz")
     assert saved["mjj"].shape == (6000,) and 3.3 < saved["mjj"].min() and saved["mjj"].max() < 3.7
     expected = physics_metrics(saved["scores"], saved["labels"], [0.2, 0.5], mjj=saved["mjj"])
@@ -78,7 +78,7 @@ def test_lhco_runs_log_rejection_and_sculpting(cfg_factory, tmp_path, shared_dat
     ("eval.sculpting_efficiencies=[0.1]", "needs the test events' mjj, which dataset 'gaussian' does not have"),
 ])
 def test_bad_physics_settings_fail_before_training(cfg_factory, tmp_path, override, message):
-    from oneclass import pipeline
+    from oneclass.run import engine
 
     with pytest.raises(ConfigError, match=message):
-        pipeline.run(cfg_factory(override, "logger=none"), pipeline.JobInfo(output_dir=tmp_path / "o", launch_dir=tmp_path))
+        engine.run(cfg_factory(override, "logger=none"), engine.JobInfo(output_dir=tmp_path / "o", launch_dir=tmp_path))

@@ -14,10 +14,10 @@ from mlflow.tracking import MlflowClient
 from sklearn.svm import OneClassSVM as SkOneClassSVM
 
 from oneclass.errors import ConfigError
-from oneclass import pipeline
-from oneclass.job import make_trainer
+from oneclass.run import engine
+from oneclass.run.job import make_trainer
 from oneclass.metrics import max_sic, roc_auc
-from oneclass.pipeline import JobInfo, run
+from oneclass.run.engine import JobInfo, run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -111,16 +111,16 @@ def test_bad_values_fail_before_training(cfg_factory, tmp_path, override, messag
     job = JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path)
     calls = []
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(pipeline, "_fit", lambda *a, **k: calls.append(a))
+        mp.setattr(engine, "_fit", lambda *a, **k: calls.append(a))
         with pytest.raises(ConfigError, match=message) as err:
-            pipeline.run(cfg, job)
+            engine.run(cfg, job)
     assert not calls and "\n" not in str(err.value)  # nothing trained
 
 
 def test_max_steps_allows_unbounded_epochs(cfg_factory, tmp_path):
     cfg = cfg_factory("trainer.max_epochs=-1", "+trainer.max_steps=3", "logger=none")
     job = JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path)
-    metrics = pipeline.run(cfg, job)
+    metrics = engine.run(cfg, job)
     assert set(metrics) >= {"test_auc", "test_max_sic"}
 
 
@@ -142,8 +142,8 @@ def test_small_networks_train_on_one_thread_unless_threads_is_set(cfg_factory, t
     import torch
 
     from oneclass.config import build
-    from oneclass.jobenv import SMALL_NETWORK_PARAMS, small_network
-    from oneclass.pipeline import prepare
+    from oneclass.run.jobenv import SMALL_NETWORK_PARAMS, small_network
+    from oneclass.run.engine import prepare
 
     job = JobInfo(output_dir=tmp_path / "job", launch_dir=tmp_path)
     cfg = cfg_factory("logger=none")

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 import oneclass
-from oneclass import pipeline, scoring
+from oneclass.launch import scoring
+from oneclass.run import engine
 from oneclass.metrics import roc_auc
-from oneclass.pipeline import JobInfo
+from oneclass.run.engine import JobInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 LHCO = "lhco/lhco_rnd_sr_5features.npy"
@@ -22,7 +23,7 @@ LHCO = "lhco/lhco_rnd_sr_5features.npy"
 
 def oneclass_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "oneclass.cli", *args], cwd=cwd, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "oneclass.launch.cli", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=300)
 
 
@@ -41,7 +42,7 @@ def lhco_store(tmp_path_factory, _migrated_store):
                        "trainer.accelerator=cpu", f"logger.tracking_uri=sqlite:///{root / 'mlflow.db'}",
                        "dataset.n_train=3000", "dataset.n_test_background=1000", "dataset.n_test_signal=1000"])
     job = JobInfo(output_dir=root / "out", launch_dir=root)
-    pipeline.run(cfg, job)
+    engine.run(cfg, job)
     other = root / "other.npy"
     np.save(other, np.load(path)[:5000][::-1])
     return job, other, path, root
@@ -91,7 +92,7 @@ def test_load_detector_from_python_and_score_another_file(lhco_run, tmp_path, mo
     monkeypatch.chdir(tmp_path)
     loaded = oneclass.load_detector(job.run_id)
     assert loaded.cfg.dataset.preprocess == "standardize" and loaded.data_info["preprocess_mean"]
-    from oneclass.scoring import score_file
+    from oneclass.launch.scoring import score_file
 
     result = score_file(loaded, other)
     assert result["scores"].dtype == np.float64 and len(result["scores"]) == len(result["index"])
@@ -130,7 +131,7 @@ def test_score_bad_inputs_are_one_line(lhco_run, tmp_path, monkeypatch, capsys):
 
 def test_score_refuses_runs_it_cannot_reuse(cfg_factory, tmp_path, capsys):
     job = JobInfo(output_dir=tmp_path / "toy", launch_dir=tmp_path)
-    pipeline.run(cfg_factory(), job)
+    engine.run(cfg_factory(), job)
     (tmp_path / "x.npy").write_bytes(b"")
     assert scoring.main(["--run", job.run_id, "--data", str(tmp_path / "x.npy")]) == 2
     assert "dataset 'gaussian' (GaussianToy) is generated, not read from a file, so it cannot score other files" in capsys.readouterr().err
@@ -151,7 +152,7 @@ def test_score_tabular_run_reproduces_its_test_scores_and_skips_its_training_row
     the run's own test scores for its test rows, and none of its training rows."""
     path = shared_data("adbench/38_thyroid.npz")
     job = JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path)
-    pipeline.run(cfg_factory("dataset=adbench", f"dataset.path={path}", "model=ocsvm", small=False), job)
+    engine.run(cfg_factory("dataset=adbench", f"dataset.path={path}", "model=ocsvm", small=False), job)
     capsys.readouterr()
     assert scoring.main(["--run", job.run_id, "--data", str(path), "--output", "s.npz"]) == 0
     out = capsys.readouterr().out
@@ -200,7 +201,7 @@ def test_score_image_run_on_the_official_test_images(cfg_factory, tmp_path, shar
     file beside it): the run's test images get the run's own scores."""
     folder = shared_data("mnist")
     job = JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path)
-    pipeline.run(cfg_factory("dataset=mnist", f"dataset.path={folder}", "model=ocsvm", "dataset.n_train=200",
+    engine.run(cfg_factory("dataset=mnist", f"dataset.path={folder}", "model=ocsvm", "dataset.n_train=200",
                              "dataset.n_test_background=100", "dataset.n_test_signal=100", small=False), job)
     capsys.readouterr()
     images = folder / "t10k-images-idx3-ubyte.gz"

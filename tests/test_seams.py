@@ -13,7 +13,7 @@ import torch
 from omegaconf import open_dict
 from torch import nn
 
-from oneclass import pipeline
+from oneclass.run import engine
 from oneclass.config import build
 from oneclass.data.base import DataBundle, Dataset
 from oneclass.data.splits import Scaler, one_class_split
@@ -80,8 +80,8 @@ def image_cfg(cfg_factory, *overrides: str):
 
 def test_deep_svdd_with_a_conv_net_on_images_through_the_pipeline(cfg_factory, tmp_path):
     cfg = image_cfg(cfg_factory)
-    job = pipeline.JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path)
-    metrics = pipeline.run(cfg, job)
+    job = engine.JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path)
+    metrics = engine.run(cfg, job)
     assert metrics["test_auc"] > 0.9  # vertical bars are far from the horizontal-bar centre
 
     saved = np.load(tmp_path / "out" / "scores.npz")

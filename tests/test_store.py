@@ -1,6 +1,6 @@
 """Nothing a user types breaks the tracking store or hangs (issue 11, store and tracking items).
 
-Each case runs the real command line (``run.py`` / ``python -m oneclass.cli``) in a subprocess and
+Each case runs the real command line (``run.py`` / ``python -m oneclass.launch.cli``) in a subprocess and
 checks the last line it prints, the exit status, and that no traceback escaped. The one-line cases
 run a few at a time (they are mostly Python start-up) to keep the suite short.
 """
@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from oneclass import resume
+from oneclass.run import resume
 from oneclass.errors import DataError
-from oneclass.pipeline import JobInfo, run
-from oneclass.sweep import kept_checkpoint, summarize, write_status
+from oneclass.run.engine import JobInfo, run
+from oneclass.launch.sweep import kept_checkpoint, summarize, write_status
 
 # a store, server, launcher or subprocess in every test: `make test-fast` leaves them out
 pytestmark = pytest.mark.system
@@ -37,7 +37,7 @@ LONG = "/tmp/" + "a" * 5000
 
 def oneclass(*args: str, cwd: Path, module: bool = False, timeout: int = 300) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    cmd = [sys.executable, "-m", "oneclass.cli", *args] if module else [sys.executable, str(ROOT / "run.py"), *args]
+    cmd = [sys.executable, "-m", "oneclass.launch.cli", *args] if module else [sys.executable, str(ROOT / "run.py"), *args]
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
@@ -232,7 +232,7 @@ def test_ctrl_c_in_a_parallel_sweep_ends_with_the_summary(tmp_path):
 
 # ---------------------------------------------------------------------------------------- item 13
 def test_checkpoint_of_a_job_that_failed_after_training_is_kept_and_listed(cfg_factory, tmp_path, monkeypatch):
-    import oneclass.pipeline as pipeline
+    from oneclass.run import engine
 
     cfg = cfg_factory("trainer.max_epochs=2", "seed=7")
     job = JobInfo(output_dir=tmp_path / "sweep" / "0", launch_dir=tmp_path)
@@ -240,7 +240,7 @@ def test_checkpoint_of_a_job_that_failed_after_training_is_kept_and_listed(cfg_f
     def disk_full(*args, **kwargs):
         raise DataError("no space left to write the plots")
 
-    monkeypatch.setattr(pipeline, "write_artifacts", disk_full)
+    monkeypatch.setattr(engine, "write_artifacts", disk_full)
     with pytest.raises(DataError):
         run(cfg, job)
     kept = kept_checkpoint(cfg, job)

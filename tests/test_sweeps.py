@@ -22,9 +22,9 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from oneclass import jobenv, resume
+from oneclass.run import jobenv, resume
 from oneclass.errors import ConfigError
-from oneclass.pipeline import JobInfo, run
+from oneclass.run.engine import JobInfo, run
 from oneclass.tracking import is_transient, retry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +93,7 @@ def test_retry_rides_out_lock_errors_but_not_real_errors():
 def test_under_slurm_lightning_does_not_requeue(cfg_factory, monkeypatch):
     from lightning.pytorch.plugins.environments import SLURMEnvironment
 
-    from oneclass.job import make_trainer
+    from oneclass.run.job import make_trainer
 
     for key, value in {"SLURM_NTASKS": "1", "SLURM_JOB_NAME": "oneclass", "SLURM_JOB_ID": "42",
                        "SLURM_NODELIST": "node1", "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0"}.items():
@@ -134,7 +134,7 @@ def test_slurm_preset_becomes_the_expected_sbatch_script(tmp_path, monkeypatch):
     from hydra.core.hydra_config import HydraConfig
     from hydra.utils import instantiate
 
-    from oneclass.cli import config_dir
+    from oneclass.launch.cli import config_dir
 
     monkeypatch.chdir(tmp_path)
     captured = {}
@@ -189,7 +189,7 @@ def _scores(job: JobInfo) -> np.ndarray:
 
 def test_killed_job_resumes_from_its_last_epoch_and_matches_an_uninterrupted_run(cfg_factory, tmp_path, monkeypatch,
                                                                                    new_store):
-    import oneclass.job as job_module
+    import oneclass.run.job as job_module
 
     cfg = cfg_factory("trainer.max_epochs=2", "seed=5")
     launch = tmp_path / "launch"
@@ -238,7 +238,7 @@ def test_corrupt_checkpoint_gives_a_warning_and_a_fresh_start(cfg_factory, tmp_p
     cfg = cfg_factory("seed=2")
     ckpt = resume.checkpoint_dir(tmp_path, "ocdn-gaussian-seed2", resume.fingerprint(cfg)) / resume.LAST
     _write_bad_checkpoint(ckpt, kind)
-    with caplog.at_level("WARNING", logger="oneclass.resume"):
+    with caplog.at_level("WARNING", logger="oneclass.run.resume"):
         run(cfg, JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path))
     (warning,) = [r.message for r in caplog.records if "unreadable" in r.message]
     assert "starts from scratch" in warning
@@ -257,7 +257,7 @@ def test_incompatible_checkpoint_is_set_aside_and_kept(cfg_factory, tmp_path, ca
     run(other, JobInfo(output_dir=tmp_path / "other", launch_dir=tmp_path))  # a finished job of another net...
     ckpt_dir.mkdir(parents=True)
     torch.save(torch.load(tmp_path / "other" / "model.ckpt", weights_only=True), ckpt_dir / resume.LAST)
-    with caplog.at_level("WARNING", logger="oneclass.resume"):
+    with caplog.at_level("WARNING", logger="oneclass.run.resume"):
         run(cfg, JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path))
     (warning,) = [r.message for r in caplog.records if "does not fit this model" in r.message]
     assert "starts from scratch" in warning and "missing ['net.hidden.1.bias'" in warning
@@ -426,7 +426,7 @@ def test_sweep_against_a_real_mlflow_server(tmp_path, mlflow_server):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
 def test_gpu_job_keeps_its_data_on_the_device(cfg_factory, tmp_path, monkeypatch, precision):
-    import oneclass.job as job_module
+    import oneclass.run.job as job_module
 
     seen = {}
 
@@ -461,7 +461,7 @@ def test_gpu_slots_give_parallel_jobs_different_gpus(tmp_path):
 
 
 def test_end_of_sweep_table_gives_mean_and_std_per_setting_over_seeds():
-    from oneclass.sweep import result_table
+    from oneclass.launch.sweep import result_table
 
     records = [{"status": "finished", "overrides": [f"model={m}", f"seed={s}", "trainer.max_epochs=3"],
                 "metrics": {"test_auc": auc}}

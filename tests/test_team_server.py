@@ -302,7 +302,7 @@ def test_load_32_jobs_8_parallel_against_postgres_backed_server(team, tmp_path):
         assert Path(got).read_bytes() == (Path(records[r.info.run_id]["output_dir"]) / "scores.npz").read_bytes()
 
     # the same runs through `oneclass report`
-    report = subprocess.run([sys.executable, "-m", "oneclass.cli", "report", "--tracking-uri", team.url,
+    report = subprocess.run([sys.executable, "-m", "oneclass.launch.cli", "report", "--tracking-uri", team.url,
                              "--experiment", "load", "--output", str(tmp_path / "report"), "--no-mlflow"],
                             cwd=cwd, capture_output=True, text=True, timeout=300)
     assert report.returncode == 0, report.stderr[-3000:]

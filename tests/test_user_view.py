@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from oneclass.pipeline import JobInfo, run
+from oneclass.run.engine import JobInfo, run
 from oneclass.tracking import EXPERIMENT_TAGS, VIEW_TAG, ui_url, view_key
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -241,7 +241,7 @@ def test_job_line_shows_k_of_n_only_the_varying_overrides_and_the_kinds_metrics(
     (["name=my baseline"], ["name=my baseline"], "my baseline"),
 ])
 def test_run_names_identify_the_run(cfg_factory, tmp_path, overrides, job_overrides, expected):
-    from oneclass.job import run_name
+    from oneclass.run.job import run_name
 
     cfg = cfg_factory(*overrides, small=False)
     choices = {k: v for k, v in (o.split("=", 1) for o in overrides) if k in ("model", "dataset")}

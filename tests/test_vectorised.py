@@ -18,14 +18,15 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from oneclass import nets, resume, vectorised
+from oneclass import nets, vectorised
+from oneclass.run import resume
 from oneclass.errors import ConfigError, TrainingError
 from oneclass.models.autoencoder import Autoencoder
 from oneclass.models.deep_svdd import DeepSVDD
 from oneclass.models.ocdn import OCDN
 from oneclass.models.ocsvm import OneClassSVM
-from oneclass.pipeline import JobInfo, run
-from oneclass.sweep import seed_groups
+from oneclass.run.engine import JobInfo, run
+from oneclass.launch.sweep import seed_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_FC = partial(nets.SVDDMLP, hidden=[32, 32], rep_dim=8, activation="relu", bias=True, bn_affine=True,
@@ -395,7 +396,7 @@ def test_a_net_whose_forward_does_not_batch_over_members_is_refused_when_stacked
     (["model=ocsvm_oad"], "OneClassSVM cannot be trained vectorised: it is not a Lightning detector"),
     (["model=deepsvdd_soft"], None), (["model=ae", "dataset=lhco"], None), (["model=logreg"], None),
     (["model=ae", "dataset=mnist"], None), (["model=deepsvdd", "dataset=cifar10"], None),  # the LeNets
-    (["experiment=deepsvdd_mnist_icml"], None),
+    (["experiment=ruff/deepsvdd_mnist_icml"], None),
     (["model=deepsvdd", "model/net=paper_fc", "model.allow_bias=true"], None)])
 def test_what_the_sweeper_and_groups_refuse_from_the_config(cfg_factory, overrides, refused):
     """The seed_batch sweeper and a group read this before any run starts: what the model class and
@@ -481,7 +482,7 @@ def test_a_group_is_one_run_per_member_plus_the_ensemble(cfg_factory, tmp_path, 
     info = json.loads((out / "ocdn-ensemble3" / "ensemble.json").read_text())
     assert info["seeds"] == [0, 1, 2] and info["member_runs"] == [by_name[f"ocdn-gaussian-seed{s}"].info.run_id for s in range(3)]
     data0 = build(cfg_factory().dataset, "dataset").load(0)  # the ensemble is scored on the first member's data
-    from oneclass.seed_group import calibration_rows
+    from oneclass.run.seed_group import calibration_rows
 
     rows = calibration_rows(len(data0.x_train), 500)
     assert len(rows) == len(set(rows.tolist())) == 500 == info["calibration_events"]
@@ -506,7 +507,7 @@ def test_a_lenet_group_on_mnist_matches_its_single_seed_jobs(cfg_factory, tmp_pa
     from omegaconf import open_dict
 
     new_store(tmp_path)
-    sizes = ["experiment=deepsvdd_mnist", "dataset.normal_class=3", "model.pretrain_epochs=2", "trainer.max_epochs=2",
+    sizes = ["experiment=ruff/deepsvdd_mnist", "dataset.normal_class=3", "model.pretrain_epochs=2", "trainer.max_epochs=2",
              "model.batch_size=50", "model.lr=1e-3", "model.pretrain_lr=1e-3", "dataset.n_train=600",
              "dataset.n_test_background=300", "dataset.n_test_signal=300", "vectorised.calibration_events=300"]
 
@@ -584,7 +585,7 @@ class _Preempt(L.Callback):
 
 
 def test_killed_group_resumes_all_members_from_one_checkpoint(cfg_factory, tmp_path, monkeypatch, new_store):
-    import oneclass.job as job_module
+    import oneclass.run.job as job_module
 
     settings = ("trainer.max_epochs=2", "vectorised.seeds=[0,1,2]", "model/net=paper_fc", "model=deepsvdd",
                 "model.allow_bias=true", "model.net.hidden=[16,16]", "model.net.rep_dim=4")
@@ -628,7 +629,7 @@ def test_resume_true_skips_members_that_already_finished(cfg_factory, tmp_path, 
 
 
 def test_ensemble_normalisations_by_hand():
-    from oneclass.seed_group import ensemble_scores
+    from oneclass.run.seed_group import ensemble_scores
 
     test = np.array([[1.0, 2.0, 5.0], [10.0, 30.0, 50.0]])
     train = np.array([[0.0, 2.0, 0.0, 2.0], [0.0, 10.0, 20.0, 30.0]])

@@ -2,14 +2,14 @@
 
 Every detector follows one scoring contract (see :mod:`oneclass.models.base`): ``fit`` on
 background-only training data, then ``score`` returns one float per event, higher = more
-anomalous. Metrics, plots and tracking live in :mod:`oneclass.pipeline`, never in models.
+anomalous. Metrics, plots and tracking live in :mod:`oneclass.run.engine`, never in models.
 """
 
 __version__ = "0.1.0"
 
 
 def load_detector(run_id: str, tracking_uri: str | None = None):
-    """The trained detector of a finished MLflow run (see :mod:`oneclass.scoring`)."""
-    from oneclass.scoring import load_detector as _load
+    """The trained detector of a finished MLflow run (see :mod:`oneclass.launch.scoring`)."""
+    from oneclass.launch.scoring import load_detector as _load
 
     return _load(run_id, tracking_uri)

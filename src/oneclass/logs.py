@@ -27,13 +27,12 @@ class ConsoleFilter(logging.Filter):
 
 
 # --------------------------------------------------------------------------- job lines
-PHYSICS_TARGETS = ("oneclass.data.lhco.", "oneclass.data.gaussian.")
-
-
 def dataset_kind(dataset_target: str) -> str:
-    """``physics`` (LHCO, the Gaussian toy: AUC and max SIC) or ``benchmark`` (tabular sets and
-    images: AUC, AUPR, F1) from the dataset's ``_target_``."""
-    return "physics" if str(dataset_target).startswith(PHYSICS_TARGETS) else "benchmark"
+    """``physics`` (the dataset class declares ``kind = "physics"``: LHCO, the Gaussian toy; AUC and
+    max SIC) or ``benchmark`` (tabular sets and images: AUC, AUPR, F1), from the dataset's ``_target_``."""
+    from oneclass.data.base import kind_of
+
+    return "physics" if kind_of(dataset_target) == "physics" else "benchmark"
 
 
 MAIN_METRICS = {"physics": (("auc", "AUC", 4), ("max_sic", "max SIC", 3)),
@@ -97,7 +96,7 @@ def job_position(job_num: int | None, n_jobs: int | None) -> str:
 
 
 def job_prefix(job: Any) -> str:
-    """``[3/12] <varying overrides>`` for a job of a sweep (a :class:`oneclass.pipeline.JobInfo`)."""
+    """``[3/12] <varying overrides>`` for a job of a sweep (a :class:`oneclass.run.engine.JobInfo`)."""
     varying, n_jobs = sweep_plan(job.sweep_dir)
     return f"[{job_position(job.job_num, n_jobs)}] {varying_overrides(job.overrides, varying)}"
 

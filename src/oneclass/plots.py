@@ -163,7 +163,7 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 def snapshot_figure(rows: list[tuple[str, dict]], path: Path, formats: tuple[str, ...] | None = None,
                     title: str | None = None) -> list[Path]:
-    """The paper's Fig. 1 from score snapshots (see :mod:`oneclass.snapshots`), one row per run:
+    """The paper's Fig. 1 from score snapshots (see :mod:`oneclass.run.snapshots`), one row per run:
     left, the score function f(x) after each saved epoch over the background and signal
     histograms (1-D data only); right, the ROC curves of the same epochs overlaid.
 

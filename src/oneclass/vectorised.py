@@ -44,7 +44,7 @@ activations, whatever its containers, checked against its members' own outputs w
 trained this way, unless its class says it cannot (``cannot_vectorise``: a reason, for training
 with other per-model state); a net class may say so too (none of the package's nets does). There
 is no list to edit for a new model or net. Models do no logging or file IO here; the pipeline
-(:mod:`oneclass.seed_group`) runs a group and records one MLflow run per member.
+(:mod:`oneclass.run.seed_group`) runs a group and records one MLflow run per member.
 """
 
 from __future__ import annotations

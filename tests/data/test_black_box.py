@@ -13,7 +13,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from oneclass.data import download
-from oneclass.data.lhco import LHCO, box_files, read_events
+from oneclass.data.lhco import LHCO
+from oneclass.data.lhco_files import box_files, read_events
 from oneclass.errors import ConfigError, DataError
 
 from conftest import black_box_events, write_black_box
@@ -79,9 +80,9 @@ def test_black_box_bad_inputs_give_one_line(box, tmp_path):
 
 def test_black_box_preset_composes_with_the_paper_settings():
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["model=ocdn", "experiment=lhco_bb1"])
+        cfg = compose(config_name="config", overrides=["experiment=[lhco/ocdn,lhco/bb1]"])
     assert cfg.dataset.box == 1 and cfg.dataset.train_events == "all" and cfg.dataset.n_train is None
-    assert cfg.model.batch_size == 32 and cfg.trainer.max_epochs == 10  # conf/dataset_model/lhco_ocdn.yaml
+    assert cfg.model.batch_size == 32 and cfg.trainer.max_epochs == 10  # conf/experiment/lhco/ocdn.yaml
 
 
 def test_download_box_verifies_both_files(tmp_path, capsys):
@@ -97,7 +98,7 @@ def test_download_box_verifies_both_files(tmp_path, capsys):
             "--dest", str(dest), "--no-progress"]
     assert download.main(argv) == 0
     assert dest.read_bytes() == payload[FEATURES_FILE] and (dest.parent / KEY_FILE).read_bytes() == payload[KEY_FILE]
-    assert "experiment=lhco_bb1" in capsys.readouterr().err
+    assert "experiment=[lhco/ocdn,lhco/bb1]" in capsys.readouterr().err
     # a record whose md5 does not match the key file: nothing of the key written, one line
     (dest.parent / KEY_FILE).unlink()
     files[1]["checksum"] = "md5:" + "f" * 32

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from omegaconf import OmegaConf
 
-from oneclass.cli import config_dir
+from oneclass.launch.cli import config_dir
 from oneclass.data.base import KINDS, kind_of
 from oneclass.data.gaussian import GaussianToy
 from oneclass.data.image_sets import CIFAR10, MNIST

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from oneclass import cli
+from oneclass.launch import cli
 from oneclass.data import download
-from oneclass.data.lhco import OFFICIAL_FILE
+from oneclass.data.lhco_files import OFFICIAL_FILE
 
 PAYLOAD = bytes(range(256)) * 5000 + b"tail"  # ~1.2 MB: more than one read chunk
 

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oneclass import cli
+from oneclass.launch import cli
 from oneclass.data import download
 from oneclass.data.images import load_idx_split, read_cifar10
-from oneclass.data.tabular import read_npz, read_nsl_kdd
+from oneclass.data.kdd import read_nsl_kdd
+from oneclass.data.tabular import read_npz
 from image_files import cifar_tar, write_mnist
 from test_tabular import KDD_ROWS
 

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from oneclass.config import build
-from oneclass.data.lhco import FEATURES, JET_COLUMNS, LHCO, OFFICIAL_FILE, default_path, read_events
+from oneclass.data.lhco import LHCO
+from oneclass.data.lhco_files import FEATURES, OFFICIAL_FILE, default_path, read_events
 from oneclass.errors import ConfigError, DataError
 from oneclass.metrics import max_sic, roc_auc
 

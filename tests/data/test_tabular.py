@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oneclass.data import tabular
+from oneclass.data import kdd
+from oneclass.data.kdd import KDD_COLUMNS, read_kdd, read_nsl_kdd
 from oneclass.data.tabular import (
-    ADBENCH_SETS, KDD_COLUMNS, adbench_name, adbench_path, check_adbench_published, mat_version, odds_path, read_kdd,
-    read_mat, read_npz, read_nsl_kdd,
+    ADBENCH_SETS, adbench_name, adbench_path, check_adbench_published, mat_version, odds_path, read_mat, read_npz,
 )
 from oneclass.errors import DataError
 
@@ -198,9 +198,9 @@ def test_odds_names(tmp_path, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _fresh_kdd_cache():
-    tabular._KDD_CACHE.clear()
+    kdd._KDD_CACHE.clear()
     yield
-    tabular._KDD_CACHE.clear()
+    kdd._KDD_CACHE.clear()
 
 
 def test_kdd_10_percent(shared_data):
@@ -302,12 +302,12 @@ def test_nsl_kdd_reader(tmp_path):
 def test_kdd_and_nsl_paths(tmp_path, monkeypatch):
     monkeypatch.setenv("ONECLASS_DATA_DIR", str(tmp_path))
     with pytest.raises(DataError, match="`oneclass download kdd`"):
-        tabular.kdd_path()
+        kdd.kdd_path()
     with pytest.raises(DataError, match=r"NSL-KDD file .*nsl_kdd/KDDTest\+.txt not found; download it with `oneclass download nsl_kdd`"):
-        tabular.nsl_kdd_path("test")
+        kdd.nsl_kdd_path("test")
     (tmp_path / "kdd").mkdir()
     write_rows(tmp_path / "kdd" / "kddcup.data_10_percent.gz", KDD_ROWS, gz=True)
-    assert tabular.kdd_path() == tmp_path / "kdd" / "kddcup.data_10_percent.gz"
+    assert kdd.kdd_path() == tmp_path / "kdd" / "kddcup.data_10_percent.gz"
 
 
 def test_kdd_empty_and_not_gzip_files_say_so(tmp_path):

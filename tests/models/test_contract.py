@@ -14,12 +14,12 @@ import lightning.pytorch as L
 import numpy as np
 import pytest
 
-from oneclass.cli import config_dir
+from oneclass.launch.cli import config_dir
 from oneclass.config import build
 from oneclass.metrics import roc_auc
 from oneclass.models.base import SupervisedDetector
 from oneclass.models.pyod import pyod_available
-from oneclass.job import make_trainer
+from oneclass.run.job import make_trainer
 
 MODELS = sorted(p.stem for p in (config_dir() / "model").glob("*.yaml"))
 # A model config may shorten the contract's run with `# contract test: <overrides>` lines (short schedules

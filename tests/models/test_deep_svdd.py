@@ -12,8 +12,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf, open_dict
 
-from oneclass import pipeline
-from oneclass.cli import config_dir
+from oneclass.run import engine
+from oneclass.launch.cli import config_dir
 from oneclass.config import build
 from oneclass.data.images import load_idx_split
 from oneclass.errors import ConfigError
@@ -186,14 +186,14 @@ def test_deep_svdd_mnist_job_through_the_pipeline(cfg_factory, tmp_path, shared_
     """Ruff's Deep SVDD on MNIST class 1 (his net, preprocessing, weight decays, pretraining), shortened:
     3 + 3 epochs on 1,500 training images at batch 50 and lr 1e-3, 1,000 test images. Measured
     AUC 0.984-0.996 over seeds 0-4 (the full schedule reaches 0.997)."""
-    cfg = cfg_factory("experiment=deepsvdd_mnist", "dataset.normal_class=1", "model.pretrain_epochs=3",
+    cfg = cfg_factory("experiment=ruff/deepsvdd_mnist", "dataset.normal_class=1", "model.pretrain_epochs=3",
                       "trainer.max_epochs=3", "model.batch_size=50", "model.lr=1e-3", "model.pretrain_lr=1e-3",
                       "dataset.n_train=1500", "dataset.n_test_background=500", "dataset.n_test_signal=500", "threads=1",
                       small=False)
     with open_dict(cfg):
         cfg.dataset.path = str(shared_data("mnist"))
-    job = pipeline.JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path)
-    metrics = pipeline.run(cfg, job)
+    job = engine.JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path)
+    metrics = engine.run(cfg, job)
     assert metrics["test_auc"] > 0.95
     saved = np.load(tmp_path / "out" / "scores.npz")
     _, labels = load_idx_split(shared_data("mnist"), "test")

@@ -14,7 +14,7 @@ from oneclass.errors import ConfigError
 from oneclass.metrics import roc_auc
 from oneclass.models.ocdn import OCDN
 from oneclass.nets import MLP
-from oneclass.snapshots import ScoreSnapshots
+from oneclass.run.snapshots import ScoreSnapshots
 
 
 def phi(z: float) -> float:

@@ -82,6 +82,6 @@ def test_ocsvm_gamma_auto_is_one_over_d_and_set_per_protocol():
     np.testing.assert_allclose(ours, ref, rtol=1e-10)
     with pytest.raises(ConfigError, match="model.gamma must be a positive number or auto"):
         OneClassSVM(gamma="scale", n_features=4).fit(x)
-    assert compose_cfg(["model=ocsvm", "dataset=adbench"]).model.gamma == "auto"
-    assert compose_cfg(["model=ocsvm", "dataset=odds"]).model.gamma == "auto"
+    assert compose_cfg(["experiment=adbench/ocsvm"]).model.gamma == "auto"
+    assert compose_cfg(["experiment=adbench/ocsvm", "dataset=odds"]).model.gamma == "auto"
     assert compose_cfg(["model=ocsvm"]).model.gamma == 0.1  # the OCDN paper's value on LHCO

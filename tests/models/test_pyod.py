@@ -73,17 +73,17 @@ def test_without_pyod_the_error_says_what_to_install(monkeypatch):
 @needs_pyod
 @pytest.mark.slow
 def test_pipeline_runs_a_pyod_detector_on_an_adbench_set(cfg_factory, tmp_path, shared_data, monkeypatch):
-    from oneclass import pipeline
+    from oneclass.run import engine
 
     monkeypatch.setenv("ONECLASS_DATA_DIR", str(shared_data("adbench").parent))
     cfg = cfg_factory("dataset=adbench", "dataset.name=cardio", "dataset.split_seed=1", "model=pyod_iforest",
                       "logger=none", small=False)
-    metrics = pipeline.run(cfg, pipeline.JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path))
+    metrics = engine.run(cfg, engine.JobInfo(output_dir=tmp_path / "out", launch_dir=tmp_path))
     saved = np.load(tmp_path / "out" / "scores.npz")
     raw = read_npz(shared_data("adbench/6_cardio.npz"))
     assert len(saved["scores"]) == 550 and int(saved["labels"].sum()) == 53  # 30 % of 1831 rows, 176 anomalies
     np.testing.assert_array_equal(raw.y[saved["index"]], saved["labels"])  # index = rows of the file
-    assert metrics["test_auc"] == pytest.approx(pipeline.evaluate(saved["scores"], saved["labels"]).auc)
+    assert metrics["test_auc"] == pytest.approx(engine.evaluate(saved["scores"], saved["labels"]).auc)
     assert 0 < metrics["test_f1"] <= 1 and metrics["test_aupr"] > int(saved["labels"].sum()) / len(saved["labels"])
 
 

@@ -30,7 +30,7 @@ def test_batchnorm_nets_skip_a_last_batch_of_one_row(cfg_factory):
     """n = batch_size + 1 rows: the one-row batch is skipped (BatchNorm cannot train on it), the
     full batch trains (one optimizer step per epoch)."""
     from oneclass.config import build
-    from oneclass.job import make_trainer
+    from oneclass.run.job import make_trainer
 
     cfg = cfg_factory("model=deepsvdd", "model.batch_size=8", "trainer.max_epochs=2", "model.pretrain=true",
                       "model.pretrain_epochs=1", "model.net.hidden=[4]", "model.net.rep_dim=2")

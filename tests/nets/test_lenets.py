@@ -46,3 +46,23 @@ def test_lenet_given_other_shapes_is_one_line(cfg_factory):
         CIFAR10LeNet((1, 28, 28))
     with pytest.raises(ConfigError, match="rep_dim must be a multiple of 16"):
         MNISTLeNet(rep_dim=20)
+
+
+@pytest.mark.parametrize("model", ["deepsvdd", "deepsvdd_soft", "ae"])
+def test_dense_default_net_gives_way_to_the_lenet_of_the_image_shape(cfg_factory, model):
+    """Deep SVDD and the autoencoder pick their net by the input's shape (no per-dataset preset): the
+    dense default on events, Ruff's LeNet of that shape on images, at the lenet_* configs' settings; a
+    shape without a LeNet is one line."""
+    cfg = cfg_factory(f"model={model}", small=False)
+
+    def net_of(shape):
+        detector = build(cfg.model, "model", input_shape=shape)
+        return detector.net if hasattr(detector, "net") else detector.encoder
+
+    assert type(net_of((5,))).__name__ in ("SVDDMLP", "DenseEncoder")
+    mnist, cifar = net_of((1, 28, 28)), net_of((3, 32, 32))
+    assert isinstance(mnist, MNISTLeNet) and mnist.rep_dim == 32
+    assert isinstance(cifar, CIFAR10LeNet) and cifar.rep_dim == 128 and cifar.init == "xavier"
+    with pytest.raises(ConfigError, match=r"no default image net for images of shape \(1, 20, 20\)") as err:
+        net_of((1, 20, 20))
+    assert "\n" not in str(err.value)

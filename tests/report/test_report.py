@@ -218,7 +218,7 @@ def test_bad_input_one_line_no_figure(store, tmp_path, case, capsys):
         argv += ["--filter", "tags.model === 'x'"]
     elif case == "no_experiment":
         argv += ["--experiment", "nope"]
-    from oneclass.cli import main as cli_main
+    from oneclass.launch.cli import main as cli_main
 
     with pytest.raises(SystemExit) as exit_info:
         cli_main(["report", *argv])
@@ -244,8 +244,8 @@ def test_python_m_entry(two_detectors, tmp_path):
 def test_snapshot_callback_logreg_toy(cfg_factory, tmp_path):
     """One training of the logistic OCDN on the 1-D toy, scores saved after epochs 2, 4, 6: the
     slope turns positive, so every snapshot ranks events the same way (the paper's point)."""
-    from oneclass.pipeline import JobInfo, run
-    from oneclass.snapshots import load
+    from oneclass.run.engine import JobInfo, run
+    from oneclass.run.snapshots import load
 
     cfg = cfg_factory("experiment=gaussian_epochs", "eval.snapshot_epochs=[2,4,6]", "trainer.max_epochs=6",
                       "logger=none", "dataset.n_train=20000", "model.lr=0.01", small=True)
@@ -276,7 +276,7 @@ def test_snapshot_callback_logreg_toy(cfg_factory, tmp_path):
 
 def test_snapshot_epochs_validated(cfg_factory, tmp_path):
     from oneclass.errors import ConfigError
-    from oneclass.pipeline import JobInfo, run
+    from oneclass.run.engine import JobInfo, run
 
     cfg = cfg_factory("eval.snapshot_epochs=[5]", "trainer.max_epochs=2", "logger=none")
     with pytest.raises(ConfigError, match="trainer.max_epochs=2"):
@@ -288,7 +288,7 @@ def test_snapshot_epochs_validated(cfg_factory, tmp_path):
 
 def test_toy_report_from_mlflow(cfg_factory, tmp_path):
     """experiment=gaussian_epochs logged to MLflow, then `report --toy` draws Fig. 1 from the artifact."""
-    from oneclass.pipeline import JobInfo, run
+    from oneclass.run.engine import JobInfo, run
 
     for i, mean in enumerate((0.0, -4.0)):
         cfg = cfg_factory("experiment=gaussian_epochs", "eval.snapshot_epochs=[1,2]", "trainer.max_epochs=2",
@@ -365,7 +365,7 @@ def test_a_metric_added_to_evaluation_reaches_every_table(two_detectors, tmp_pat
 
 
 def test_format_option_and_bad_format(two_detectors, tmp_path, capsys):
-    from oneclass.cli import main as cli_main
+    from oneclass.launch.cli import main as cli_main
 
     out = tmp_path / "r"
     assert report_main(["--output", str(out), "--no-mlflow", "--format", "png,svg"]) == 0
@@ -450,7 +450,7 @@ def test_job_sic_figure_draws_excluded_cuts_apart():
 def test_three_ocsvm_oad_seeds_on_lhco_are_one_detector(cfg_factory, tmp_path, shared_data):
     """The issue's sweep, scaled down: ocsvm_oad (random_state: ${seed}) on an LHCO subsample, three
     seeds through the pipeline, then the report: one row with 3 runs."""
-    from oneclass.pipeline import JobInfo, run
+    from oneclass.run.engine import JobInfo, run
 
     path = shared_data("lhco/lhco_rnd_sr_5features.npy")
     for seed in range(3):
@@ -473,7 +473,7 @@ def test_three_ocsvm_oad_seeds_on_lhco_are_one_detector(cfg_factory, tmp_path, s
 
 
 def test_output_that_is_an_existing_file_is_one_line(two_detectors, tmp_path, capsys):
-    from oneclass.cli import main as cli_main
+    from oneclass.launch.cli import main as cli_main
 
     taken = tmp_path / "notes.txt"
     taken.write_text("mine\n")

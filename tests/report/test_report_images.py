@@ -67,7 +67,7 @@ def test_extremes_are_the_normal_class_images_by_score(tmp_path):
 
 
 def test_report_images_command_without_a_store_is_one_line(tmp_path, capsys):
-    from oneclass import cli
+    from oneclass.launch import cli
 
     with pytest.raises(SystemExit) as exit_:
         cli.main(["report-images", "--tracking-uri", f"sqlite:///{tmp_path / 'none.db'}"])

@@ -243,7 +243,7 @@ def test_title_and_labels_reach_every_figure_and_the_tables(store, tmp_path, mon
     ("ocdn=soft", "two detectors would both be shown as 'soft'"),
 ])
 def test_a_bad_label_is_one_line_and_writes_nothing(store, tmp_path, capsys, label, message):
-    from oneclass.cli import main as cli_main
+    from oneclass.launch.cli import main as cli_main
 
     client, exp = store
     log_run(client, exp, tmp_path, "ocdn", 0)

@@ -1,1 +1,1 @@
-"""Hydra plugin: the ``seed_batch`` sweeper (``hydra/sweeper=seed_batch``, see oneclass.sweep)."""
+"""Hydra plugin: the ``seed_batch`` sweeper (``hydra/sweeper=seed_batch``, see oneclass.launch.sweep)."""

@@ -1,1 +1,1 @@
-"""Hydra plugin: the ``slurm`` launcher preset's class (``hydra/launcher=slurm``, see oneclass.slurm)."""
+"""Hydra plugin: the ``slurm`` launcher preset's class (``hydra/launcher=slurm``, see oneclass.launch.slurm)."""

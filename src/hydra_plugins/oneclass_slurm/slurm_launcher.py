@@ -1,6 +1,6 @@
 """``hydra/launcher=slurm``: Hydra's submitit SLURM launcher with a quiet console and every job
 accounted for. Hydra finds launchers only under the ``hydra_plugins`` package; the parts live in
-:mod:`oneclass.slurm`.
+:mod:`oneclass.launch.slurm`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class SlurmLauncher(_SubmititSlurmLauncher):
         from submitit.core.utils import UncompletedJobError
         from submitit.slurm.slurm import SlurmJob
 
-        from oneclass.slurm import LOG_FILE, close_runs_left_running, quiet_submitit, record_ended_by_slurm
+        from oneclass.launch.slurm import LOG_FILE, close_runs_left_running, quiet_submitit, record_ended_by_slurm
 
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         ended: list[str] = []

@@ -1,6 +1,6 @@
-"""``hydra/sweeper=optuna``: see :mod:`oneclass.hpo`."""
+"""``hydra/sweeper=optuna``: see :mod:`oneclass.launch.hpo`."""
 
-from oneclass.hpo import OptunaSweeper as _OptunaSweeper
+from oneclass.launch.hpo import OptunaSweeper as _OptunaSweeper
 
 
 class OptunaSweeper(_OptunaSweeper):

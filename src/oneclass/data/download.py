@@ -29,24 +29,18 @@ sets the URL of the folder that holds the files::
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import shutil
 import sys
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from oneclass.data.lhco import BOXES, OFFICIAL_FILE, box_files, default_path
+from oneclass.data.fetch import CHUNK, check_url, check_writable, error_text, fetch, file_md5, record_md5
+from oneclass.data.lhco_files import BOXES, OFFICIAL_FILE, box_files, default_path
 from oneclass.data.paths import data_dir, resolve
-from oneclass.errors import DataError, OneClassError, first_line
-
-CHUNK = 1 << 20
-TIMEOUT_S = 60
+from oneclass.errors import DataError, OneClassError
 
 
 @dataclass(frozen=True)
@@ -72,155 +66,6 @@ SOURCES = {
 # The black boxes' features and key files (Zenodo record 4536624), md5s from the same record API.
 BOX_RECORD = "https://zenodo.org/api/records/4536624"
 BOX_FOLDER = "https://zenodo.org/record/4536624/files"
-
-
-def _first_line(exc: BaseException) -> str:
-    """urllib's errors carry their cause in ``reason``."""
-    return first_line(getattr(exc, "reason", None) or exc)
-
-
-URL_SCHEMES = ("http", "https", "ftp", "file")
-
-
-def check_url(url: str, option: str = "--url") -> str:
-    """``url`` if urllib can fetch it (http(s)://, ftp://, file://), else one line naming ``option``."""
-    from urllib.parse import urlsplit
-
-    scheme = urlsplit(str(url)).scheme.lower()
-    if scheme not in URL_SCHEMES or (scheme != "file" and not urlsplit(str(url)).netloc):
-        raise DataError(f"{option} {url!r} is not a URL; give one starting with http://, https:// or file:// "
-                        f"(e.g. file:///mirror/folder/ for local copies)")
-    return url
-
-
-def _open(request: urllib.request.Request | str):
-    try:
-        return urllib.request.urlopen(request, timeout=TIMEOUT_S)
-    except urllib.error.HTTPError:
-        raise
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        url = request.full_url if isinstance(request, urllib.request.Request) else request
-        raise DataError(f"cannot reach {url} ({_first_line(exc)}); check the network or the URL") from None
-
-
-def record_md5(record_url: str, filename: str) -> str:
-    """The md5 Zenodo's record API lists for ``filename`` (``files[].checksum`` = ``md5:<hex>``)."""
-    try:
-        with _open(record_url) as resp:
-            record = json.load(resp)
-    except urllib.error.HTTPError as exc:
-        raise DataError(f"cannot read the Zenodo record {record_url} (HTTP {exc.code}); check the network or --record-url") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{record_url} is not a Zenodo record (invalid JSON: {_first_line(exc)}); check --record-url") from None
-    files = record.get("files") if isinstance(record, dict) else None
-    if isinstance(files, dict):  # some API versions: {"entries": {name: {...}}}
-        files = list((files.get("entries") or {}).values())
-    for entry in files or []:
-        if isinstance(entry, dict) and filename in (entry.get("key"), entry.get("filename")):
-            checksum = str(entry.get("checksum", ""))
-            algo, _, digest = checksum.rpartition(":")
-            if (algo or "md5") != "md5" or len(digest) != 32:
-                raise DataError(f"{record_url}: unexpected checksum {checksum!r} for {filename} (expected md5:<32 hex digits>)")
-            return digest.lower()
-    raise DataError(f"{record_url}: the record lists no file named {filename}; check --record-url")
-
-
-def file_md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def fetch(url: str, dest: Path, md5: str | None, progress: bool = True, md5_source: str = "the Zenodo record",
-          validate: Callable[[Path], None] | None = None) -> Path:
-    """Download ``url`` to ``dest`` through ``dest.part``, verify ``md5`` (None: no published
-    checksum) and ``validate(part)`` (raises :class:`DataError`), rename. Returns ``dest``."""
-    from tqdm import tqdm
-
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    offset = part.stat().st_size if part.exists() else 0
-    request = urllib.request.Request(check_url(url), headers={"User-Agent": "oneclass-download"})
-    if offset:
-        request.add_header("Range", f"bytes={offset}-")
-    try:
-        resp = _open(request)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 416 and offset:  # range not satisfiable: the .part may already be complete
-            resp = None
-        else:
-            raise DataError(f"cannot download {url} (HTTP {exc.code} {exc.reason}); check the URL or try again later") from None
-
-    h = hashlib.md5()
-    if resp is None:
-        h.update(part.read_bytes())
-    else:
-        with resp:
-            content_range = resp.headers.get("Content-Range", "")
-            resumed = offset > 0 and getattr(resp, "status", None) == 206 and content_range.startswith(f"bytes {offset}-")
-            if resumed:
-                with open(part, "rb") as f:
-                    while chunk := f.read(CHUNK):
-                        h.update(chunk)
-            else:
-                offset = 0  # no (usable) range support: restart from scratch
-            length = resp.headers.get("Content-Length")
-            total = offset + int(length) if length and length.isdigit() else None
-            try:
-                with open(part, "ab" if resumed else "wb") as f, tqdm(
-                    total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-                    desc=dest.name, disable=not progress, file=sys.stderr,
-                ) as bar:
-                    while chunk := resp.read(CHUNK):
-                        f.write(chunk)
-                        h.update(chunk)
-                        bar.update(len(chunk))
-            except (OSError, urllib.error.URLError, ValueError) as exc:
-                raise DataError(f"download of {url} interrupted ({_first_line(exc)}); {part.stat().st_size} bytes kept "
-                                f"in {part}, run the command again to resume") from None
-            except Exception as exc:
-                # http.client.IncompleteRead & co. are HTTPExceptions, not OSErrors
-                if type(exc).__module__ == "http.client":
-                    raise DataError(f"download of {url} interrupted ({type(exc).__name__}); {part.stat().st_size} bytes "
-                                    f"kept in {part}, run the command again to resume") from None
-                raise
-            if total is not None and part.stat().st_size < total:
-                raise DataError(f"download of {url} interrupted after {part.stat().st_size} of {total} bytes; "
-                                f"run the command again to resume ({part} is kept)")
-
-    got = h.hexdigest()
-    if md5 is not None and got != md5:
-        part.unlink(missing_ok=True)
-        raise DataError(f"checksum mismatch for {url}: md5 {got}, {md5_source} lists {md5}; the download was "
-                        f"discarded and {dest} not written; run the command again (or check --url / --record-url)")
-    if validate is not None:
-        try:
-            validate(part)
-        except DataError as exc:
-            part.unlink(missing_ok=True)
-            raise DataError(f"downloaded {url} is not the expected file ({exc}); the download was discarded and "
-                            f"{dest} not written; check --url") from None
-    os.replace(part, dest)
-    return dest
-
-
-def check_writable(dest: Path) -> None:
-    """One line, before any network access, when ``dest`` cannot be written."""
-    import tempfile
-
-    shown = str(dest) if len(str(dest)) <= 160 else f"{str(dest)[:80]}... ({len(str(dest))} characters)"
-    try:
-        dest.exists()  # an over-long name fails here
-        for parent in dest.parents:
-            if parent.exists() and not parent.is_dir():
-                raise DataError(f"cannot write {shown}: {parent} is a file, not a folder; choose another --dest")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=dest.parent, prefix=".oneclass-write-test-"):
-            pass
-    except OSError as exc:
-        raise DataError(f"cannot write {shown}: {exc.strerror or exc}; choose a writable place with --dest") from None
 
 
 def download(name: str, dest: Path | None = None, url: str | None = None, record_url: str | None = None,
@@ -266,8 +111,8 @@ def download_box(box: int, dest: Path | None = None, url: str | None = None, rec
     _fetch_verified(f"{folder}/{features}", dest, md5s[features], record_url, force, progress)
     _fetch_verified(f"{folder}/{key}", dest.parent / key, md5s[key], record_url, force, progress)
     shown = "" if dest == default_path(box) else f" dataset.path={dest}"
-    print(f"saved {dest} and {dest.parent / key} (md5 verified). Use them with: python run.py dataset=lhco "
-          f"experiment=lhco_bb{box}{shown}", file=sys.stderr)
+    print(f"saved {dest} and {dest.parent / key} (md5 verified). Use them with: python run.py "
+          f"'experiment=[lhco/ocdn,lhco/bb{box}]'{shown}", file=sys.stderr)
     return dest
 
 
@@ -428,7 +273,7 @@ def _check_nsl_zip(path: Path) -> None:
         with zipfile.ZipFile(path) as z:
             names = {n.rsplit("/", 1)[-1] for n in z.namelist()}
     except (zipfile.BadZipFile, OSError) as exc:
-        raise DataError(f"{path}: not a zip archive ({_first_line(exc)})") from None
+        raise DataError(f"{path}: not a zip archive ({error_text(exc)})") from None
     missing = [n for n in NSL_KDD_ROWS if n not in names]
     if missing:
         raise DataError(f"{path}: the archive holds no {', '.join(missing)}")
@@ -462,7 +307,7 @@ def download_nsl_kdd(folder: Path | None = None, url: str | None = None, force: 
                 _check_nsl_txt(part, target.name)
             except (DataError, zipfile.BadZipFile, OSError, EOFError) as exc:
                 part.unlink(missing_ok=True)
-                raise DataError(f"cannot extract {target.name} from {archive} ({_first_line(exc)}); delete the archive "
+                raise DataError(f"cannot extract {target.name} from {archive} ({error_text(exc)}); delete the archive "
                                 f"and run the command again") from None
             os.replace(part, target)
     print(f"saved {', '.join(map(str, targets))}", file=sys.stderr)

@@ -51,7 +51,8 @@ def check_not_another_set(path: Path, dataset: str) -> None:
     """Refuse an official file of another image set (MNIST's files in the Fashion-MNIST folder, say),
     recognised by the md5 its publisher lists (as ``oneclass download`` verifies them). Files whose
     md5 is no official one (an own or uncompressed copy) are read as they are."""
-    from oneclass.data.download import BUNDLES, file_md5
+    from oneclass.data.download import BUNDLES
+    from oneclass.data.fetch import file_md5
 
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)

@@ -37,9 +37,8 @@ from oneclass.data.splits import (
     PROTOCOLS, SCALINGS, TEST_FRACTIONS, Scaler, adbench_split, nrcan_split, optional_count, pyod_split, scale,
     split_seed_of,
 )
-from oneclass.data.tabular import (
-    ADBENCH_SETS, ANOMALY_CHOICES, Table, adbench_name, adbench_path, kdd_path, odds_path, read_kdd, read_mat, read_npz,
-)
+from oneclass.data.kdd import ANOMALY_CHOICES, kdd_path, read_kdd
+from oneclass.data.tabular import ADBENCH_SETS, Table, adbench_name, adbench_path, odds_path, read_mat, read_npz
 from oneclass.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)

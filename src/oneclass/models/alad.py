@@ -111,6 +111,7 @@ class ALAD(LightningDetector):
     cannot_vectorise = "it trains adversarially, each batch alternating a discriminator step and a generator step"  # oneclass.vectorised
 
     score_name = "feature-matching distance"
+    flat_only = True  # its dense generator and discriminators take (events, features); images are refused
 
     training_defaults = {"lr": 1e-4, "batch_size": 128}
 

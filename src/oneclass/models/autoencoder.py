@@ -29,7 +29,8 @@ class Autoencoder(LightningDetector):
     Parameters
     ----------
     net : the encoder (``conf/model/net/``), called with ``input_shape``; its ``decoder()`` is
-        the decoder and its ``rep_dim`` the bottleneck (paper: DenseEncoder [512, 512] -> 2).
+        the decoder and its ``rep_dim`` the bottleneck (paper: DenseEncoder [512, 512] -> 2). On images a
+        dense net (the default) is replaced by Ruff's LeNet for the shape (:func:`oneclass.nets.image_net`).
     init : ``glorot`` (Keras default, as in the authors' code), ``torch``, or ``normal`` (N(0, 0.02)
         weights and biases: PyTorch-DAGMM's and ADBench's); applies to Linear layers.
     loss : ``mse`` (mean over all values: Keras' mean_squared_error, the OCDN paper) or ``sse``
@@ -39,6 +40,10 @@ class Autoencoder(LightningDetector):
     """
 
     training_defaults = {"batch_size": 32}
+
+    # the net on images when model.net is a dense (flat-only) one: Ruff's LeNet of the shape (DCAE);
+    # None for the tabular autoencoders (DAGMM, MemAE, DUAD): their dense nets refuse images
+    image_net: Any = staticmethod(nets.image_net)
 
     def __init__(
         self,
@@ -55,7 +60,7 @@ class Autoencoder(LightningDetector):
             raise ConfigError(f"model.loss must be 'mse' or 'sse', got {loss!r}")
         self.loss = loss
         self.save_hyperparameters()
-        self.encoder = nets.make(net, self.input_shape, nets.DenseEncoder)
+        self.encoder = nets.make(net, self.input_shape, nets.DenseEncoder, images=self.image_net)
         if not callable(getattr(self.encoder, "decoder", None)):
             raise ConfigError(f"model.net ({type(self.encoder).__name__}) has no decoder(); an autoencoder needs a net that mirrors itself")
         self.decoder = self.encoder.decoder()

@@ -96,6 +96,8 @@ class DAGMM(Autoencoder):
     Other parameters: :class:`~oneclass.models.autoencoder.Autoencoder`.
     """
 
+    image_net = None  # tabular: its dense nets refuse images
+
     cannot_vectorise = "its Gaussian mixture (phi, mu, covariance buffers) is estimated for one model, not per member"  # oneclass.vectorised
 
     # dimensions that subclasses append to z (SOM-DAGMM's map coordinates)

@@ -78,7 +78,8 @@ class DeepSVDD(LightningDetector):
     ----------
     objective : ``one-class`` or ``soft-boundary``.
     net : the network phi (``conf/model/net/``), called with ``input_shape``; its ``rep_dim`` is
-        the feature-space dimension. None = :class:`oneclass.nets.SVDDMLP` (bias-free 512-512-128).
+        the feature-space dimension. None = :class:`oneclass.nets.SVDDMLP` (bias-free 512-512-128). On
+        images a dense net (the default) is replaced by Ruff's LeNet for the shape (:func:`oneclass.nets.image_net`).
     allow_bias : admit a net with bias terms (``paper_fc``, the OCDN authors' reproduction).
     nu : in (0, 1]; soft-boundary: the fraction of training events allowed outside the sphere.
     warm_up_epochs : soft-boundary epochs before R is first updated (reference: 10).
@@ -95,6 +96,9 @@ class DeepSVDD(LightningDetector):
     """
 
     training_defaults = {"lr": 1e-4, "weight_decay": 1e-6, "batch_size": 128}
+
+    # the net on images when model.net is a dense (flat-only) one: Ruff's LeNet of the shape
+    image_net: Any = staticmethod(nets.image_net)
 
     def __init__(
         self,
@@ -132,7 +136,7 @@ class DeepSVDD(LightningDetector):
         self.pretrain = pretrain
         pretrain_settings(self, pretrain_epochs, pretrain_lr, pretrain_weight_decay, pretrain_lr_milestones)
         self.save_hyperparameters()
-        self.net = nets.make(net, self.input_shape, nets.SVDDMLP)
+        self.net = nets.make(net, self.input_shape, nets.SVDDMLP, images=self.image_net)
         check_ruff_rules(self.net, allow_bias)
         self.rep_dim = self.net.rep_dim
         self.dictionary_init = dictionary_init

@@ -76,6 +76,8 @@ class DUAD(Autoencoder):
     Other parameters: :class:`~oneclass.models.autoencoder.Autoencoder`.
     """
 
+    image_net = None  # tabular: its dense nets refuse images
+
     cannot_vectorise = "it reselects its training events between epochs for one model"  # oneclass.vectorised
 
     def __init__(self, input_shape: Any = None, r: int = 10, p0: float = 35.0, p: float = 30.0, n_clusters: int = 20,

@@ -51,6 +51,8 @@ class MemAE(Autoencoder):
     Other parameters: :class:`~oneclass.models.autoencoder.Autoencoder`.
     """
 
+    image_net = None  # tabular: its dense nets refuse images
+
     cannot_vectorise = "its memory is a parameter outside its nets"  # oneclass.vectorised
 
     def __init__(self, input_shape: Any = None, mem_dim: int = 50, shrink_threshold: float = 0.0025,

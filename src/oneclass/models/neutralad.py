@@ -16,7 +16,7 @@ The K transformations are evaluated together as one batched matrix product per l
 Defaults: K = 11 and tau = 0.1 (paper), the official tabular networks (encoder: 4 hidden layers of
 64, output 32, ReLU, no biases; transformations: 2 layers, hidden width = the input's, no biases),
 Adam at lr 5e-4. The official per-set settings (thyroid, arrhythmia: raw features, residual
-transformations; KDD: multiplicative masks) are in conf/dataset_model/kdd_neutralad.yaml and
+transformations; KDD: multiplicative masks) are in conf/experiment/nrcan/kdd_neutralad.yaml and
 benchmarks/bench_tabular.py.
 """
 

@@ -2,7 +2,7 @@
 
 Not an anomaly detector: it needs signal labels, from a labelled training split that never overlaps
 the test events (on LHCO: ``dataset.train_signal_fraction`` puts signal from the front of the signal
-list into training, the test signal comes from its end; see ``conf/dataset_model/lhco_supervised.yaml``).
+list into training, the test signal comes from its end; see ``conf/experiment/lhco/supervised.yaml``).
 Scored on the same test background as every detector, its curves are the ceiling the unsupervised
 methods are compared with (the OCDN paper quotes max SIC ~17 for a supervised classifier on LHCO).
 """
@@ -47,7 +47,7 @@ class Supervised(OCDN, SupervisedDetector):
         check_input(type(self).__name__, x, self.input_shape)
         if y is None or np.shape(y) != (len(x),) or set(np.unique(y).tolist()) != {0, 1}:
             raise ConfigError("model=supervised needs labelled signal and background in its training set: set "
-                              "dataset.train_signal_fraction > 0 (e.g. 0.2; conf/dataset_model/lhco_supervised.yaml)")
+                              "dataset.train_signal_fraction > 0 (e.g. 0.2; experiment=lhco/supervised)")
         y = np.asarray(y, dtype=np.float32)
         if self.balance:
             self.pos_weight.fill_(float((y == 0).sum() / (y == 1).sum()))

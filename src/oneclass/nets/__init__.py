@@ -6,8 +6,8 @@ See :mod:`oneclass.nets.base` for the contract: ``Net(input_shape, rep_dim=..., 
 
 from oneclass.nets.base import glorot_init, hidden_sizes, normal_init, make, make_activation, require_rep_dim
 from oneclass.nets.dense import MLP, DenseEncoder, SVDDMLP, funnel_widths, sized_hidden
-from oneclass.nets.lenet import CIFAR10LeNet, MNISTLeNet
+from oneclass.nets.lenet import CIFAR10LeNet, MNISTLeNet, image_net
 
 __all__ = ["MLP", "CIFAR10LeNet", "DenseEncoder", "MNISTLeNet", "SVDDMLP", "funnel_widths", "sized_hidden", "glorot_init", "normal_init",
-           "hidden_sizes", "make", "make_activation",
+           "hidden_sizes", "image_net", "make", "make_activation",
            "require_rep_dim"]

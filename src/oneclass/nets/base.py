@@ -14,6 +14,7 @@ partial with ``input_shape`` (see :func:`make`).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,6 +25,8 @@ from torch import nn
 
 from oneclass.config import from_spec, require_positive
 from oneclass.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 # softplus: smooth, for energies differentiated twice (DSEBM's score matching)
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
@@ -178,13 +181,24 @@ def glorot_init(module: nn.Module) -> None:
 
 
 def make(net: Callable[..., nn.Module] | nn.Module | None, input_shape: tuple[int, ...],
-         default: Callable[..., nn.Module], **defaults: Any) -> nn.Module:
+         default: Callable[..., nn.Module], images: Callable[..., nn.Module] | None = None,
+         **defaults: Any) -> nn.Module:
     """The model's network: ``net`` called with ``input_shape`` (a config partial or a class), an
     already built module (checked against ``input_shape``), or ``default(input_shape, **defaults)``
-    when ``net`` is None."""
+    when ``net`` is None.
+
+    ``images``: the model's default for image inputs, ``images(input_shape)`` (e.g. the LeNet for that
+    shape, :func:`oneclass.nets.lenet.image_net`). It replaces a dense net that takes flat inputs only
+    (``flat_only``: the model's dense default, sized for events) when the data are images, so that
+    ``model=deepsvdd dataset=mnist`` builds without a per-dataset preset. Without it such a net refuses
+    images with one line."""
     if isinstance(net, dict):  # a spec saved in a checkpoint's hyperparameters
         net = from_spec(net, "model.net")
-    if net is None:
+    if images is not None and len(input_shape) > 1 and (net is None or getattr(getattr(net, "func", net), "flat_only", False)):
+        module = images(input_shape)
+        log.info("model.net: %s takes flat inputs; images of shape %s get %s", _name(net or default),
+                 tuple(input_shape), type(module).__name__)
+    elif net is None:
         module = default(input_shape, **defaults)
     elif isinstance(net, nn.Module):
         module = net
@@ -204,6 +218,11 @@ def make(net: Callable[..., nn.Module] | nn.Module | None, input_shape: tuple[in
         raise ConfigError(f"model.net was built for inputs of shape {tuple(got)}, the data have shape {tuple(input_shape)}")
     require_positive(getattr(module, "rep_dim", None) or 0, f"model.net ({type(module).__name__}).rep_dim", integer=True)
     return module
+
+
+def _name(net: Any) -> str:
+    cls = getattr(net, "func", net)
+    return getattr(cls, "__name__", str(cls))
 
 
 def _net_mismatch(net: Callable[..., nn.Module], input_shape: tuple[int, ...], exc: TypeError) -> str:

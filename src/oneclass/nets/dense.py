@@ -42,6 +42,8 @@ class MLP(nn.Module):
     ``forward(x, return_hidden=True)`` also returns the hidden activations (activity regularisation).
     """
 
+    flat_only = True  # takes (n, d) only (nets.make: a model's image default replaces it on images)
+
     def __init__(self, input_shape: Sequence[int], hidden: Sequence[int] | None = (128, 128, 128), rep_dim: int | None = 1,
                  activation: str = "relu", bias: bool = True, compression_factor: float | None = None,
                  n_layers: int | None = None, min_width: int = 1) -> None:
@@ -74,6 +76,8 @@ class DenseEncoder(nn.Sequential):
     BatchNorm between consecutive hidden layers when ``batch_norm`` (the OCDN paper's AE encoder:
     Dense(512, ReLU) -> BatchNorm -> Dense(512, ReLU) -> Dense(2)). ``decoder()``: the mirrored
     widths, no BatchNorm, linear output of size d."""
+
+    flat_only = True
 
     def __init__(self, input_shape: Sequence[int], hidden: Sequence[int] | None = (512, 512), rep_dim: int | None = 2,
                  activation: str = "relu", batch_norm: bool = True, compression_factor: float | None = None,
@@ -117,6 +121,8 @@ class SVDDMLP(nn.Sequential):
     and affine BatchNorm break Ruff's no-bias rule, so Deep SVDD takes it only with ``allow_bias``.
     ``decoder()`` mirrors the stack (same options, output size d).
     """
+
+    flat_only = True
 
     def __init__(self, input_shape: Sequence[int], hidden: Sequence[int] | None = (512, 512), rep_dim: int | None = 128,
                  activation: str = "leaky_relu", batch_norm: bool = True, bias: bool = False,

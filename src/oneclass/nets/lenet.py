@@ -194,3 +194,18 @@ class CIFAR10LeNetDecoder(nn.Module):
         for deconv, bn in zip(self.deconvs, self.bns):
             x = upsample2d(F.leaky_relu(bn(deconv(x))), 2)
         return torch.sigmoid(self.out(x))
+
+
+# The LeNet for each image shape it takes (Ruff et al.'s, at their rep_dim): the image default of the
+# detectors whose dense default net takes flat inputs only (Deep SVDD, the autoencoder).
+LENETS = {(1, 28, 28): MNISTLeNet, (3, 32, 32): CIFAR10LeNet}
+
+
+def image_net(input_shape: Sequence[int]) -> nn.Module:
+    """Ruff's LeNet for images of ``input_shape`` (MNIST's and Fashion-MNIST's (1, 28, 28): :class:`MNISTLeNet`;
+    CIFAR-10's (3, 32, 32): :class:`CIFAR10LeNet`), at its defaults (``conf/model/net/lenet_*.yaml``)."""
+    shape = shape_of(input_shape)
+    if shape not in LENETS:
+        raise ConfigError(f"model.net: no default image net for images of shape {shape} (the LeNets take "
+                          f"{' or '.join(map(str, LENETS))}); give one with model/net=...")
+    return LENETS[shape](shape)

@@ -18,7 +18,7 @@ def toy_report(client, runs: list, output: Path, formats: Sequence[str] = ("png"
     from oneclass import metrics as m
     from oneclass import plots
     from oneclass.report.stats import display_names
-    from oneclass.snapshots import load as load_snapshots
+    from oneclass.run.snapshots import load as load_snapshots
 
     ordered = sorted(runs, key=lambda r: r.info.start_time)
     identities = [run_scores(r) for r in ordered]
