@@ -61,7 +61,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from oneclass.errors import ConfigError, TrainingError
-from oneclass.models.base import LightningDetector, check_input, has_batch_norm, score_chunk
+from oneclass.models.base import LightningDetector, check_input, score_chunk
 from oneclass.models.pretrain import PretrainHooks
 from oneclass.nets.base import Dropout, dropout_draws, dropout_scale, per_channel_2d
 
@@ -618,31 +618,18 @@ class VectorisedDetector:
                 pass
         return super().make_optimizer(params, lr=lr, weight_decay=weight_decay)
 
-    def training_step(self, block: torch.Tensor, block_idx: int) -> None:
-        """As :meth:`LightningDetector.training_step`, on blocks ``(members, events, ...)``: one
-        optimizer step per mini-batch on the sum of the living members' losses."""
-        opt = self.optimizers()
-        max_steps = self.trainer.max_steps
-        total = None
-        count = 0
-        if self._batch_norm is None:
-            self._batch_norm = has_batch_norm(self)
-        for batch in block.split(self.batch_size, dim=1):
-            if batch.shape[1] == 1 and self._batch_norm:  # as LightningDetector: BatchNorm cannot train on one row
-                continue
-            losses = self.training_loss(batch)
-            objective = losses.sum() if not self.failures else torch.where(self.alive, losses, torch.zeros_like(losses)).sum()
-            opt.zero_grad()
-            self.manual_backward(objective)
-            opt.step()
-            part = losses.detach() * batch.shape[1]
-            total = part if total is None else total + part
-            count += batch.shape[1]
-            if 0 < max_steps <= self.global_step:
-                break
-        if total is not None:
-            self._loss_sum = total if self._loss_sum is None else self._loss_sum + total
-            self._loss_count += count
+    # LightningDetector.training_step's block loop runs over the events of (members, n, ...) blocks
+    block_event_axis = 1
+
+    def optimise_batch(self, batch: torch.Tensor, optimizers: Any) -> torch.Tensor:
+        """One optimizer step on the sum of the living members' losses of ``batch`` (members, n, ...);
+        returns each member's detached loss, shape (members,)."""
+        losses = self.training_loss(batch)
+        objective = losses.sum() if not self.failures else torch.where(self.alive, losses, torch.zeros_like(losses)).sum()
+        optimizers.zero_grad()
+        self.manual_backward(objective)
+        optimizers.step()
+        return losses.detach()
 
     def member_epoch_losses(self) -> list[float] | None:
         """Each member's mean training loss over the current epoch so far (None before the first step)."""

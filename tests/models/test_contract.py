@@ -17,6 +17,7 @@ import pytest
 from oneclass.launch.cli import config_dir
 from oneclass.config import build
 from oneclass.metrics import roc_auc
+from oneclass.models.base import SupervisedDetector
 from oneclass.models.pyod import pyod_available
 from oneclass.run.job import make_trainer
 
@@ -39,7 +40,7 @@ def fit_and_score(cfg):
     data = build(cfg.dataset, "dataset").load(cfg.seed)
     detector = build(cfg.model, "model", input_shape=data.input_shape)
     trainer = make_trainer(cfg, []) if isinstance(detector, L.LightningModule) else None
-    labels = {"y": data.y_train} if getattr(detector, "supervised", False) else {}
+    labels = {"y": data.y_train} if isinstance(detector, SupervisedDetector) else {}
     fitted = detector.fit(data.x_train, trainer=trainer, **labels)
     return detector, fitted, detector.score(data.x_test), data
 

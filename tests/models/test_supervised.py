@@ -32,3 +32,19 @@ def test_supervised_without_labelled_signal_is_one_line(cfg_factory, tmp_path):
     cfg = cfg_factory("model=supervised", "logger=none")
     with pytest.raises(ConfigError, match="model=supervised needs labelled signal and background in its training set"):
         engine.run(cfg, engine.JobInfo(output_dir=tmp_path / "o", launch_dir=tmp_path))
+
+
+def test_the_ceiling_has_its_own_contract_beside_the_one_class_one(cfg_factory):
+    """Labels go to SupervisedDetector subclasses only: no one-class detector takes them."""
+    import inspect
+
+    from oneclass.config import build
+    from oneclass.models.base import Detector, LightningDetector, SupervisedDetector
+    from oneclass.models.ocdn import OCDN
+
+    ceiling = build(cfg_factory("model=supervised").model, "model", input_shape=(1,))
+    assert isinstance(ceiling, SupervisedDetector) and "y" in inspect.signature(ceiling.fit).parameters
+    one_class = build(cfg_factory("model=ocdn").model, "model", input_shape=(1,))
+    assert isinstance(one_class, OCDN) and not isinstance(one_class, SupervisedDetector)
+    for contract in (Detector.fit, LightningDetector.fit):
+        assert "y" not in inspect.signature(contract).parameters

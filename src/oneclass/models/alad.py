@@ -108,10 +108,12 @@ class ALAD(LightningDetector):
     E and G; a scheduler applies to both.
     """
 
-    cannot_vectorise = "it trains adversarially, its own training step alternating generator and discriminators"  # oneclass.vectorised
+    cannot_vectorise = "it trains adversarially, each batch alternating a discriminator step and a generator step"  # oneclass.vectorised
 
     score_name = "feature-matching distance"
     flat_only = True  # its dense generator and discriminators take (events, features); images are refused
+
+    training_defaults = {"lr": 1e-4, "batch_size": 128}
 
     def __init__(
         self,
@@ -123,18 +125,9 @@ class ALAD(LightningDetector):
         spectral_norm: bool = True,
         score_norm: int = 1,
         use_dzz: bool = True,
-        lr: float = 1e-4,
-        batch_size: int = 128,
-        weight_decay: float = 0.0,
-        batches_per_step: int | None = None,
-        optimizer: Any = None,
-        scheduler: Any = None,
-        lr_milestones: Any = (),
-        n_features: int | None = None,
+        **training: Any,
     ) -> None:
-        super().__init__(input_shape=input_shape, n_features=n_features, lr=lr, weight_decay=weight_decay,
-                         batch_size=batch_size, batches_per_step=batches_per_step, optimizer=optimizer,
-                         scheduler=scheduler, lr_milestones=lr_milestones)
+        super().__init__(input_shape=input_shape, **training)
         if len(self.input_shape) != 1:
             raise ConfigError(f"ALAD takes flat (events, features) inputs but the dataset gives images of shape "
                               f"{self.input_shape}; use a tabular dataset")
@@ -211,38 +204,29 @@ class ALAD(LightningDetector):
             return opts
         return opts, [{"scheduler": s, "interval": "epoch"} for s in scheds]
 
-    def training_step(self, block: torch.Tensor, block_idx: int) -> None:
-        """One discriminator step and one encoder/generator step per mini-batch of ``block``; the
-        epoch's loss is the mean of (discriminator loss + encoder/generator loss)."""
-        opt_d, opt_ge = self.optimizers()
+    def optimise_batch(self, batch: torch.Tensor, optimizers: Any) -> torch.Tensor:
+        """One discriminator step and one encoder/generator step on ``batch`` (in the base's block
+        loop); the epoch's loss is the mean of (discriminator loss + encoder/generator loss)."""
+        opt_d, opt_ge = optimizers
         ge_params = [*self.encoder.parameters(), *self.generator.parameters()]
         d_params = [p for m in self.discriminator_modules() for p in m.parameters()]
-        total, count = None, 0
-        for batch in block.split(self.batch_size):
-            if batch.shape[0] == 1:  # D_xz's BatchNorm cannot normalise one row (drop_last, as Lightning would)
-                continue
-            z = torch.randn(len(batch), self.latent_dim, device=batch.device)
-            with torch.no_grad():  # E and G are fixed in the discriminator step
-                z_enc, x_gen = self.encoder(batch), self.generator(z)
-                x_rec, z_rec = self.generator(z_enc), self.encoder(x_gen)
-            loss_d = bce(self.d_xz(batch, z_enc), True) + bce(self.d_xz(x_gen, z), False)
-            loss_d = loss_d + bce(self.d_xx(batch, batch)[0], True) + bce(self.d_xx(batch, x_rec)[0], False)
-            if self.use_dzz:
-                loss_d = loss_d + bce(self.d_zz(z, z)[0], True) + bce(self.d_zz(z, z_rec)[0], False)
-            opt_d.zero_grad()
-            self.manual_backward(loss_d, inputs=d_params)
-            opt_d.step()
-            z = torch.randn(len(batch), self.latent_dim, device=batch.device)
-            loss_ge = self.adversarial_terms(batch, z, generator_side=True)
-            opt_ge.zero_grad()
-            self.manual_backward(loss_ge, inputs=ge_params)
-            opt_ge.step()
-            part = (loss_d.detach() + loss_ge.detach()) * batch.shape[0]
-            total = part if total is None else total + part
-            count += batch.shape[0]
-        if total is not None:
-            self._loss_sum = total if self._loss_sum is None else self._loss_sum + total
-            self._loss_count += count
+        z = torch.randn(len(batch), self.latent_dim, device=batch.device)
+        with torch.no_grad():  # E and G are fixed in the discriminator step
+            z_enc, x_gen = self.encoder(batch), self.generator(z)
+            x_rec, z_rec = self.generator(z_enc), self.encoder(x_gen)
+        loss_d = bce(self.d_xz(batch, z_enc), True) + bce(self.d_xz(x_gen, z), False)
+        loss_d = loss_d + bce(self.d_xx(batch, batch)[0], True) + bce(self.d_xx(batch, x_rec)[0], False)
+        if self.use_dzz:
+            loss_d = loss_d + bce(self.d_zz(z, z)[0], True) + bce(self.d_zz(z, z_rec)[0], False)
+        opt_d.zero_grad()
+        self.manual_backward(loss_d, inputs=d_params)
+        opt_d.step()
+        z = torch.randn(len(batch), self.latent_dim, device=batch.device)
+        loss_ge = self.adversarial_terms(batch, z, generator_side=True)
+        opt_ge.zero_grad()
+        self.manual_backward(loss_ge, inputs=ge_params)
+        opt_ge.step()
+        return loss_d.detach() + loss_ge.detach()
 
     def check_training_input(self, x: Any) -> None:
         super().check_training_input(x)

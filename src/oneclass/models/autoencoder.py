@@ -39,6 +39,8 @@ class Autoencoder(LightningDetector):
     Other parameters: :class:`~oneclass.models.base.LightningDetector`.
     """
 
+    training_defaults = {"batch_size": 32}
+
     # the net on images when model.net is a dense (flat-only) one: Ruff's LeNet of the shape (DCAE);
     # None for the tabular autoencoders (DAGMM, MemAE, DUAD): their dense nets refuse images
     image_net: Any = staticmethod(nets.image_net)
@@ -47,20 +49,11 @@ class Autoencoder(LightningDetector):
         self,
         input_shape: Any = None,
         net: Any = None,
-        lr: float = 1e-3,
-        batch_size: int = 32,
-        weight_decay: float = 0.0,
         init: str = "glorot",
         loss: str = "mse",
-        batches_per_step: int | None = None,
-        optimizer: Any = None,
-        scheduler: Any = None,
-        lr_milestones: Any = (),
-        n_features: int | None = None,
+        **training: Any,
     ) -> None:
-        super().__init__(input_shape=input_shape, n_features=n_features, lr=lr, weight_decay=weight_decay,
-                         batch_size=batch_size, batches_per_step=batches_per_step, optimizer=optimizer,
-                         scheduler=scheduler, lr_milestones=lr_milestones)
+        super().__init__(input_shape=input_shape, **training)
         if init not in INITS:
             raise ConfigError(f"model.init must be 'glorot', 'torch' or 'normal', got {init!r}")
         if loss not in LOSSES:

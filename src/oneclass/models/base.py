@@ -4,9 +4,12 @@
     Train on background-only events ``x`` of shape ``(n, *input_shape)`` (``(n, d)`` for
     tabular data, ``(n, C, H, W)`` for images). Lightning detectors train with the given
     ``lightning.Trainer`` (built by the pipeline from ``conf/trainer``); scikit-learn adapters
-    ignore it (and flatten images themselves where they take them).
+    (:class:`oneclass.models.adapter.Adapter`) ignore it and flatten images to vectors.
 ``score(x) -> np.ndarray``
     Shape (n,), float64, finite; **higher = more anomalous**. No thresholds, no labels.
+
+The supervised ceiling is not a one-class detector: it trains on labels and has its own small
+contract, :class:`SupervisedDetector`, beside this one.
 
 Every detector is built with ``input_shape`` (the pipeline passes the dataset's); ``n_features=d``
 still works for flat data.
@@ -49,6 +52,21 @@ class Detector(Protocol):
     def fit(self, x: np.ndarray, trainer: L.Trainer | None = None) -> "Detector": ...
 
     def score(self, x: np.ndarray) -> np.ndarray: ...
+
+
+class SupervisedDetector:
+    """Beside the one-class contract, not part of it: a classifier trained on **labelled** rows
+    (the supervised ceiling, :class:`oneclass.models.supervised.Supervised`).
+
+    ``fit(x, trainer=None, ckpt_path=None, *, y)`` trains on the rows ``x`` and their labels ``y``
+    (n,) (1 = signal, 0 = background; the pipeline passes the dataset's ``y_train`` to exactly the
+    detectors that subclass this base, and to no :class:`Detector`); ``score(x)`` is
+    :class:`Detector`'s. One-class detectors never see a label.
+    """
+
+    def fit(self, x: np.ndarray, trainer: L.Trainer | None = None, ckpt_path: str | None = None, *,
+            y: np.ndarray | None = None) -> "SupervisedDetector":  # pragma: no cover - abstract
+        raise NotImplementedError
 
 
 def input_shape_of(input_shape: Any = None, n_features: Any = None) -> tuple[int, ...]:
@@ -144,33 +162,48 @@ class LightningDetector(L.LightningModule):
     :meth:`training_loss` (scalar loss of a batch), and may override :meth:`on_fit_start` for
     set-up that needs the training data (e.g. a Deep SVDD centre).
 
+    The training settings below are this base's alone: a subclass's ``__init__`` lists only its
+    own parameters and passes ``**training`` on, so the optimiser (``model.optimizer``, from
+    ``conf/model/optimizer/``) and scheduler (``model.scheduler``, ``conf/model/scheduler/``) are
+    configured in one place for every Lightning detector. A subclass whose defaults differ (a lower
+    lr, another batch size) says so in :attr:`training_defaults`; ``conf/model/<name>.yaml`` sets
+    them all anyway.
+
     Parameters
     ----------
     input_shape : shape of one event or image (given by the pipeline from the dataset);
         ``n_features=d`` is the same as ``input_shape=(d,)``.
-    lr : learning rate. weight_decay : the optimizer's weight decay (L2 on all parameters).
+    lr : learning rate. weight_decay : the optimizer's weight decay (L2 on all parameters). None
+        (or not given) = the class's :attr:`training_defaults`, else 1e-3 and 0.
     optimizer : a ``torch.optim.Optimizer`` class or config partial (``conf/model/optimizer/``),
         called with the parameters, ``lr`` and ``weight_decay``; None = Adam.
     scheduler : an epoch-interval ``torch.optim.lr_scheduler`` partial, called with the optimizer
         (``conf/model/scheduler/``); None = constant lr, or the ``lr_milestones`` shorthand.
     lr_milestones : epochs at which lr is multiplied by 0.1 (MultiStepLR, Ruff's schedule).
-    batch_size : training batch size (one optimizer step per mini-batch).
+    batch_size : training batch size (one optimizer step per mini-batch); None = the class's
+        default (:attr:`training_defaults`, else 256).
     batches_per_step : mini-batches per Lightning step; None = enough for ~4096 events. A
         performance setting only: results do not depend on it.
     """
 
     # Vectorised seed training (oneclass.vectorised) stacks the detector's nets and runs its own
     # forward / training_loss on them with a leading member axis. A detector whose training cannot
-    # run that way (parameters outside its nets, state kept for one model, its own training step)
+    # run that way (parameters outside its nets, state kept for one model, its own optimise_batch)
     # says why here; None = it can.
     cannot_vectorise: ClassVar[str | None] = None
+
+    # A subclass's defaults of the training settings where they differ from these (e.g. {"lr": 1e-4,
+    # "batch_size": 128}); the settings themselves are this base's parameters only.
+    TRAINING_DEFAULTS: ClassVar[dict[str, Any]] = {"lr": 1e-3, "weight_decay": 0.0, "batch_size": 256}
+    training_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(
         self,
         input_shape: Any = None,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        batch_size: int = 256,
+        *,
+        lr: float | None = None,
+        weight_decay: float | None = None,
+        batch_size: int | None = None,
         batches_per_step: int | None = None,
         optimizer: Any = None,
         scheduler: Any = None,
@@ -178,6 +211,10 @@ class LightningDetector(L.LightningModule):
         n_features: int | None = None,
     ) -> None:
         super().__init__()
+        defaults = {**self.TRAINING_DEFAULTS, **self.training_defaults}
+        lr = defaults["lr"] if lr is None else lr
+        weight_decay = defaults["weight_decay"] if weight_decay is None else weight_decay
+        batch_size = defaults["batch_size"] if batch_size is None else batch_size
         # Manual optimization: one Lightning step runs a block of mini-batches (see training_step).
         self.automatic_optimization = False
         self.input_shape = input_shape_of(input_shape, n_features)
@@ -218,9 +255,14 @@ class LightningDetector(L.LightningModule):
         frame = kwargs.setdefault("frame", inspect.currentframe().f_back)
         kwargs.setdefault("ignore", list(self.INJECTED))
         super().save_hyperparameters(*args, **kwargs)
+        # the caller's arguments, its ``**training`` (passed on to this base) included
+        given = dict(frame.f_locals)
+        var_keyword = inspect.getargvalues(frame).keywords
+        if var_keyword and isinstance(given.get(var_keyword), dict):
+            given.update(given[var_keyword])
         for key in self.INJECTED:
-            if key in frame.f_locals:
-                self.hparams[key] = spec_of(frame.f_locals[key])
+            if key in given:
+                self.hparams[key] = spec_of(given[key])
 
     @property
     def n_features(self) -> int:
@@ -355,8 +397,14 @@ class LightningDetector(L.LightningModule):
         # Stepped at each epoch end (on_train_epoch_end): epoch e runs at the schedule's lr of epoch e.
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
 
+    # the event axis of a training block: 0 for one model's (n, ...); stacked seed members'
+    # blocks are (members, n, ...) (oneclass.vectorised.VectorisedDetector)
+    block_event_axis: ClassVar[int] = 0
+
     def training_step(self, block: torch.Tensor, block_idx: int) -> None:
-        """Run the optimizer over the consecutive mini-batches of ``block``.
+        """Run the optimizer over the consecutive mini-batches of ``block``: the one block loop of
+        every Lightning detector (stacked seed members and ALAD's two-player step included, which
+        differ only in :meth:`optimise_batch`).
 
         Lightning's per-step bookkeeping (hooks, profiler contexts, progress counters) costs
         about as much as a small model's whole step at batch 32, so one Lightning step takes
@@ -365,29 +413,36 @@ class LightningDetector(L.LightningModule):
         ``manual_backward``, so precision plugins, callbacks' backward/optimizer hooks and
         ``global_step`` (one per optimizer step) behave as usual.
         """
-        opt = self.optimizers()
+        optimizers = self.optimizers()
         max_steps = self.trainer.max_steps
+        axis = self.block_event_axis
         total = None
         count = 0
         if self._batch_norm is None:
             self._batch_norm = has_batch_norm(self)
-        for batch in block.split(self.batch_size):
-            if batch.shape[0] == 1 and self._batch_norm:
+        for batch in block.split(self.batch_size, dim=axis):
+            rows = batch.shape[axis]
+            if rows == 1 and self._batch_norm:
                 # BatchNorm cannot normalise a single row in training mode: the epoch's last batch of
                 # one row (n = k * batch_size + 1) is skipped, as DataLoader(drop_last=True) would
                 continue
-            loss = self.training_loss(batch)
-            opt.zero_grad()
-            self.manual_backward(loss)
-            opt.step()
-            part = loss.detach() * batch.shape[0]
+            part = self.optimise_batch(batch, optimizers) * rows
             total = part if total is None else total + part
-            count += batch.shape[0]
+            count += rows
             if 0 < max_steps <= self.global_step:
                 break
         if total is not None:
             self._loss_sum = total if self._loss_sum is None else self._loss_sum + total
             self._loss_count += count
+
+    def optimise_batch(self, batch: torch.Tensor, optimizers: Any) -> torch.Tensor:
+        """The optimizer step of one mini-batch (``optimizers``: :meth:`optimizers`, Lightning's
+        wrappers); returns the batch's detached loss, which the epoch's mean loss averages."""
+        loss = self.training_loss(batch)
+        optimizers.zero_grad()
+        self.manual_backward(loss)
+        optimizers.step()
+        return loss.detach()
 
     def on_train_epoch_start(self) -> None:
         self._loss_sum, self._loss_count = None, 0
@@ -464,5 +519,5 @@ def flatten_input(model: str, x: Any, input_shape: tuple[int, ...]) -> np.ndarra
     return x.reshape(len(x), -1)
 
 
-__all__ = ["Detector", "LightningDetector", "check_input", "code_degeneracy", "degeneracy", "score_degeneracy", "flatten_input", "from_spec", "has_batch_norm", "input_shape_of",
+__all__ = ["Detector", "LightningDetector", "SupervisedDetector", "check_input", "code_degeneracy", "degeneracy", "score_degeneracy", "flatten_input", "from_spec", "has_batch_norm", "input_shape_of",
            "optimizer_class", "score_chunk", "spec_of"]

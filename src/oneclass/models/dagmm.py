@@ -103,6 +103,8 @@ class DAGMM(Autoencoder):
     # dimensions that subclasses append to z (SOM-DAGMM's map coordinates)
     EXTRA_DIMS = 0
 
+    training_defaults = {"lr": 1e-4, "batch_size": 128}
+
     def __init__(
         self,
         input_shape: Any = None,
@@ -114,20 +116,11 @@ class DAGMM(Autoencoder):
         lambda_energy: float = 0.1,
         lambda_cov: float = 0.005,
         reg_covar: float = 1e-12,
-        lr: float = 1e-4,
-        batch_size: int = 128,
-        weight_decay: float = 0.0,
         init: str = "torch",
         loss: str = "sse",
-        batches_per_step: int | None = None,
-        optimizer: Any = None,
-        scheduler: Any = None,
-        lr_milestones: Any = (),
-        n_features: int | None = None,
+        **training: Any,
     ) -> None:
-        super().__init__(input_shape=input_shape, net=net, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
-                         init=init, loss=loss, batches_per_step=batches_per_step, optimizer=optimizer,
-                         scheduler=scheduler, lr_milestones=lr_milestones, n_features=n_features)
+        super().__init__(input_shape=input_shape, net=net, init=init, loss=loss, **training)
         self.n_mixtures = require_int(n_mixtures, "model.n_mixtures")
         if self.n_mixtures < 1:
             raise ConfigError(f"model.n_mixtures must be an integer >= 1 (GMM components), got {n_mixtures!r}")

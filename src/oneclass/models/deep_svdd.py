@@ -35,8 +35,8 @@ from torch import nn
 from oneclass import nets
 from oneclass.config import require_fraction, require_int, require_positive
 from oneclass.errors import ConfigError
-from oneclass.models.base import LightningDetector, milestones
-from oneclass.models.pretrain import PretrainHooks, pretrain_autoencoder
+from oneclass.models.base import LightningDetector
+from oneclass.models.pretrain import PretrainHooks, pretrain_net, pretrain_settings
 from oneclass.nets.dictionary import first_conv, init_first_conv
 from oneclass.nets.base import BOUNDED
 
@@ -95,6 +95,8 @@ class DeepSVDD(LightningDetector):
     :class:`~oneclass.models.base.LightningDetector`.
     """
 
+    training_defaults = {"lr": 1e-4, "weight_decay": 1e-6, "batch_size": 128}
+
     # the net on images when model.net is a dense (flat-only) one: Ruff's LeNet of the shape
     image_net: Any = staticmethod(nets.image_net)
 
@@ -108,24 +110,15 @@ class DeepSVDD(LightningDetector):
         warm_up_epochs: int = 10,
         radius_update: str = "batch",
         eps: float = 0.1,
-        lr: float = 1e-4,
-        weight_decay: float = 1e-6,
-        lr_milestones: Sequence[int] = (),
-        batch_size: int = 128,
         pretrain: bool = False,
         pretrain_epochs: int = 10,
         pretrain_lr: float | None = None,
         pretrain_weight_decay: float | None = None,
         pretrain_lr_milestones: Sequence[int] = (),
         dictionary_init: bool = False,
-        batches_per_step: int | None = None,
-        optimizer: Any = None,
-        scheduler: Any = None,
-        n_features: int | None = None,
+        **training: Any,
     ) -> None:
-        super().__init__(input_shape=input_shape, n_features=n_features, lr=lr, weight_decay=weight_decay,
-                         batch_size=batch_size, batches_per_step=batches_per_step, optimizer=optimizer,
-                         scheduler=scheduler, lr_milestones=lr_milestones)
+        super().__init__(input_shape=input_shape, **training)
         if objective not in OBJECTIVES:
             raise ConfigError(f"model.objective must be one of {list(OBJECTIVES)}, got {objective!r}")
         if radius_update not in RADIUS_UPDATES:
@@ -141,14 +134,7 @@ class DeepSVDD(LightningDetector):
         self.radius_update = radius_update
         self.eps = require_positive(eps, "model.eps")
         self.pretrain = pretrain
-        self.pretrain_epochs = require_int(pretrain_epochs, "model.pretrain_epochs")
-        if self.pretrain_epochs < 0:
-            raise ConfigError(f"model.pretrain_epochs must be >= 0, got {pretrain_epochs!r}")
-        self.pretrain_lr = self.lr if pretrain_lr is None else require_positive(pretrain_lr, "model.pretrain_lr")
-        self.pretrain_weight_decay = self.weight_decay if pretrain_weight_decay is None else float(pretrain_weight_decay)
-        if self.pretrain_weight_decay < 0:
-            raise ConfigError(f"model.pretrain_weight_decay must be >= 0, got {pretrain_weight_decay!r}")
-        self.pretrain_lr_milestones = milestones(pretrain_lr_milestones, "model.pretrain_lr_milestones")
+        pretrain_settings(self, pretrain_epochs, pretrain_lr, pretrain_weight_decay, pretrain_lr_milestones)
         self.save_hyperparameters()
         self.net = nets.make(net, self.input_shape, nets.SVDDMLP, images=self.image_net)
         check_ruff_rules(self.net, allow_bias)
@@ -228,13 +214,7 @@ class DeepSVDD(LightningDetector):
         (:func:`oneclass.models.pretrain.pretrain_autoencoder`: the reference's summed squared
         error, the configured optimizer at ``pretrain_lr`` / ``pretrain_weight_decay``, the
         model's :meth:`pretraining_hooks`)."""
-        milestones = self.pretrain_lr_milestones
-        return pretrain_autoencoder(
-            self.net, x, epochs=self.pretrain_epochs, batch_size=self.batch_size, model="DeepSVDD",
-            make_optimizer=lambda params: self.make_optimizer(params, lr=self.pretrain_lr,
-                                                              weight_decay=self.pretrain_weight_decay),
-            make_scheduler=(lambda opt: self.make_scheduler(opt, milestones)) if milestones else None,
-            hooks=self.pretraining_hooks())
+        return pretrain_net(self, self.net, x, model="DeepSVDD", hooks=self.pretraining_hooks())
 
     def pretraining_hooks(self) -> PretrainHooks:
         """How the pretraining loop treats this model (:class:`oneclass.vectorised.VectorisedDetector`

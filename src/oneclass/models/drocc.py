@@ -94,18 +94,9 @@ class DROCC(LightningDetector):
         init_std: float = 1.0,
         only_ce_epochs: int = 50,
         lr_schedule: str = "drocc",
-        lr: float = 1e-3,
-        batch_size: int = 256,
-        weight_decay: float = 0.0,
-        batches_per_step: int | None = None,
-        optimizer: Any = None,
-        scheduler: Any = None,
-        lr_milestones: Any = (),
-        n_features: int | None = None,
+        **training: Any,
     ) -> None:
-        super().__init__(input_shape=input_shape, n_features=n_features, lr=lr, weight_decay=weight_decay,
-                         batch_size=batch_size, batches_per_step=batches_per_step, optimizer=optimizer,
-                         scheduler=scheduler, lr_milestones=lr_milestones)
+        super().__init__(input_shape=input_shape, **training)
         self.radius = require_positive(radius, "model.radius")
         self.gamma = require_number(gamma, "model.gamma")
         if not self.gamma > 1:

@@ -45,24 +45,17 @@ class DSEBM(LightningDetector):
 
     cannot_vectorise = "its score matching differentiates the energy of the inputs and holds parameters outside its nets"  # oneclass.vectorised
 
+    training_defaults = {"lr": 1e-4, "batch_size": 128}
+
     def __init__(
         self,
         input_shape: Any = None,
         net: Any = None,
         score: str = "energy",
         noise_std: float = 1.0,
-        lr: float = 1e-4,
-        batch_size: int = 128,
-        weight_decay: float = 0.0,
-        batches_per_step: int | None = None,
-        optimizer: Any = None,
-        scheduler: Any = None,
-        lr_milestones: Any = (),
-        n_features: int | None = None,
+        **training: Any,
     ) -> None:
-        super().__init__(input_shape=input_shape, n_features=n_features, lr=lr, weight_decay=weight_decay,
-                         batch_size=batch_size, batches_per_step=batches_per_step, optimizer=optimizer,
-                         scheduler=scheduler, lr_milestones=lr_milestones)
+        super().__init__(input_shape=input_shape, **training)
         if score not in SCORES:
             raise ConfigError(f"model.score must be one of {list(SCORES)}, got {score!r}")
         self.score_kind = score

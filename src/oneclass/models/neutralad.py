@@ -99,6 +99,8 @@ class NeuTraLAD(LightningDetector):
 
     score_name = "DCL"
 
+    training_defaults = {"lr": 5e-4, "batch_size": 128}
+
     def __init__(
         self,
         input_shape: Any = None,
@@ -109,18 +111,9 @@ class NeuTraLAD(LightningDetector):
         transform_layers: int = 2,
         transform_bias: bool = False,
         temperature: float = 0.1,
-        lr: float = 5e-4,
-        batch_size: int = 128,
-        weight_decay: float = 0.0,
-        batches_per_step: int | None = None,
-        optimizer: Any = None,
-        scheduler: Any = None,
-        lr_milestones: Any = (),
-        n_features: int | None = None,
+        **training: Any,
     ) -> None:
-        super().__init__(input_shape=input_shape, n_features=n_features, lr=lr, weight_decay=weight_decay,
-                         batch_size=batch_size, batches_per_step=batches_per_step, optimizer=optimizer,
-                         scheduler=scheduler, lr_milestones=lr_milestones)
+        super().__init__(input_shape=input_shape, **training)
         self.n_transforms = require_int(n_transforms, "model.n_transforms")
         if self.n_transforms < 2:
             raise ConfigError(f"model.n_transforms must be an integer >= 2 (the views are contrasted with each "

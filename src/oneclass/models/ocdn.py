@@ -43,20 +43,11 @@ class OCDN(LightningDetector):
         self,
         input_shape: Any = None,
         net: Any = None,
-        lr: float = 1e-3,
         reg: float = 0.0,
-        batch_size: int = 256,
-        weight_decay: float = 0.0,
         init: str = "torch",
-        batches_per_step: int | None = None,
-        optimizer: Any = None,
-        scheduler: Any = None,
-        lr_milestones: Any = (),
-        n_features: int | None = None,
+        **training: Any,
     ) -> None:
-        super().__init__(input_shape=input_shape, n_features=n_features, lr=lr, weight_decay=weight_decay,
-                         batch_size=batch_size, batches_per_step=batches_per_step, optimizer=optimizer,
-                         scheduler=scheduler, lr_milestones=lr_milestones)
+        super().__init__(input_shape=input_shape, **training)
         self.reg = require_number(reg, "model.reg")
         if self.reg < 0:
             raise ConfigError(f"model.reg must be >= 0, got {reg!r}")

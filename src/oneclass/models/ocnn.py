@@ -47,10 +47,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from oneclass import nets
-from oneclass.config import require_fraction, require_int, require_number, require_positive
+from oneclass.config import require_fraction, require_number, require_positive
 from oneclass.errors import ConfigError
-from oneclass.models.base import LightningDetector, milestones, score_chunk
-from oneclass.models.pretrain import pretrain_autoencoder
+from oneclass.models.base import LightningDetector, score_chunk
+from oneclass.models.pretrain import pretrain_net, pretrain_settings
 
 ACTIVATIONS = ("linear", "sigmoid")
 
@@ -79,6 +79,8 @@ class OCNN(LightningDetector):
 
     cannot_vectorise = "its radius r is set from one model's scores every epoch"  # oneclass.vectorised
 
+    training_defaults = {"lr": 1e-4, "batch_size": 200}
+
     def __init__(
         self,
         input_shape: Any = None,
@@ -88,24 +90,15 @@ class OCNN(LightningDetector):
         nu: float = 0.1,
         r_init: float = 0.1,
         init_std: float = 1e-5,
-        lr: float = 1e-4,
-        weight_decay: float = 0.0,
-        batch_size: int = 200,
         pretrain: bool = True,
         pretrain_epochs: int = 10,
         pretrain_lr: float | None = None,
         pretrain_weight_decay: float | None = None,
         pretrain_lr_milestones: Sequence[int] = (),
         finetune_encoder: bool = False,
-        lr_milestones: Sequence[int] = (),
-        batches_per_step: int | None = None,
-        optimizer: Any = None,
-        scheduler: Any = None,
-        n_features: int | None = None,
+        **training: Any,
     ) -> None:
-        super().__init__(input_shape=input_shape, n_features=n_features, lr=lr, weight_decay=weight_decay,
-                         batch_size=batch_size, batches_per_step=batches_per_step, optimizer=optimizer,
-                         scheduler=scheduler, lr_milestones=lr_milestones)
+        super().__init__(input_shape=input_shape, **training)
         if activation not in ACTIVATIONS:
             raise ConfigError(f"model.activation must be one of {list(ACTIVATIONS)}, got {activation!r}")
         for name, flag in (("pretrain", pretrain), ("finetune_encoder", finetune_encoder)):
@@ -118,15 +111,7 @@ class OCNN(LightningDetector):
             raise ConfigError("model.nu must be < 1 (r is the nu-quantile of the training scores), got 1")
         self.r_init = require_number(r_init, "model.r_init")
         self.init_std = require_positive(init_std, "model.init_std")
-        self.pretrain_epochs = require_int(pretrain_epochs, "model.pretrain_epochs")
-        if self.pretrain_epochs < 0:
-            raise ConfigError(f"model.pretrain_epochs must be >= 0, got {pretrain_epochs!r}")
-        self.pretrain_lr = self.lr if pretrain_lr is None else require_positive(pretrain_lr, "model.pretrain_lr")
-        self.pretrain_weight_decay = (self.weight_decay if pretrain_weight_decay is None
-                                      else float(pretrain_weight_decay))
-        if self.pretrain_weight_decay < 0:
-            raise ConfigError(f"model.pretrain_weight_decay must be >= 0, got {pretrain_weight_decay!r}")
-        self.pretrain_lr_milestones = milestones(pretrain_lr_milestones, "model.pretrain_lr_milestones")
+        pretrain_settings(self, pretrain_epochs, pretrain_lr, pretrain_weight_decay, pretrain_lr_milestones)
         self.save_hyperparameters()
 
         if net is None:
@@ -204,14 +189,9 @@ class OCNN(LightningDetector):
     def on_fit_start(self) -> None:
         if bool(self.pretrained) or not self.pretrain or self.pretrain_epochs == 0:
             return
-        milestones_ = self.pretrain_lr_milestones
         self.encoder.requires_grad_(True)
         try:
-            self.pretrain_losses_ = pretrain_autoencoder(
-                self.encoder, self.train_data, epochs=self.pretrain_epochs, batch_size=self.batch_size, model="OCNN",
-                make_optimizer=lambda params: self.make_optimizer(params, lr=self.pretrain_lr,
-                                                                  weight_decay=self.pretrain_weight_decay),
-                make_scheduler=(lambda opt: self.make_scheduler(opt, milestones_)) if milestones_ else None)
+            self.pretrain_losses_ = pretrain_net(self, self.encoder, self.train_data, model="OCNN")
         finally:
             self.encoder.requires_grad_(self.finetune_encoder)
             self.train(self.training)

@@ -16,15 +16,15 @@ from typing import Any
 import numpy as np
 
 from oneclass.config import require_fraction, require_positive
-from oneclass.errors import ConfigError, TrainingError
-from oneclass.models.base import flatten_input, input_shape_of
+from oneclass.errors import ConfigError
+from oneclass.models.adapter import Adapter, in_chunks
 
 SOLVERS = ("exact", "nystroem")
 KERNELS = ("rbf", "linear", "poly", "sigmoid")
 
 
-class OneClassSVM:
-    """One-class SVM adapter; ``score(x) = 1 - score_samples(x)``, higher = more anomalous.
+class OneClassSVM(Adapter):
+    """One-class SVM adapter (:class:`~oneclass.models.adapter.Adapter`); ``score(x) = 1 - score_samples(x)``, higher = more anomalous.
 
     ``score_samples`` is the SVM's unshifted decision value <w, phi(x)>, large inside the
     estimated support of the training data. ``1 - score_samples`` reverses the order so that
@@ -78,8 +78,10 @@ class OneClassSVM:
         self.cache_size = cache_size
         self.random_state = random_state
 
-    def _validate(self) -> None:
-        self.shape_ = input_shape_of(self.input_shape, self.n_features)
+    # rows per score_samples call (memory only)
+    SCORE_CHUNK = 100_000
+
+    def check_params(self) -> None:
         require_fraction(self.nu, "model.nu")
         if self.solver == "exact" and self.nu == 1:
             raise ConfigError("model.nu=1 makes libsvm's exact solver fail (every training event a bounded support "
@@ -121,32 +123,23 @@ class OneClassSVM:
             SGDOneClassSVM(nu=self.nu, tol=self.tol, max_iter=self.max_iter, random_state=self.random_state),
         )
 
-    def fit(self, x: np.ndarray, trainer: Any = None) -> "OneClassSVM":
-        """Fit on background-only events ``x`` (n, d); ``trainer`` is ignored (no Lightning)."""
+    def check_rows(self, x: np.ndarray) -> None:
+        if len(x) == 0:
+            raise ConfigError("OneClassSVM: the training set is empty")
+
+    def fit_rows(self, x: np.ndarray) -> None:
+        """Fit the solver on ``x`` (n, d), recording whether it converged (``converged_``)."""
         import warnings
 
         from sklearn.exceptions import ConvergenceWarning
 
-        self._validate()
-        x = flatten_input("OneClassSVM", x, self.shape_)
-        if len(x) == 0:
-            raise ConfigError("OneClassSVM: the training set is empty")
         estimator = self._make_estimator(len(x))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             estimator.fit(x)
         self.converged_ = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
         self.estimator_ = estimator
-        self.n_train_ = len(x)
-        return self
 
-    def score(self, x: np.ndarray, batch_size: int = 100_000) -> np.ndarray:
-        """``1 - score_samples(x)`` as float64, shape (n,): higher = further outside the support."""
-        if not hasattr(self, "estimator_"):
-            raise TrainingError("OneClassSVM.score called before fit")
-        x = flatten_input("OneClassSVM", x, self.shape_)
-        parts = [self.estimator_.score_samples(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
-        scores = 1.0 - (np.concatenate(parts) if parts else np.zeros(0))
-        if not np.all(np.isfinite(scores)):
-            raise TrainingError("OneClassSVM produced non-finite scores")
-        return scores.astype(np.float64)
+    def score_rows(self, x: np.ndarray) -> np.ndarray:
+        """``1 - score_samples(x)``: higher = further outside the support."""
+        return 1.0 - in_chunks(self.estimator_.score_samples, x, self.SCORE_CHUNK)

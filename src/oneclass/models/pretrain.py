@@ -16,8 +16,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from oneclass.errors import TrainingError
-from oneclass.models.base import has_batch_norm
+from oneclass.config import require_int, require_positive
+from oneclass.errors import ConfigError, TrainingError
+from oneclass.models.base import LightningDetector, has_batch_norm, milestones
 from oneclass.training import TensorBatches
 
 
@@ -107,3 +108,32 @@ def pretrain_autoencoder(
         if sched is not None:
             sched.step()
     return losses
+
+
+def pretrain_settings(detector: LightningDetector, epochs: Any, lr: Any, weight_decay: Any, lr_milestones: Any) -> None:
+    """Check and set a detector's pretraining settings (``model.pretrain_epochs``, ``pretrain_lr``,
+    ``pretrain_weight_decay``, ``pretrain_lr_milestones``) as ``detector.pretrain_*``: the same
+    configured optimizer (``model.optimizer``) as the main training, at these; lr / weight decay
+    None = the main training's."""
+    detector.pretrain_epochs = require_int(epochs, "model.pretrain_epochs")
+    if detector.pretrain_epochs < 0:
+        raise ConfigError(f"model.pretrain_epochs must be >= 0, got {epochs!r}")
+    detector.pretrain_lr = detector.lr if lr is None else require_positive(lr, "model.pretrain_lr")
+    detector.pretrain_weight_decay = detector.weight_decay if weight_decay is None else float(weight_decay)
+    if detector.pretrain_weight_decay < 0:
+        raise ConfigError(f"model.pretrain_weight_decay must be >= 0, got {weight_decay!r}")
+    detector.pretrain_lr_milestones = milestones(lr_milestones, "model.pretrain_lr_milestones")
+
+
+def pretrain_net(detector: LightningDetector, net: nn.Module, x: torch.Tensor, *, model: str,
+                 hooks: PretrainHooks | None = None) -> list[Any]:
+    """:func:`pretrain_autoencoder` of ``net`` with the detector's :func:`pretrain_settings`: its
+    configured optimizer at ``pretrain_lr`` / ``pretrain_weight_decay``, the scheduler (or the
+    MultiStepLR shorthand) when ``pretrain_lr_milestones`` are set, and its batch size."""
+    steps = detector.pretrain_lr_milestones
+    return pretrain_autoencoder(
+        net, x, epochs=detector.pretrain_epochs, batch_size=detector.batch_size, model=model,
+        make_optimizer=lambda params: detector.make_optimizer(params, lr=detector.pretrain_lr,
+                                                              weight_decay=detector.pretrain_weight_decay),
+        make_scheduler=(lambda opt: detector.make_scheduler(opt, steps)) if steps else None,
+        hooks=hooks)

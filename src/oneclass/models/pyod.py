@@ -20,7 +20,7 @@ import numpy as np
 
 from oneclass.config import require_int
 from oneclass.errors import ConfigError, TrainingError, first_line
-from oneclass.models.base import flatten_input, input_shape_of
+from oneclass.models.adapter import Adapter, in_chunks
 
 INSTALL = "model=pyod needs PyOD: pip install 'oneclass[pyod]' (or pip install pyod)"
 # classes in modules whose names do not follow the class name (the rest are found by scanning pyod.models)
@@ -101,8 +101,8 @@ def sized_widths(d: int, spec: dict) -> list[int]:
     return widths
 
 
-class PyOD:
-    """A PyOD detector behind the oneclass contract; ``score(x) = decision_function(x)``.
+class PyOD(Adapter):
+    """A PyOD detector behind the oneclass contract (:class:`~oneclass.models.adapter.Adapter`); ``score(x) = decision_function(x)``.
 
     Parameters
     ----------
@@ -128,11 +128,21 @@ class PyOD:
         self.params = dict(params or {})
         self.random_state = random_state
         self.widths_from_input = None if widths_from_input is None else dict(widths_from_input)
-        self.shape_ = input_shape_of(input_shape, n_features)
-        if random_state is not None:
-            require_int(random_state, "model.random_state")
-        self.cls_ = detector_class(name)
-        self._make()  # checks the keyword arguments now, not after the data are read
+        self.validate()  # now, not after the data are read
+        self._make()  # the class's own checks of its keyword arguments, now too
+
+    # rows per decision_function call (memory only)
+    SCORE_CHUNK = 100_000
+
+    @property
+    def label(self) -> str:
+        return f"PyOD {self.name}"
+
+    def check_params(self) -> None:
+        if self.random_state is not None:
+            require_int(self.random_state, "model.random_state")
+        self.cls_ = detector_class(self.name)
+        self._kwargs()
 
     def _kwargs(self) -> dict[str, Any]:
         accepted = inspect.signature(self.cls_.__init__).parameters
@@ -160,9 +170,7 @@ class PyOD:
         except (TypeError, ValueError, AssertionError) as exc:
             raise ConfigError(f"model.params: PyOD {self.name} refuses them: {first_line(exc)}") from None
 
-    def fit(self, x: np.ndarray, trainer: Any = None) -> "PyOD":
-        """Fit on ``x`` (n, *input_shape); ``trainer`` is ignored (no Lightning)."""
-        x = flatten_input(f"PyOD {self.name}", x, self.shape_)
+    def fit_rows(self, x: np.ndarray) -> None:
         estimator = self._make()
         try:
             estimator.fit(x)
@@ -170,17 +178,7 @@ class PyOD:
             raise TrainingError(f"PyOD {self.name} failed to fit {x.shape[0]} x {x.shape[1]} training rows: "
                                 f"{first_line(exc)}") from None
         self.estimator_ = estimator
-        self.n_train_ = len(x)
-        return self
 
-    def score(self, x: np.ndarray, batch_size: int = 100_000) -> np.ndarray:
-        """``decision_function(x)`` as float64, shape (n,): higher = more anomalous."""
-        if not hasattr(self, "estimator_"):
-            raise TrainingError(f"PyOD {self.name}.score called before fit")
-        x = flatten_input(f"PyOD {self.name}", x, self.shape_)
-        parts = [np.asarray(self.estimator_.decision_function(x[i : i + batch_size]), dtype=np.float64).reshape(-1)
-                 for i in range(0, len(x), batch_size)]
-        scores = np.concatenate(parts) if parts else np.zeros(0)
-        if not np.all(np.isfinite(scores)):
-            raise TrainingError(f"PyOD {self.name} produced {int((~np.isfinite(scores)).sum())} non-finite scores")
-        return scores
+    def score_rows(self, x: np.ndarray) -> np.ndarray:
+        """``decision_function(x)``: PyOD's convention is already higher = more anomalous."""
+        return in_chunks(self.estimator_.decision_function, x, self.SCORE_CHUNK)

@@ -26,7 +26,7 @@ import numpy as np
 
 from oneclass.config import require_int
 from oneclass.errors import ConfigError, TrainingError
-from oneclass.models.base import flatten_input, input_shape_of
+from oneclass.models.adapter import Adapter
 
 
 def leaf_boxes(tree: Any, x: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
@@ -45,8 +45,8 @@ def leaf_boxes(tree: Any, x: np.ndarray, lower: np.ndarray, upper: np.ndarray) -
     np.maximum.at(lower, (rows[~left], feature[~left]), threshold[~left])
 
 
-class RecForest:
-    """RecForest adapter; ``score(x)`` = |x - centre of x's box intersection|^2 (higher = more anomalous).
+class RecForest(Adapter):
+    """RecForest adapter (:class:`~oneclass.models.adapter.Adapter`); ``score(x)`` = |x - centre of x's box intersection|^2 (higher = more anomalous).
 
     Parameters
     ----------
@@ -58,6 +58,8 @@ class RecForest:
     chunk : rows whose boxes are computed at once when scoring (memory only: 2 * chunk * d floats).
     """
 
+    fitted = "forest_"
+
     def __init__(self, input_shape: Any = None, n_estimators: int = 100, max_depth: int | None = None,
                  min_samples_leaf: int = 1, random_state: int | None = None, chunk: int = 32768,
                  n_features: int | None = None) -> None:
@@ -68,42 +70,41 @@ class RecForest:
         self.min_samples_leaf = min_samples_leaf
         self.random_state = random_state
         self.chunk = chunk
-        # checked now, before any data are read
-        self.shape_ = input_shape_of(input_shape, n_features)
+        self.validate()  # now, before any data are read
+
+    def check_params(self) -> None:
         for name in ("n_estimators", "min_samples_leaf", "chunk"):
             if require_int(getattr(self, name), f"model.{name}") < 1:
                 raise ConfigError(f"model.{name} must be an integer >= 1, got {getattr(self, name)!r}")
-        if max_depth is not None and require_int(max_depth, "model.max_depth") < 1:
-            raise ConfigError(f"model.max_depth must be an integer >= 1 or null (unlimited), got {max_depth!r}")
-        if random_state is not None:
-            require_int(random_state, "model.random_state")
+        if self.max_depth is not None and require_int(self.max_depth, "model.max_depth") < 1:
+            raise ConfigError(f"model.max_depth must be an integer >= 1 or null (unlimited), got {self.max_depth!r}")
+        if self.random_state is not None:
+            require_int(self.random_state, "model.random_state")
 
-    def fit(self, x: np.ndarray, trainer: Any = None) -> "RecForest":
-        """Grow the forest on ``x`` (n, *input_shape); ``trainer`` is ignored (no Lightning)."""
-        from sklearn.ensemble import RandomTreesEmbedding
-
-        x = flatten_input("RecForest", x, self.shape_)
+    def check_rows(self, x: np.ndarray) -> None:
         if len(x) < 2:
             raise TrainingError(f"RecForest needs at least 2 training rows, got {len(x)}")
         if not np.all(np.isfinite(x)):
             raise TrainingError("RecForest: the training data hold NaN or infinite values")
+
+    def fit_rows(self, x: np.ndarray) -> None:
+        """Grow the forest on ``x`` (n, d) and keep the training range of each feature."""
+        from sklearn.ensemble import RandomTreesEmbedding
+
         forest = RandomTreesEmbedding(n_estimators=self.n_estimators, max_depth=self.max_depth,
                                       min_samples_leaf=self.min_samples_leaf, random_state=self.random_state)
         forest.fit(x)
         self.forest_ = forest
         self.amin_ = x.min(axis=0)
         self.amax_ = x.max(axis=0)
-        self.n_train_ = len(x)
-        return self
 
     def boxes(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(lower, upper), each (n, d): the intersection over all trees of each row's leaf boxes,
         inside the training range."""
-        return self._boxes(flatten_input("RecForest", x, self.shape_))
+        self.check_fitted()
+        return self._boxes(self.rows(x))
 
     def _boxes(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if not hasattr(self, "forest_"):
-            raise TrainingError("RecForest.score called before fit")
         lower = np.repeat(self.amin_[None], len(x), axis=0)
         upper = np.repeat(self.amax_[None], len(x), axis=0)
         for tree in self.forest_.estimators_:
@@ -115,15 +116,11 @@ class RecForest:
         lower, upper = self.boxes(x)
         return 0.5 * (lower + upper)
 
-    def score(self, x: np.ndarray) -> np.ndarray:
-        """Squared reconstruction error of each row as float64, shape (n,)."""
-        x = flatten_input("RecForest", x, self.shape_)
+    def score_rows(self, x: np.ndarray) -> np.ndarray:
+        """Squared reconstruction error of each row, in chunks of ``chunk`` rows."""
         parts = []
         for i in range(0, len(x), self.chunk):
             rows = x[i : i + self.chunk]
             lower, upper = self._boxes(rows)
             parts.append(((rows - 0.5 * (lower + upper)) ** 2).sum(axis=1))
-        scores = np.concatenate(parts) if parts else np.zeros(0)
-        if not np.all(np.isfinite(scores)):
-            raise TrainingError(f"RecForest produced {int((~np.isfinite(scores)).sum())} non-finite scores")
-        return scores.astype(np.float64)
+        return np.concatenate(parts) if parts else np.zeros(0)

@@ -17,21 +17,20 @@ import torch
 import torch.nn.functional as F
 
 from oneclass.errors import ConfigError
-from oneclass.models.base import check_input
+from oneclass.models.base import SupervisedDetector, check_input
 from oneclass.models.ocdn import OCDN
 
 
-class Supervised(OCDN):
+class Supervised(OCDN, SupervisedDetector):
     """Binary classifier signal (1) vs background (0): score = logit, higher = more signal-like.
 
-    ``fit(x, trainer, y=labels)``: ``y`` are the training rows' labels (the pipeline passes the
-    dataset's ``y_train``). Parameters: those of :class:`~oneclass.models.ocdn.OCDN`; ``balance``
+    The :class:`~oneclass.models.base.SupervisedDetector` contract: ``fit(x, trainer, y=labels)``,
+    ``y`` the training rows' labels (the pipeline passes the dataset's ``y_train``); it borrows
+    the OCDN's network, optimizer and training loop, not its one-class contract. Parameters: those of :class:`~oneclass.models.ocdn.OCDN`; ``balance``
     weights the classes by their inverse frequency.
     """
 
     cannot_vectorise = "it trains on labels (the supervised ceiling), not background only"  # oneclass.vectorised
-
-    supervised = True
 
     def __init__(self, *args: Any, balance: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -40,7 +39,7 @@ class Supervised(OCDN):
         self.balance = balance
         self.register_buffer("pos_weight", torch.ones(()))
 
-    def fit(self, x: np.ndarray, trainer: L.Trainer | None = None, ckpt_path: str | None = None,
+    def fit(self, x: np.ndarray, trainer: L.Trainer | None = None, ckpt_path: str | None = None, *,
             y: np.ndarray | None = None) -> "Supervised":
         if trainer is None:
             raise ConfigError("Supervised is a Lightning model and needs a trainer (conf/trainer)")

@@ -28,6 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from oneclass import vectorised
 from oneclass.errors import ConfigError, first_line
+from oneclass.models.base import SupervisedDetector
 from oneclass.run.artifacts import save_detector, save_member_checkpoint
 from oneclass.run.snapshots import ScoreSnapshots
 from oneclass.run.spec import RunSpec
@@ -48,7 +49,7 @@ class OneDetector:
 
     def fit(self, x: np.ndarray, y: np.ndarray | None = None, trainer: L.Trainer | None = None,
             ckpt_path: str | None = None) -> None:
-        labels = {"y": y} if getattr(self.detector, "supervised", False) else {}  # the supervised ceiling only
+        labels = {"y": y} if isinstance(self.detector, SupervisedDetector) else {}  # the supervised ceiling only
         if self.lightning:
             self.detector.fit(x, trainer=trainer, ckpt_path=ckpt_path, **labels)
         else:
