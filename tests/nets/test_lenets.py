@@ -37,8 +37,8 @@ def test_lenets_shapes_no_bias_and_decoders(cls, shape, rep_dim, n_params):
 
 def test_lenet_given_other_shapes_is_one_line(cfg_factory):
     cfg = cfg_factory("model=deepsvdd", "model/net=lenet_mnist", small=False)
-    with pytest.raises(ConfigError, match=r"MNISTLeNet takes images of shape \(1, 28, 28\), the dataset gives flat "
-                                          r"events of shape \(5,\)") as err:
+    with pytest.raises(ConfigError, match=r"MNISTLeNet is an image net \(inputs of shape \(1, 28, 28\)\) but the dataset "
+                                          r"gives flat events of shape \(5,\); pick a flat net") as err:
         build(cfg.model, "model", input_shape=(5,))
     assert "\n" not in str(err.value)
     with pytest.raises(ConfigError, match=r"CIFAR10LeNet takes images of shape \(3, 32, 32\), the dataset gives "

@@ -49,9 +49,11 @@ def _bn2d(channels: int) -> nn.BatchNorm2d:
 
 def _check_shape(net: str, input_shape: Sequence[int], expected: tuple[int, ...], fix: str) -> tuple[int, ...]:
     shape = shape_of(input_shape)
+    if len(shape) == 1:  # an image net on events: a flat net is the likelier fix
+        raise ConfigError(f"model.net: {net} is an image net (inputs of shape {expected}) but the dataset gives flat "
+                          f"events of shape {shape}; pick a flat net (e.g. model/net=svdd_mlp) or an image dataset")
     if shape != expected:
-        kind = "flat events" if len(shape) == 1 else "images"
-        raise ConfigError(f"model.net: {net} takes images of shape {expected}, the dataset gives {kind} of shape "
+        raise ConfigError(f"model.net: {net} takes images of shape {expected}, the dataset gives images of shape "
                           f"{shape}; {fix}")
     return shape
 
