@@ -314,7 +314,7 @@ def test_large_tensors_stay_on_the_heap_while_a_group_trains_on_a_cpu():
     stacked LeNet's activations are that large); within heap_allocations it comes from the heap."""
     import ctypes
 
-    libc = vectorised._mallopt()
+    libc = vectorised.memory._mallopt()
     if libc is None or not hasattr(libc, "mallinfo2"):
         pytest.skip("not glibc >= 2.33")
 
