@@ -3,7 +3,7 @@
 ODDS arrhythmia (``nrcan``) and KDD Cup 99 10 % (``dataset=kdd`` at its default ``nrcan`` protocol, set ``kdd``, and
 KDDCUP-Rev, ``kdd_rev``: ``dataset.variant=rev``; each detector at its KDD preset
 ``experiment=[nrcan/<detector>,nrcan/kdd]``, batch 1024 and 20 epochs), split seeds 0-4. Each fit is
-checked on its training rows by :func:`oneclass.models.base.degeneracy` (as the pipeline does); one
+checked on its training rows by :func:`oneclass.models.degeneracy.degeneracy` (as the pipeline does); one
 CSV row per fit (AUROC and the reason, "" = healthy), then the table of degenerate counts.
 
     ONECLASS_DATA_DIR=../shared/data python benchmarks/bench_degenerate.py --out degenerate.csv

@@ -35,7 +35,7 @@ from oneclass.config import build
 from oneclass.errors import OneClassError
 from oneclass.metrics import evaluate
 from oneclass.run.job import make_trainer, quiet_libraries
-from oneclass.models.base import degeneracy
+from oneclass.models.degeneracy import degeneracy
 
 warnings.filterwarnings("ignore")
 

@@ -9,7 +9,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from oneclass.errors import ConfigError, TrainingError
-from oneclass.models.base import code_degeneracy, degeneracy, score_degeneracy
+from oneclass.models.degeneracy import code_degeneracy, degeneracy, score_degeneracy
 from oneclass.run.engine import JobInfo, run
 from oneclass.report.tabular import DEGENERATE_MARK, markdown_table, metric_table, records_from_runs
 

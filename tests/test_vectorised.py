@@ -26,7 +26,7 @@ from oneclass.models.deep_svdd import DeepSVDD
 from oneclass.models.ocdn import OCDN
 from oneclass.models.ocsvm import OneClassSVM
 from oneclass.run.engine import JobInfo, run
-from oneclass.launch.sweep import seed_groups
+from oneclass.launch.seed_batch import seed_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_FC = partial(nets.SVDDMLP, hidden=[32, 32], rep_dim=8, activation="relu", bias=True, bn_affine=True,

@@ -2,7 +2,7 @@
 ``seed`` grouped into one vectorised job each (``vectorised.seeds=[...]``).
 
 Hydra finds sweepers only under the ``hydra_plugins`` package; the grouping itself lives in
-:func:`oneclass.launch.sweep.seed_groups`. Any launcher runs the jobs (basic, joblib, submitit/SLURM: one
+:func:`oneclass.launch.seed_batch.seed_groups`. Any launcher runs the jobs (basic, joblib, submitit/SLURM: one
 array task per group).
 """
 
@@ -26,14 +26,14 @@ class SeedBatchSweeper(BasicSweeper):
     @one_line_exit
     def __init__(self, max_batch: int | None = 10, max_batch_size: int | None = None,
                  params: dict[str, str] | None = None) -> None:
-        from oneclass.launch.sweep import check_max_batch
+        from oneclass.launch.seed_batch import check_max_batch
 
         super().__init__(max_batch_size=max_batch_size, params=params)
         self.max_batch = check_max_batch(max_batch)
 
     def split_arguments(self, overrides: list[Override], max_batch_size: int | None) -> list[list[list[str]]]:
-        """The basic sweeper's points, grouped by :func:`oneclass.launch.sweep.seed_groups`, in launch batches."""
-        from oneclass.launch.sweep import seed_groups
+        """The basic sweeper's points, grouped by :func:`oneclass.launch.seed_batch.seed_groups`, in launch batches."""
+        from oneclass.launch.seed_batch import seed_groups
 
         points = BasicSweeper.split_arguments(overrides, None)[0]
         jobs, summary = seed_groups(points, self.max_batch, self._unsupported)

@@ -61,7 +61,7 @@ class RunRecord:
     seed: str = ""
     split_seed: str = ""
     metrics: Mapping[str, float] = field(default_factory=dict)
-    # the run's tag ``degenerate`` (a collapsed model, oneclass.models.base.degeneracy); "" = healthy
+    # the run's tag ``degenerate`` (a collapsed model, oneclass.models.degeneracy.degeneracy); "" = healthy
     degenerate: str = ""
 
 

@@ -39,7 +39,8 @@ from oneclass.config import build
 from oneclass.data.base import DataBundle
 from oneclass.errors import ConfigError, TrainingError, first_line
 from oneclass.metrics import Evaluation, evaluate
-from oneclass.models.base import Detector, degeneracy
+from oneclass.models.base import Detector
+from oneclass.models.degeneracy import degeneracy
 from oneclass.run import jobenv, resume, seed_group
 from oneclass.run.artifacts import save_detector, write_artifacts
 from oneclass.run.job import (JobInfo, PreparedJob, check_data_values, checked_scores, detector_name, prepare,

@@ -341,7 +341,7 @@ def checked_scores(scores: Any, n: int, model: str, label: str, epochs: int | No
 
 
 def report_degenerate(on_degenerate: str, tracker: Tracker, name: str, reason: str | None) -> None:
-    """A fitted detector's failure mode (:func:`oneclass.models.base.degeneracy`): the tag
+    """A fitted detector's failure mode (:func:`oneclass.models.degeneracy.degeneracy`): the tag
     ``degenerate=<reason>`` and one console line; with ``eval.on_degenerate=fail`` that line fails the run."""
     if reason is None:
         return
