@@ -42,9 +42,9 @@ import torch
 
 from oneclass.config import from_spec, require_positive, spec_of
 from oneclass.errors import ConfigError, TrainingError, first_line
+from oneclass.models.batches import TensorBatches
 from oneclass.models.degeneracy import code_degeneracy, score_degeneracy
 from oneclass.nets.base import shape_of
-from oneclass.training import TensorBatches
 
 # Events per Lightning step when batches_per_step is not set: enough mini-batches that Lightning's
 # per-step bookkeeping (~0.2 ms on a laptop CPU) is amortised, yet a step is still short.

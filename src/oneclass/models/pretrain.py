@@ -19,7 +19,7 @@ from torch import nn
 from oneclass.config import require_int, require_positive
 from oneclass.errors import ConfigError, TrainingError
 from oneclass.models.base import LightningDetector, has_batch_norm, milestones
-from oneclass.training import TensorBatches
+from oneclass.models.batches import TensorBatches
 
 
 def sse_loss(x_hat: torch.Tensor, x: torch.Tensor, event_dims: int | None = None) -> torch.Tensor:

@@ -46,10 +46,10 @@ from oneclass.run.artifacts import save_detector, write_artifacts
 from oneclass.run.job import (JobInfo, PreparedJob, check_data_values, checked_scores, detector_name, prepare,
                               quiet_libraries, report_degenerate, run_params, test_metrics)
 from oneclass.run.members import OneSeed, OpenRun, Vectorised, strategy_for
+from oneclass.run.progress import EpochProgress
 from oneclass.run.snapshots import snapshot_callbacks
 from oneclass.run.spec import RunSpec
 from oneclass.tracking import Tracker
-from oneclass.training import EpochProgress
 
 log = logging.getLogger(__name__)
 

@@ -30,9 +30,9 @@ from oneclass import vectorised
 from oneclass.errors import ConfigError, first_line
 from oneclass.models.base import SupervisedDetector
 from oneclass.run.artifacts import save_detector, save_member_checkpoint
+from oneclass.run.progress import EpochTracking
 from oneclass.run.snapshots import ScoreSnapshots
 from oneclass.run.spec import RunSpec
-from oneclass.training import EpochTracking
 
 
 # --------------------------------------------------------------------------- members
