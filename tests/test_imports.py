@@ -113,3 +113,32 @@ def test_the_cycle_check_sees_function_level_and_relative_imports(tmp_path):
     assert cycles(graph) == [["pkg.b", "pkg.sub.a"]]
     (pkg / "sub" / "a.py").write_text("def f():\n    return 1\n")
     assert cycles(package_graph(pkg)) == []
+
+
+def layers(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The module graph collapsed onto the package's layers (``oneclass.run``, ``oneclass.tracking``,
+    ``oneclass.config``, ...); the package's own ``__init__`` (its public facade) is left out."""
+    def layer(module: str) -> str | None:
+        parts = module.split(".")
+        return ".".join(parts[:2]) if len(parts) > 1 else None
+
+    out: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        if (a := layer(module)) is None:
+            continue
+        out.setdefault(a, set()).update(b for t in targets if (b := layer(t)) not in (None, a))
+    for targets in list(out.values()):
+        for b in targets:
+            out.setdefault(b, set())
+    return out
+
+
+def test_the_layers_import_downwards_only():
+    """docs/extending.md's layers (data, nets, models, vectorised, tracking, run, report, launch, and
+    the modules beneath them) form no cycle: e.g. tracking never imports the job engine it serves."""
+    graph = layers(package_graph(ROOT))
+    assert {"oneclass.run", "oneclass.launch", "oneclass.tracking", "oneclass.models"} <= set(graph)
+    assert "oneclass.run" in graph["oneclass.launch"] and "oneclass.launch" not in graph["oneclass.run"]
+    found = cycles(graph)
+    assert not found, "layers importing each other (move the shared code down a layer): " + "; ".join(
+        " <-> ".join(c) for c in found)

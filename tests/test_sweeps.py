@@ -22,6 +22,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
+from oneclass import requeue
 from oneclass.run import jobenv, resume
 from oneclass.errors import ConfigError
 from oneclass.run.engine import JobInfo, run
@@ -111,20 +112,20 @@ def test_slurm_requeue_and_time_limit_are_named_in_the_job(monkeypatch):
 
     monkeypatch.setenv("SLURM_JOB_ID", "7")
     monkeypatch.setenv("SLURM_RESTART_COUNT", "2")
-    assert jobenv.slurm_attempt() == 3
-    assert jobenv.is_slurm_requeue(SystemExit(-1))  # submitit: scontrol requeue, then sys.exit(-1)
-    assert not jobenv.is_slurm_requeue(KeyboardInterrupt())
-    assert jobenv.requeued_note(3).startswith("requeued by SLURM (preemption / time limit / requeue), attempt 3: attempt 4 resumes")
+    assert requeue.slurm_attempt() == 3
+    assert requeue.is_slurm_requeue(SystemExit(-1))  # submitit: scontrol requeue, then sys.exit(-1)
+    assert not requeue.is_slurm_requeue(KeyboardInterrupt())
+    assert requeue.requeued_note(3).startswith("requeued by SLURM (preemption / time limit / requeue), attempt 3: attempt 4 resumes")
     try:  # the handler raises wherever the job is, e.g. inside MLflow logging a metric
         try:
             raise UncompletedJobError("Job not requeued because: timed-out too many times.")
         except UncompletedJobError as inner:
             raise MlflowException(f"API request failed: {inner}") from inner
     except MlflowException as exc:
-        assert jobenv.slurm_time_limit(exc).startswith("hit the SLURM time limit")
-    assert jobenv.slurm_time_limit(ValueError("timed-out")) is None
+        assert requeue.slurm_time_limit(exc).startswith("hit the SLURM time limit")
+    assert requeue.slurm_time_limit(ValueError("timed-out")) is None
     monkeypatch.delenv("SLURM_JOB_ID")
-    assert not jobenv.is_slurm_requeue(SystemExit(-1))  # not under SLURM: Ctrl-C's SystemExit
+    assert not requeue.is_slurm_requeue(SystemExit(-1))  # not under SLURM: Ctrl-C's SystemExit
 
 
 def test_slurm_preset_becomes_the_expected_sbatch_script(tmp_path, monkeypatch):

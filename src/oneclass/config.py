@@ -6,6 +6,7 @@ All objects (models, datasets, trainers, trackers) are built through :func:`buil
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from hydra.errors import InstantiationException
@@ -121,3 +122,23 @@ def require_fraction(value: Any, name: str, low_open: bool = True) -> float:
     if not ok:
         raise ConfigError(f"{name} must be in {'(0, 1]' if low_open else '[0, 1]'}, got {value!r}")
     return float(value)
+
+
+def canonical(value: Any) -> str:
+    """A param's value as one spelling per value, so runs group by value, not by string: ``0``,
+    ``0.0`` and ``0.00`` are ``0``; ``1e-3`` and ``0.001`` are ``0.001``; ``None``/``null`` are ``None``;
+    anything else is kept as written."""
+    text = str(value)
+    if text in ("None", "null", "~"):
+        return "None"
+    if text.lower() in ("true", "false"):
+        return text.lower()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(number):
+        return text
+    if number.is_integer() and abs(number) < 1e15:
+        return str(int(number))
+    return repr(number)

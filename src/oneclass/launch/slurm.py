@@ -14,7 +14,7 @@ launchers only under ``hydra_plugins``) uses what is here. Around the submitit l
   limit) with SLURM's state and reason, so the sweep summary names the cause, and returns normally
   so Hydra runs ``on_multirun_end`` (the summary) instead of stopping with a traceback.
 
-Inside a job, :func:`oneclass.run.jobenv.slurm_attempt` tells which attempt this is: SLURM sets
+Inside a job, :func:`oneclass.requeue.slurm_attempt` tells which attempt this is: SLURM sets
 ``SLURM_RESTART_COUNT`` in a job it requeued (preemption, time limit, ``scontrol requeue``).
 """
 

@@ -113,7 +113,7 @@ def run_job(cfg: DictConfig) -> dict[str, float] | None:
     if hpo.get("trial") is not None and hpo.get("objective"):  # an Optuna trial: its summary shows the objective
         record["objective"] = str(hpo.get("objective"))
     if os.environ.get("SLURM_JOB_ID"):  # which attempt: SLURM counts its requeues in SLURM_RESTART_COUNT
-        from oneclass.run.jobenv import requeued_note, slurm_attempt
+        from oneclass.requeue import requeued_note, slurm_attempt
 
         record.update(slurm_job_id=_slurm_job_id(), attempt=slurm_attempt())
         if record["attempt"] > 1:  # until this attempt ends, its status.json says what is going on
@@ -126,7 +126,7 @@ def run_job(cfg: DictConfig) -> dict[str, float] | None:
             spec = RunSpec.from_config(cfg)  # the job's own values, checked once; then one detector or a seed group
             metrics = run(cfg, job, spec, strategy_for(spec))
     except Exception as exc:
-        from oneclass.run.jobenv import slurm_time_limit
+        from oneclass.requeue import slurm_time_limit
 
         record.update(status="failed", error=slurm_time_limit(exc) or _first_line(exc), error_type=type(exc).__name__,
                       traceback=traceback.format_exc())
@@ -137,7 +137,7 @@ def run_job(cfg: DictConfig) -> dict[str, float] | None:
         print(f"{job_prefix(job)}: FAILED: {_first_line(exc)}", flush=True)
         metrics = None
     except BaseException as exc:  # Ctrl-C, preemption: record, then let the launcher see it
-        from oneclass.run.jobenv import is_slurm_requeue, requeued_note, slurm_attempt
+        from oneclass.requeue import is_slurm_requeue, requeued_note, slurm_attempt
 
         if is_slurm_requeue(exc):  # submitit has asked SLURM to requeue this job: the next attempt resumes
             record.update(status="requeued", error=requeued_note(slurm_attempt()), error_type=type(exc).__name__)

@@ -34,7 +34,7 @@ from typing import Any, Callable
 import numpy as np
 
 from oneclass.errors import DataError
-from oneclass.report.stats import canonical
+from oneclass.config import canonical
 
 REFERENCE = "ruff2018_deepsvdd"
 CLASS_KEY = "dataset.normal_class"

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from oneclass import metrics
+from oneclass.config import canonical
 from oneclass.report.selection import ReportError, RunScores
 
 # params that tell runs of one model apart (besides seeds); others (accelerator...) do not
@@ -41,23 +42,6 @@ def split_seeds(runs: list[RunScores]) -> str:
     """The split seeds of ``runs``, e.g. ``"0, 1, 2"``; ``""`` when every run uses the fixed split."""
     values = {canonical(v) for r in runs for k, v in r.params.items() if is_split_seed(k) and v not in ("None", "null", "")}
     return ", ".join(sorted(values, key=lambda v: (_as_float(v) is None, _as_float(v) or 0.0, v)))
-
-
-def canonical(value: Any) -> str:
-    """A param's value as one spelling per value, so runs group by value, not by string: ``0``,
-    ``0.0`` and ``0.00`` are ``0``; ``1e-3`` and ``0.001`` are ``0.001``; ``None``/``null`` are ``None``;
-    anything else is kept as written."""
-    text = str(value)
-    if text in ("None", "null", "~"):
-        return "None"
-    if text.lower() in ("true", "false"):
-        return text.lower()
-    number = _as_float(text)
-    if number is None or not math.isfinite(number):
-        return text
-    if number.is_integer() and abs(number) < 1e15:
-        return str(int(number))
-    return repr(number)
 
 
 def _short(key: str) -> str:

@@ -37,7 +37,7 @@ import numpy as np
 
 from oneclass.errors import DataError
 from oneclass.report.numbers import fixed
-from oneclass.report.stats import canonical
+from oneclass.config import canonical
 
 DEFAULT_METRICS = ("test_auc", "test_aupr", "test_f1", "fit_time_s")
 # metrics where lower is better (times); every other metric ranks higher = better

@@ -7,6 +7,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from oneclass.report.selection import SNAPSHOT_FILE, ReportError, download, run_scores
 from oneclass.report.tables import metric_key, write_csv
 
@@ -18,7 +20,6 @@ def toy_report(client, runs: list, output: Path, formats: Sequence[str] = ("png"
     from oneclass import metrics as m
     from oneclass import plots
     from oneclass.report.stats import display_names
-    from oneclass.run.snapshots import load as load_snapshots
 
     ordered = sorted(runs, key=lambda r: r.info.start_time)
     identities = [run_scores(r) for r in ordered]
@@ -31,7 +32,8 @@ def toy_report(client, runs: list, output: Path, formats: Sequence[str] = ("png"
             if path is None or not path.is_file():
                 missing.append(run)
                 continue
-            snap = load_snapshots(path)
+            with np.load(path, allow_pickle=False) as f:  # snapshots.npz (oneclass.run.snapshots writes it)
+                snap = {k: f[k] for k in f.files}
             row = names.get(rs.name, rs.name)
             if "dataset.signal_mean" in rs.params:
                 row += f": signal mean {rs.params['dataset.signal_mean']}, background mean {rs.params.get('dataset.background_mean', '?')}"

@@ -131,7 +131,7 @@ def run_name(cfg: DictConfig, job: JobInfo) -> str:
     e.g. ``ae-cardio-split3-seed0``, ``ocdn-gaussian-mu-4-seed0``: the normal class of image sets, the
     toy's signal mean where it is not the default, the split seed where the command sets it, the
     Optuna trial. ``name=TEXT`` sets it outright."""
-    from oneclass.report.stats import canonical
+    from oneclass.config import canonical
 
     if cfg.get("name") not in (None, ""):
         return str(cfg.name)

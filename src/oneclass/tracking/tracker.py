@@ -243,7 +243,7 @@ class MlflowTracker(Tracker):
             if killed:
                 message = interrupted(exc, "rerun the job to resume")
             if os.environ.get("SLURM_JOB_ID"):  # a SLURM requeue or time limit says so, not "rerun"
-                from oneclass.run.jobenv import is_slurm_requeue, requeued_note, slurm_attempt, slurm_time_limit
+                from oneclass.requeue import is_slurm_requeue, requeued_note, slurm_attempt, slurm_time_limit
 
                 if killed and is_slurm_requeue(exc):
                     message = requeued_note(slurm_attempt())
