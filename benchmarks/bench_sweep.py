@@ -227,7 +227,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'total':{w}s} {'':4s} {vec_total:9.1f} s {seq_total:9.1f} s {seq_total / vec_total:5.1f}x   "
           f"= {vec_total / 60:.1f} min vectorised, {len(overheads)} command(s)  [{load_avg()}]")
     peak = matmul_flops_per_s(a.threads)
-    work = {name: training_flops([f"model={DETECTORS[name][0]}", *DETECTORS[name][1], *common], rows[name][0]) for name in names}
+    work = {name: training_flops([f"experiment={DETECTORS[name][0]}", *DETECTORS[name][1], *common], rows[name][0])
+            for name in names}
     flops = sum(f for f in work.values() if f is not None)
     as_measured = sum(rows[name][1] for name, f in work.items() if f is None)  # OC-SVMs: their job time
     floor = flops / peak + as_measured
