@@ -174,6 +174,18 @@ def _cats_key(categories) -> tuple:
     return tuple((c, tuple(categories[c])) for c in sorted(categories)) if categories else ()
 
 
+def _checked(path: str | os.PathLike, anomaly: str, what: str, download: str) -> Path:
+    """``path`` as a file that exists (a folder or a missing file is one line with the fix) and a
+    valid ``anomaly``."""
+    path = Path(path)
+    refuse_folder(path)
+    if not path.is_file():
+        raise DataError(f"{what} file {path} not found; download it with `oneclass download {download}`")
+    if anomaly not in ANOMALY_CHOICES:
+        raise DataError(f"anomaly must be one of {', '.join(ANOMALY_CHOICES)}, got {anomaly!r}")
+    return path
+
+
 def read_kdd(path: str | os.PathLike, anomaly: str = "normal", categories: dict[str, Sequence[str]] | None = None,
              dtype=np.float32) -> Table:
     """KDD Cup 1999 connections (``kddcup.data_10_percent[.gz]``: 41 features and the label).
@@ -189,12 +201,7 @@ def read_kdd(path: str | os.PathLike, anomaly: str = "normal", categories: dict[
     keeps them exact). The features are cached per (file, size, mtime, categories, dtype) in the
     process and shared by both label conventions; the arrays are read-only.
     """
-    path = Path(path)
-    refuse_folder(path)
-    if not path.is_file():
-        raise DataError(f"KDD Cup 99 file {path} not found; download it with `oneclass download kdd`")
-    if anomaly not in ANOMALY_CHOICES:
-        raise DataError(f"anomaly must be one of {', '.join(ANOMALY_CHOICES)}, got {anomaly!r}")
+    path = _checked(path, anomaly, "KDD Cup 99", "kdd")
 
     def build() -> Table:
         frame = _read_connections(path, (), "KDD Cup 99 data", "re-download it with `oneclass download kdd`")
@@ -209,12 +216,7 @@ def read_nsl_kdd(path: str | os.PathLike, anomaly: str = "attacks",
     :func:`read_kdd`. Default ``anomaly="attacks"`` (attacks are the anomalies; NSL-KDD is about
     half attacks); ``"normal"`` flips it. Read the test file with the training file's
     ``info["categories"]`` so the one-hot columns line up. The difficulty is in ``info["difficulty"]``."""
-    path = Path(path)
-    refuse_folder(path)
-    if not path.is_file():
-        raise DataError(f"NSL-KDD file {path} not found; download it with `oneclass download nsl_kdd`")
-    if anomaly not in ANOMALY_CHOICES:
-        raise DataError(f"anomaly must be one of {', '.join(ANOMALY_CHOICES)}, got {anomaly!r}")
+    path = _checked(path, anomaly, "NSL-KDD", "nsl_kdd")
 
     def build() -> Table:
         frame = _read_connections(path, ("difficulty",), "NSL-KDD data", "re-download it with `oneclass download nsl_kdd`")
