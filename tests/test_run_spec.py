@@ -49,6 +49,8 @@ def test_settings_are_normalised_once():
     ("trainer.max_epochs=0", r"^trainer.max_epochs must be a positive integer \(epochs to train\), got 0"),
     ("eval.snapshot_epochs=[0]", "^eval.snapshot_epochs must be a list of epoch numbers >= 1"),
     ("threads=0", "^threads must be positive, got 0$"),
+    ("eval.mjj_bins=abc", "^eval.mjj_bins must be an integer"),
+    ("eval.mjj_bins=0", "^eval.mjj_bins must be positive, got 0$"),
 ])
 def test_each_bad_value_is_one_line(override, message):
     with pytest.raises(ConfigError, match=message) as err:

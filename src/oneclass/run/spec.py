@@ -93,7 +93,8 @@ class RunSpec:
             calibration = _calibration_events(vec.get("calibration_events", None))
         if cfg.get("resume") not in (None, True, False):
             raise ConfigError(f"resume must be true or false, got {cfg.resume!r}")
-        for seed in group if group is not None else [require_int(cfg.seed, "seed")]:
+        seeds = tuple(group) if group is not None else (require_int(cfg.seed, "seed"),)
+        for seed in seeds:
             if not 0 <= seed <= SEED_MAX:
                 raise ConfigError(f"seed must be an integer in [0, {SEED_MAX}], got {seed}")
         ev = cfg.eval
@@ -115,7 +116,7 @@ class RunSpec:
         threads = cfg.get("threads")
         threads = None if threads is None else int(require_positive(threads, "threads", integer=True))
         return cls(
-            seeds=tuple(group) if group is not None else (cfg.seed,),
+            seeds=seeds,
             grouped=group is not None,
             resume=cfg.get("resume") is True,
             threads=threads,
@@ -123,7 +124,7 @@ class RunSpec:
             eval=EvalSpec(min_background=min_background, signal_efficiencies=signal, sculpting=sculpting,
                           on_degenerate=str(on_degenerate), snapshot_epochs=tuple(snapshot_epochs(
                               ev.get("snapshot_epochs"), max_epochs)),
-                          mjj_bins=int(ev.get("mjj_bins", 20))),
+                          mjj_bins=int(require_positive(ev.get("mjj_bins", 20), "eval.mjj_bins", integer=True))),
             ensemble=ensemble or "standardize",
             calibration_events=calibration,
             name=None if cfg.get("name") in (None, "") else str(cfg.name),
