@@ -106,7 +106,8 @@ def training_flops(overrides: list[str], seeds: int) -> float | None:
     """Floating-point work of training the detector ``overrides`` compose (one ``model=``) for
     ``seeds`` seeds: forward FLOPs per event x 3 x training events x epochs (+ pretraining). None
     for a detector that is no torch module (the OC-SVMs: their job time counts as their floor)."""
-    sys.path.insert(0, str(ROOT / "src"))
+    if str(ROOT / "src") not in sys.path:  # this checkout's sources, as the commands get them
+        sys.path.insert(0, str(ROOT / "src"))
     import torch
     from hydra import compose, initialize_config_dir
     from torch.utils.flop_counter import FlopCounterMode

@@ -15,7 +15,6 @@ partial with ``input_shape`` (see :func:`make`).
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -248,6 +247,3 @@ def require_rep_dim(net: nn.Module, expected: int, model: str) -> None:
         raise ConfigError(f"model.net.rep_dim is {net.rep_dim} but {model} needs a net with {expected} output(s); "
                           f"set model.net.rep_dim={expected}")
 
-
-def n_elements(shape: Sequence[int]) -> int:
-    return int(math.prod(shape))
