@@ -32,6 +32,15 @@ per detector, the FLOPs of one forward pass per event (counted by ``torch.utils.
 detector the command composes, pretraining included where the preset pretrains) x 3 (forward and
 backward) x training events x epochs x seeds. No step can go faster than its arithmetic at peak
 throughput, so the floor is a bound the sweep approaches, never reaches.
+
+Below the floor, each neural detector's vectorised job time is set beside its group's optimizer step
+alone (``bare_step``: the members stacked as the job stacks them, the configured fused optimizer, the
+preset's batch size, random batches, no Lightning, data pipeline, scoring or tracking), times the
+job's optimizer steps, and the parts of that step spent in matmul kernels (at the step's own shapes:
+each member's batch of 32-50 events) and in the optimizer's update (memory-bound: it reads and writes
+every parameter and its two Adam moments each step). The job minus the bare steps is what the job adds
+around its steps; the bare steps minus matmuls and update is the step's other work (BatchNorm,
+dropout masks, activations, autograd and Python).
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 # name -> (preset, further overrides, vectorisable). Detectors with the same further overrides and
@@ -106,16 +116,12 @@ def training_flops(overrides: list[str], seeds: int) -> float | None:
     """Floating-point work of training the detector ``overrides`` compose (one ``model=``) for
     ``seeds`` seeds: forward FLOPs per event x 3 x training events x epochs (+ pretraining). None
     for a detector that is no torch module (the OC-SVMs: their job time counts as their floor)."""
-    if str(ROOT / "src") not in sys.path:  # this checkout's sources, as the commands get them
-        sys.path.insert(0, str(ROOT / "src"))
+    cfg = _compose(overrides)
     import torch
-    from hydra import compose, initialize_config_dir
     from torch.utils.flop_counter import FlopCounterMode
 
     from oneclass.config import build
 
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=[o for o in overrides if not o.startswith(("hydra/", "hydra."))])
     n_features = len(cfg.dataset.features)
     detector = build(cfg.model, "model", input_shape=(n_features,))
     if not isinstance(detector, torch.nn.Module):
@@ -126,6 +132,76 @@ def training_flops(overrides: list[str], seeds: int) -> float | None:
     per_event = counter.get_total_flops() / len(x)
     epochs = int(cfg.trainer.max_epochs) + (int(cfg.model.get("pretrain_epochs") or 0) if cfg.model.get("pretrain") else 0)
     return 3 * per_event * int(cfg.dataset.n_train) * epochs * seeds
+
+
+def _compose(overrides: list[str]) -> Any:
+    """The config ``overrides`` compose (this checkout's conf/ and sources, as the commands get them)."""
+    if str(ROOT / "src") not in sys.path:
+        sys.path.insert(0, str(ROOT / "src"))
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose("config", overrides=[o for o in overrides if not o.startswith(("hydra/", "hydra."))])
+
+
+def bare_step(overrides: list[str], seeds: int, threads: int, steps: int = 60) -> tuple[float, float, float, int] | None:
+    """The stacked group's optimizer step alone, as the vectorised job builds it (``seeds`` members of
+    the detector ``overrides`` compose, the configured fused optimizer, the preset's batch size, large
+    tensors on the heap), on random batches without Lightning, data pipeline, scoring or tracking:
+    (seconds per step, of which matmul kernels, of which the optimizer's update, optimizer steps in
+    the job's training). Splits the job time into the step's arithmetic at its own shapes, the
+    step's other work, and everything around the steps. None for a detector that is no torch module."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from oneclass import vectorised
+    from oneclass.config import build
+
+    cfg = _compose(overrides)
+    n_features = len(cfg.dataset.features)
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        members, generators = [], []
+        for seed in range(seeds):
+            torch.manual_seed(seed)
+            members.append(build(cfg.model, "model", input_shape=(n_features,)))
+            generators.append(vectorised.member_generator())
+        if not isinstance(members[0], torch.nn.Module):
+            return None
+        group = vectorised.stack(members, generators, list(range(seeds)))
+        group.train()
+        group._set_dropout_generators(torch.device("cpu"))
+        optimizer = group.make_optimizer(group.parameters())
+        batch = int(group.batch_size)
+        x = torch.randn(seeds, (2 * steps + 10) * batch, n_features)
+
+        def run(batches: tuple[torch.Tensor, ...]) -> None:
+            for b in batches:
+                loss = group.training_loss(b).sum()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+
+        chunks = x.split(batch, dim=1)
+        with vectorised.heap_allocations():
+            run(chunks[:10])  # warm-up
+            t0 = time.perf_counter()
+            run(chunks[10 : 10 + steps])
+            per_step = (time.perf_counter() - t0) / steps
+            # the profiler slows every operator a little: its shares of the profiled steps, applied to per_step
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                t0 = time.perf_counter()
+                run(chunks[10 + steps : 10 + 2 * steps])
+                profiled = time.perf_counter() - t0
+        self_us = {e.key: e.self_cpu_time_total for e in prof.key_averages()}
+        matmul = sum(self_us.get(k, 0.0) for k in ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")) / 1e6 / profiled
+        update = sum(v for k, v in self_us.items() if k.startswith("aten::_fused_") or k.startswith("aten::_foreach_")) / 1e6 / profiled
+        n_train = int(cfg.dataset.n_train)
+        return per_step, matmul * per_step, update * per_step, -(-n_train // batch) * int(cfg.trainer.max_epochs)
+    finally:
+        torch.set_num_threads(before)
 
 
 def run_multirun(workdir: Path, args: list[str], timeout: float, need: str = "") -> float:
@@ -237,10 +313,20 @@ def main(argv: list[str] | None = None) -> None:
           f"threads={a.threads or 'default'}) = {flops / peak:.1f} s, + {as_measured:.1f} s of OC-SVM jobs as measured "
           f"= {floor:.1f} s ({floor / 60:.1f} min); vectorised {vec_total / floor:.2f}x the floor, sequential "
           f"{seq_total / floor:.2f}x  [{load_avg()}]")
+    print(f"  {'detector':{w - 2}s} {'TFLOP':>7s} {'at peak':>9s} {'matmuls':>9s} {'optimizer':>9s} {'bare steps':>10s} "
+          f"{'job':>9s} {'job/floor':>9s}   (bare steps: the group's optimizer step alone x the job's steps; "
+          "matmuls, optimizer: their kernels in it)")
     for name in names:
-        if work[name] is not None:
-            print(f"  {name:{w - 2}s} {work[name] / 1e12:7.3f} TFLOP = {work[name] / peak:7.1f} s at peak; "
-                  f"vectorised {rows[name][1] / (work[name] / peak):5.1f}x")
+        if work[name] is None:
+            continue
+        step = bare_step([f"experiment={DETECTORS[name][0]}", *DETECTORS[name][1], *common], rows[name][0], a.threads)
+        at_peak = work[name] / peak
+        cells = (f"{'':>9s} {'':>9s} {'':>10s}" if step is None else
+                 f"{step[1] * step[3]:7.1f} s {step[2] * step[3]:7.1f} s {step[0] * step[3]:8.1f} s")
+        how = "" if step is None else f"   ({step[0] * 1e3:.2f} ms x {step[3]} steps)"
+        print(f"  {name:{w - 2}s} {work[name] / 1e12:7.3f} {at_peak:7.1f} s {cells} {rows[name][1]:7.1f} s "
+              f"{rows[name][1] / at_peak:8.1f}x{how}")
+    print(f"  [{load_avg()}]")
 
 
 if __name__ == "__main__":
