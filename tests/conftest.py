@@ -114,15 +114,13 @@ def _a_share_of_the_cores():
 
 
 @pytest.fixture(autouse=True)
-def _restore_global_seed_env():
-    """``lightning.seed_everything`` writes PL_GLOBAL_SEED into os.environ; keep it from leaking
-    into later tests and the subprocesses they start."""
-    before = os.environ.get("PL_GLOBAL_SEED")
+def _no_global_seed_env():
+    """``lightning.seed_everything`` writes PL_GLOBAL_SEED into os.environ, a module-scoped fixture's
+    training too (before this fixture runs): every test starts without it, and so do the
+    subprocesses it starts (a sweep's jobs check that they found a clean process)."""
+    os.environ.pop("PL_GLOBAL_SEED", None)
     yield
-    if before is None:
-        os.environ.pop("PL_GLOBAL_SEED", None)
-    else:
-        os.environ["PL_GLOBAL_SEED"] = before
+    os.environ.pop("PL_GLOBAL_SEED", None)
 
 
 # ---------------------------------------------------------------- LHC Olympics black box files
