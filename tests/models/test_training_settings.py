@@ -46,3 +46,32 @@ def test_class_defaults_and_the_optimizer_reach_the_base():
     assert isinstance(opt, torch.optim.SGD) and opt.defaults["lr"] == 0.01 and opt.defaults["momentum"] == 0.9
     # the checkpoint's hyperparameters hold the optimizer passed through **training, as a spec
     assert sgd.hparams["optimizer"] == {"_target_": "torch.optim.sgd.SGD", "momentum": 0.9}
+
+
+def test_the_multi_tensor_optimizer_is_the_per_tensor_update_bit_for_bit():
+    """A single network's optimizer is torch's multi-tensor one where the config chooses none (on a
+    CPU torch's default loops over the tensors in Python): trained weights equal the per-tensor
+    loop's exactly; a configured ``foreach`` / ``fused`` is left as it is."""
+    from functools import partial
+
+    from oneclass.models.deep_svdd import DeepSVDD
+
+    x = torch.randn(6, 32, 3, generator=torch.Generator().manual_seed(0))
+    for optimizer, options in ((torch.optim.Adam, {}), (torch.optim.SGD, {"momentum": 0.9}), (torch.optim.AdamW, {})):
+        trained = {}
+        for foreach in (None, False):
+            torch.manual_seed(0)
+            kwargs = {} if foreach is None else {"foreach": foreach}
+            model = DeepSVDD(n_features=3, lr=0.01, weight_decay=1e-3, optimizer=partial(optimizer, **options, **kwargs))
+            opt = model.make_optimizer(model.parameters())
+            assert opt.defaults["foreach"] is (True if foreach is None else foreach), optimizer.__name__
+            for batch in x:
+                loss = model.net(batch).pow(2).sum(dim=-1).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            trained[foreach] = torch.cat([p.detach().flatten() for p in model.parameters()])
+        assert torch.equal(trained[None], trained[False]), optimizer.__name__
+        torch.manual_seed(0)
+        initial = torch.cat([p.detach().flatten() for p in DeepSVDD(n_features=3).parameters()])
+        assert not torch.equal(trained[None], initial)  # the steps moved the weights

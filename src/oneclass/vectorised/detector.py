@@ -5,7 +5,6 @@ stacked), each member's batches (:class:`MemberBatches`), pretraining per member
 from __future__ import annotations
 
 import copy
-import inspect
 import math
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -104,23 +103,10 @@ class VectorisedDetector:
                 m.generators = self._dropout_generators
 
     # ------------------------------------------------------------------ training
-    def make_optimizer(self, params: Any, lr: float | None = None, weight_decay: float | None = None) -> torch.optim.Optimizer:
-        """The configured optimizer, as its fused implementation where torch has one (Adam, AdamW,
-        SGD...) and the config does not choose: one kernel per stacked tensor instead of a dozen
-        passes over the members' parameters (the same update, elementwise per member)."""
-        factory = self.optimizer_factory
-        keywords = getattr(factory, "keywords", {}) or {}
-        target = getattr(factory, "func", factory)
-        params = list(params)
-        if "fused" in inspect.signature(target).parameters and not {"fused", "foreach"} & set(keywords):
-            try:
-                opt = target(params, lr=self.lr if lr is None else lr,
-                             weight_decay=self.weight_decay if weight_decay is None else weight_decay,
-                             **keywords, fused=True)
-                return opt
-            except (RuntimeError, TypeError, ValueError):  # no fused kernel for this device or dtype
-                pass
-        return super().make_optimizer(params, lr=lr, weight_decay=weight_decay)
+    # the fused optimizer where torch has one (Adam, AdamW, SGD...) and the config does not choose:
+    # one kernel per stacked tensor instead of a dozen passes over the members' parameters (the same
+    # update, elementwise per member); else LightningDetector's multi-tensor one
+    optimizer_implementations = ({"fused": True}, *LightningDetector.optimizer_implementations)
 
     # LightningDetector.training_step's block loop runs over the events of (members, n, ...) blocks
     block_event_axis = 1
