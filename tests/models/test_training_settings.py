@@ -75,3 +75,17 @@ def test_the_multi_tensor_optimizer_is_the_per_tensor_update_bit_for_bit():
         torch.manual_seed(0)
         initial = torch.cat([p.detach().flatten() for p in DeepSVDD(n_features=3).parameters()])
         assert not torch.equal(trained[None], initial)  # the steps moved the weights
+
+
+def test_an_optimizer_implementation_switch_that_is_no_bool_is_one_line():
+    from functools import partial
+
+    import pytest
+
+    from oneclass.errors import ConfigError
+    from oneclass.models.deep_svdd import DeepSVDD
+
+    with pytest.raises(ConfigError, match=r"^model.optimizer.foreach must be true, false or null, got 'abc'$"):
+        DeepSVDD(n_features=3, optimizer=partial(torch.optim.Adam, foreach="abc"))
+    with pytest.raises(ConfigError, match=r"^model.optimizer.fused must be true, false or null, got 1$"):
+        DeepSVDD(n_features=3, optimizer=partial(torch.optim.Adam, fused=1))

@@ -95,6 +95,10 @@ def optimizer_class(optimizer: Any) -> Any:
     if not (isinstance(target, type) and issubclass(target, torch.optim.Optimizer)):
         raise ConfigError(f"model.optimizer._target_ must be a torch.optim.Optimizer class with _partial_: true "
                           f"(e.g. torch.optim.Adam), got {getattr(target, '__name__', target)!r}")
+    for key in ("foreach", "fused"):  # the implementation switches: torch takes any truthy value
+        value = (getattr(optimizer, "keywords", None) or {}).get(key)
+        if value is not None and not isinstance(value, bool):
+            raise ConfigError(f"model.optimizer.{key} must be true, false or null, got {value!r}")
     return target
 
 
