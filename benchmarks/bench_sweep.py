@@ -112,11 +112,10 @@ def matmul_flops_per_s(threads: int, seconds: float = 1.0) -> float:
     return best
 
 
-def training_flops(overrides: list[str], seeds: int) -> float | None:
-    """Floating-point work of training the detector ``overrides`` compose (one ``model=``) for
+def training_flops(cfg: Any, seeds: int) -> float | None:
+    """Floating-point work of training the detector ``cfg`` composes (``_compose``) for
     ``seeds`` seeds: forward FLOPs per event x 3 x training events x epochs (+ pretraining). None
     for a detector that is no torch module (the OC-SVMs: their job time counts as their floor)."""
-    cfg = _compose(overrides)
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -144,9 +143,9 @@ def _compose(overrides: list[str]) -> Any:
         return compose("config", overrides=[o for o in overrides if not o.startswith(("hydra/", "hydra."))])
 
 
-def bare_step(overrides: list[str], seeds: int, threads: int, steps: int = 60) -> tuple[float, float, float, int] | None:
+def bare_step(cfg: Any, seeds: int, threads: int, steps: int = 60) -> tuple[float, float, float, int] | None:
     """The stacked group's optimizer step alone, as the vectorised job builds it (``seeds`` members of
-    the detector ``overrides`` compose, the configured fused optimizer, the preset's batch size, large
+    the detector ``cfg`` composes, the configured fused optimizer, the preset's batch size, large
     tensors on the heap), on random batches without Lightning, data pipeline, scoring or tracking:
     (seconds per step, of which matmul kernels, of which the optimizer's update, optimizer steps in
     the job's training). Splits the job time into the step's arithmetic at its own shapes, the
@@ -157,7 +156,6 @@ def bare_step(overrides: list[str], seeds: int, threads: int, steps: int = 60) -
     from oneclass import vectorised
     from oneclass.config import build
 
-    cfg = _compose(overrides)
     n_features = len(cfg.dataset.features)
     before = torch.get_num_threads()
     if threads:
@@ -304,8 +302,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'total':{w}s} {'':4s} {vec_total:9.1f} s {seq_total:9.1f} s {seq_total / vec_total:5.1f}x   "
           f"= {vec_total / 60:.1f} min vectorised, {len(overheads)} command(s)  [{load_avg()}]")
     peak = matmul_flops_per_s(a.threads)
-    work = {name: training_flops([f"experiment={DETECTORS[name][0]}", *DETECTORS[name][1], *common], rows[name][0])
-            for name in names}
+    cfgs = {name: _compose([f"experiment={DETECTORS[name][0]}", *DETECTORS[name][1], *common]) for name in names}
+    work = {name: training_flops(cfgs[name], rows[name][0]) for name in names}
     flops = sum(f for f in work.values() if f is not None)
     as_measured = sum(rows[name][1] for name, f in work.items() if f is None)  # OC-SVMs: their job time
     floor = flops / peak + as_measured
@@ -319,7 +317,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in names:
         if work[name] is None:
             continue
-        step = bare_step([f"experiment={DETECTORS[name][0]}", *DETECTORS[name][1], *common], rows[name][0], a.threads)
+        step = bare_step(cfgs[name], rows[name][0], a.threads)
         at_peak = work[name] / peak
         cells = (f"{'':>9s} {'':>9s} {'':>10s}" if step is None else
                  f"{step[1] * step[3]:7.1f} s {step[2] * step[3]:7.1f} s {step[0] * step[3]:8.1f} s")
